@@ -1,0 +1,24 @@
+import { existsSync, readdirSync } from 'node:fs';
+import type { BoardSpec } from '../config/index.js';
+import { boardPath, boardsDir, DEFAULT_BOARD_SLUG, isValidBoardSlug } from '../hermes/index.js';
+
+/**
+ * The boards to look after. `auto`: the default board (whether or not it exists yet) and every
+ * `<root>/kanban/boards/<slug>/kanban.db` that exists now; otherwise the configured list.
+ */
+export function discoverBoards(kanbanHome: string, spec: 'auto' | BoardSpec[]): BoardSpec[] {
+  if (spec !== 'auto') return spec.map((board) => ({ ...board }));
+  const boards: BoardSpec[] = [{ slug: DEFAULT_BOARD_SLUG, path: boardPath(kanbanHome, DEFAULT_BOARD_SLUG) }];
+  let slugs: string[] = [];
+  try {
+    slugs = readdirSync(boardsDir(kanbanHome)).sort();
+  } catch {
+    return boards;
+  }
+  for (const slug of slugs) {
+    if (slug === DEFAULT_BOARD_SLUG || !isValidBoardSlug(slug)) continue;
+    const file = boardPath(kanbanHome, slug);
+    if (existsSync(file)) boards.push({ slug, path: file });
+  }
+  return boards;
+}

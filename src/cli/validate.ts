@@ -1,0 +1,48 @@
+import Table from 'cli-table3';
+import { loadConfig } from '../config/index.js';
+import { buildPlan, redactEnv, type FleetPlan } from '../plan/index.js';
+
+/** The fleet plan as `validate --json` prints it; env values that look like secrets are hidden. */
+export function planReport(plan: FleetPlan) {
+  return {
+    config: plan.config.file,
+    hermes_home: plan.config.hermes_home,
+    state_dir: plan.config.state_dir,
+    profiles: plan.profiles.map((profile) => ({
+      name: profile.name,
+      config: profile.config,
+      enabled: profile.enabled,
+      priority: profile.priority,
+      grant: profile.grant,
+      grant_reason: profile.grant_reason,
+      command: profile.command,
+      env: redactEnv(profile.env),
+    })),
+    boards: plan.boards,
+    warnings: plan.warnings,
+  };
+}
+
+export function planTable(plan: FleetPlan): string {
+  const table = new Table({ head: ['profile', 'grant', 'why', 'command'], style: { head: [], border: [] } });
+  for (const profile of plan.profiles) {
+    const grant = profile.grant ? (profile.dispatch ? 'yes (dispatch)' : 'yes') : 'no';
+    table.push([profile.enabled ? profile.name : `${profile.name} (disabled)`, grant, profile.grant_reason, profile.command.join(' ')]);
+  }
+  const lines = [
+    `config:      ${plan.config.file}`,
+    `hermes_home: ${plan.config.hermes_home}`,
+    `state_dir:   ${plan.config.state_dir}`,
+    table.toString(),
+    `boards: ${plan.boards.map((board) => `${board.slug} (${board.path})`).join(', ') || 'none'}`,
+    'A profile without kanban.enabled: true or kanban.dispatch_in_gateway: true gets no kanban access (least privilege, unlike Hermes\'s own default).',
+    ...plan.warnings.map((warning) => `warning: ${warning}`),
+  ];
+  return lines.join('\n');
+}
+
+export function validateCommand(options: { config?: string; json?: boolean }, out: (text: string) => void): number {
+  const plan = buildPlan(loadConfig(options.config));
+  out(options.json ? JSON.stringify(planReport(plan), null, 2) : planTable(plan));
+  return 0;
+}

@@ -1,0 +1,29 @@
+/** One problem in a config file, reported as a single line naming the file, line and key. */
+export interface ConfigIssue {
+  file: string;
+  line?: number;
+  key?: string;
+  message: string;
+}
+
+export function formatIssue(issue: ConfigIssue): string {
+  const where = issue.line === undefined ? issue.file : `${issue.file}:${issue.line}`;
+  return issue.key ? `${where}: ${issue.key}: ${issue.message}` : `${where}: ${issue.message}`;
+}
+
+/** Thrown when configuration cannot be used; carries every issue found. */
+export class ConfigError extends Error {
+  readonly issues: ConfigIssue[];
+
+  constructor(issues: ConfigIssue[]) {
+    super(issues.map(formatIssue).join('\n'));
+    this.name = 'ConfigError';
+    this.issues = issues;
+  }
+}
+
+export function keyPath(path: ReadonlyArray<PropertyKey>): string {
+  return path
+    .map((part, index) => (typeof part === 'number' ? `[${part}]` : `${index === 0 ? '' : '.'}${String(part)}`))
+    .join('');
+}

@@ -1,0 +1,82 @@
+import { z } from 'zod';
+import { isValidBoardSlug } from '../hermes/index.js';
+import { argv, bool, count, duration, envMap, size } from './fields.js';
+
+const boardEntry = z.strictObject({
+  slug: z.string().refine(isValidBoardSlug, 'expected a board slug: lowercase letters, digits, "-" and "_", at most 64'),
+  path: z.string({ error: 'expected a path to the board file' }).min(1),
+});
+
+const hook = argv.optional();
+
+/** The supervisor's YAML config. Durations are parsed to milliseconds and sizes to bytes. */
+export const supervisorSchema = z.strictObject({
+  hermes_home: z.string().min(1).optional(),
+  profiles_dir: z.string().min(1).optional(),
+  state_dir: z.string().min(1).optional(),
+  gateway: z.strictObject({
+    command: argv,
+    env: envMap.prefault({}),
+    cwd: z.string().min(1).optional(),
+  }),
+  restart: z
+    .strictObject({
+      stop_timeout: duration.prefault('10s'),
+      ready_after: duration.prefault('3s'),
+      max_parallel: count(1).default(1),
+      debounce: duration.prefault('250ms'),
+      on_swap: z.enum(['stale', 'granted']).default('stale'),
+      backoff: z
+        .strictObject({
+          initial: duration.prefault('1s'),
+          max: duration.prefault('60s'),
+          reset_after: duration.prefault('60s'),
+        })
+        .prefault({}),
+      give_up: z
+        .strictObject({
+          crashes: count(1).default(5),
+          within: duration.prefault('60s'),
+        })
+        .prefault({}),
+    })
+    .prefault({}),
+  kanban: z
+    .strictObject({
+      boards: z
+        .union([z.literal('auto'), z.array(boardEntry)], { error: 'expected "auto" or a list of {slug, path}' })
+        .default('auto'),
+      init_command: argv.optional(),
+      quarantine_keep: count(0).default(10),
+      on_corruption: z.enum(['rebuild', 'stop']).default('rebuild'),
+      wal_limit: size.prefault('64M'),
+      allow_network_fs: bool.default(false),
+    })
+    .prefault({}),
+  health: z
+    .strictObject({
+      poll_interval: duration.prefault('1s'),
+      integrity_interval: duration.prefault('10m'),
+    })
+    .prefault({}),
+  hooks: z
+    .strictObject({
+      pre_restart: hook,
+      post_restart: hook,
+      on_swap: hook,
+      on_corruption: hook,
+      on_give_up: hook,
+      on_violation: hook,
+      timeout: duration.prefault('30s'),
+    })
+    .prefault({}),
+  control: z.strictObject({ socket: z.string().min(1).optional() }).prefault({}),
+  logs: z
+    .strictObject({
+      max_size: z.string().regex(/^\d+[KMG]$/, 'expected a size like "512K", "10M" or "1G"').default('10M'),
+      keep: count(1).default(5),
+    })
+    .prefault({}),
+});
+
+export type RawSupervisorConfig = z.output<typeof supervisorSchema>;

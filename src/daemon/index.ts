@@ -1,0 +1,1 @@
+export { Supervisor, type SupervisorOptions } from './supervisor.js';

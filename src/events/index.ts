@@ -1,0 +1,1 @@
+export { EventLog, type SupervisorEvent, type EventListener } from './log.js';

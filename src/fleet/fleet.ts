@@ -1,0 +1,79 @@
+import path from 'node:path';
+import type { EventLog } from '../events/index.js';
+import type { FleetPlan, PlannedProfile } from '../plan/index.js';
+import { Gateway, type GatewayTimings } from './gateway.js';
+import { GatewayOutput } from './output.js';
+
+export interface FleetOptions {
+  events: EventLog;
+  /** Where gateways' output lines go besides their log files. */
+  echo: (line: string) => void;
+}
+
+/** Every enabled profile's gateway, keyed by profile name. */
+export class Fleet {
+  readonly gateways = new Map<string, Gateway>();
+  private readonly outputs = new Map<string, GatewayOutput>();
+  private plan: FleetPlan;
+
+  constructor(
+    plan: FleetPlan,
+    private readonly options: FleetOptions,
+  ) {
+    this.plan = plan;
+    for (const profile of plan.profiles) if (profile.enabled) this.add(profile);
+  }
+
+  get(name: string): Gateway | undefined {
+    return this.gateways.get(name);
+  }
+
+  /** Starts gateways in priority order: each priority level spawns together and settles before the next. */
+  async startAll(): Promise<void> {
+    const levels = new Map<number, Gateway[]>();
+    for (const gateway of this.gateways.values()) {
+      const level = levels.get(gateway.profile.priority) ?? [];
+      level.push(gateway);
+      levels.set(gateway.profile.priority, level);
+    }
+    for (const priority of [...levels.keys()].sort((a, b) => a - b)) {
+      const level = levels.get(priority)!;
+      for (const gateway of level) gateway.start();
+      await Promise.all(level.map((gateway) => gateway.waitReady()));
+    }
+  }
+
+  /** Stops every gateway in parallel, each within its stop_timeout. */
+  async stopAll(): Promise<void> {
+    await Promise.all([...this.gateways.values()].map((gateway) => gateway.stop()));
+    await Promise.all([...this.outputs.values()].map((output) => output.close()));
+  }
+
+  add(profile: PlannedProfile): Gateway {
+    const output = new GatewayOutput(profile.name, {
+      logsDir: path.join(this.plan.config.state_dir, 'logs'),
+      maxSize: this.plan.config.logs.max_size,
+      keep: this.plan.config.logs.keep,
+      echo: this.options.echo,
+    });
+    const gateway = new Gateway(profile, timingsOf(this.plan), this.options.events, output);
+    this.gateways.set(profile.name, gateway);
+    this.outputs.set(profile.name, output);
+    return gateway;
+  }
+}
+
+export function timingsOf(plan: FleetPlan): GatewayTimings {
+  const { restart } = plan.config;
+  return {
+    stopTimeoutMs: restart.stop_timeout,
+    readyAfterMs: restart.ready_after,
+    crash: {
+      initialMs: restart.backoff.initial,
+      maxMs: restart.backoff.max,
+      resetAfterMs: restart.backoff.reset_after,
+      giveUpCrashes: restart.give_up.crashes,
+      giveUpWithinMs: restart.give_up.within,
+    },
+  };
+}

@@ -1,0 +1,206 @@
+import { execa, type Result } from 'execa';
+import type { EventLog } from '../events/index.js';
+import { childEnvironment, type PlannedProfile } from '../plan/index.js';
+import { decideAfterCrash, emptyHistory, type CrashHistory, type CrashPolicy } from './backoff.js';
+import type { GatewayOutput } from './output.js';
+import { reapGroup, signalGroup } from './processGroup.js';
+
+export type GatewayState = 'starting' | 'running' | 'stopping' | 'stopped' | 'backoff' | 'failed';
+
+export interface GatewayTimings {
+  stopTimeoutMs: number;
+  readyAfterMs: number;
+  crash: CrashPolicy;
+}
+
+export interface ExitRecord {
+  code: number | null;
+  signal: string | null;
+  error?: string;
+  at: string;
+}
+
+/**
+ * One profile's gateway: a child in its own process group, restarted with backoff when it crashes,
+ * given up on when it crashes too often. Never more than one child at a time.
+ */
+export class Gateway {
+  state: GatewayState = 'stopped';
+  pid: number | null = null;
+  startedAt: number | null = null;
+  restarts = 0;
+  lastExit: ExitRecord | null = null;
+  lastRestartReason: string | null = null;
+
+  private plan: PlannedProfile;
+  private child: Promise<Result> | null = null;
+  private exited: Promise<void> = Promise.resolve();
+  private history: CrashHistory = emptyHistory();
+  private readyTimer: NodeJS.Timeout | undefined;
+  private backoffTimer: NodeJS.Timeout | undefined;
+  private readonly stateListeners = new Set<(state: GatewayState) => void>();
+
+  constructor(
+    plan: PlannedProfile,
+    private readonly timings: GatewayTimings,
+    private readonly events: EventLog,
+    private readonly output: GatewayOutput,
+  ) {
+    this.plan = plan;
+  }
+
+  get name(): string {
+    return this.plan.name;
+  }
+
+  get profile(): PlannedProfile {
+    return this.plan;
+  }
+
+  /** Takes a new plan; it applies from the next spawn. */
+  replan(plan: PlannedProfile): void {
+    this.plan = plan;
+  }
+
+  get alive(): boolean {
+    return this.child !== null;
+  }
+
+  /** Starts the gateway unless it is already up. A failed or backing-off gateway starts now. */
+  start(reason = 'start'): void {
+    if (this.child) return;
+    clearTimeout(this.backoffTimer);
+    if (this.state === 'failed') this.history = emptyHistory();
+    this.spawn(reason);
+  }
+
+  /** Stops the gateway: SIGTERM to its group, SIGKILL after stop_timeout. Resolves once the whole group is gone. */
+  async stop(): Promise<void> {
+    clearTimeout(this.backoffTimer);
+    if (!this.child) {
+      if (this.state !== 'stopped') this.setState('stopped');
+      return;
+    }
+    if (this.state !== 'stopping') {
+      this.setState('stopping');
+      const pgid = this.pid;
+      if (pgid !== null) {
+        signalGroup(pgid, 'SIGTERM');
+        // A fenced (stopped) gateway must be woken to act on SIGTERM.
+        signalGroup(pgid, 'SIGCONT');
+      }
+      const killTimer = setTimeout(() => {
+        if (pgid !== null) signalGroup(pgid, 'SIGKILL');
+      }, this.timings.stopTimeoutMs);
+      this.exited.finally(() => clearTimeout(killTimer)).catch(() => undefined);
+    }
+    await this.exited;
+  }
+
+  /** Resolves true once the gateway is ready, false if it exits, backs off, fails or stops first. */
+  waitReady(): Promise<boolean> {
+    if (this.state === 'running') return Promise.resolve(true);
+    if (this.state !== 'starting') return Promise.resolve(false);
+    return new Promise((resolve) => {
+      const listener = (state: GatewayState) => {
+        if (state === 'starting') return;
+        this.stateListeners.delete(listener);
+        resolve(state === 'running');
+      };
+      this.stateListeners.add(listener);
+    });
+  }
+
+  /** Resolves when the current child (if any) has exited and its group is gone. */
+  whenExited(): Promise<void> {
+    return this.exited;
+  }
+
+  private spawn(reason: string): void {
+    const [program, ...args] = this.plan.command;
+    const child = execa(program!, args, {
+      cwd: this.plan.cwd,
+      env: childEnvironment(process.env, this.plan.env),
+      extendEnv: false,
+      detached: true,
+      cleanup: false,
+      stdin: 'ignore',
+      buffer: false,
+      reject: false,
+    });
+    this.child = child;
+    this.pid = child.pid ?? null;
+    this.startedAt = Date.now();
+    if (reason !== 'start') {
+      this.restarts += 1;
+      this.lastRestartReason = reason;
+    }
+    this.setState('starting');
+    this.events.emit('gateway.spawn', { profile: this.name, pid: this.pid, reason });
+    this.output.attach(child.stdout);
+    this.output.attach(child.stderr);
+    this.readyTimer = setTimeout(() => {
+      if (this.child === child && this.state === 'starting') {
+        this.setState('running');
+        this.events.emit('gateway.ready', { profile: this.name, pid: this.pid });
+      }
+    }, this.timings.readyAfterMs);
+    this.exited = child.then((result) => this.onExit(result));
+  }
+
+  private async onExit(result: Result): Promise<void> {
+    clearTimeout(this.readyTimer);
+    const pid = this.pid;
+    const ranForMs = Date.now() - (this.startedAt ?? Date.now());
+    if (pid !== null) await reapGroup(pid);
+    const expected = this.state === 'stopping';
+    this.child = null;
+    this.pid = null;
+    const spawnError = result.exitCode === undefined && !result.signal ? spawnFailure(result) : undefined;
+    this.lastExit = {
+      code: result.exitCode ?? null,
+      signal: result.signal ?? null,
+      ...(spawnError ? { error: spawnError } : {}),
+      at: new Date().toISOString(),
+    };
+    this.events.emit('gateway.exit', {
+      profile: this.name,
+      pid,
+      code: this.lastExit.code,
+      signal: this.lastExit.signal,
+      ...(spawnError ? { error: spawnError } : {}),
+      expected,
+      ran_ms: ranForMs,
+    });
+    if (expected) {
+      this.setState('stopped');
+      return;
+    }
+    const { history, decision } = decideAfterCrash(this.history, { now: Date.now(), ranForMs }, this.timings.crash);
+    this.history = history;
+    if (decision.kind === 'give_up') {
+      this.setState('failed');
+      this.events.emit('gateway.failed', {
+        profile: this.name,
+        crashes: decision.crashes,
+        within_ms: this.timings.crash.giveUpWithinMs,
+      });
+      return;
+    }
+    this.setState('backoff');
+    this.events.emit('gateway.backoff', { profile: this.name, delay_ms: decision.delayMs, crashes: history.consecutive });
+    this.backoffTimer = setTimeout(() => {
+      if (this.state === 'backoff') this.spawn('crash');
+    }, decision.delayMs);
+  }
+
+  private setState(state: GatewayState): void {
+    this.state = state;
+    for (const listener of [...this.stateListeners]) listener(state);
+  }
+}
+
+function spawnFailure(result: Result): string {
+  const code = (result as Result & { code?: string }).code;
+  return code ? `cannot start: ${code}` : (result.shortMessage ?? 'cannot start');
+}

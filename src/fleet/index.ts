@@ -1,0 +1,4 @@
+export { Fleet, timingsOf, type FleetOptions } from './fleet.js';
+export { Gateway, type GatewayState, type GatewayTimings, type ExitRecord } from './gateway.js';
+export { decideAfterCrash, emptyHistory, type CrashPolicy, type CrashHistory, type CrashDecision } from './backoff.js';
+export { signalGroup, groupAlive, reapGroup } from './processGroup.js';

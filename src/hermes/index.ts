@@ -1,0 +1,41 @@
+import path from 'node:path';
+
+/** Environment variables Hermes reads that the supervisor controls through the grant. */
+export const ENV = {
+  home: 'HERMES_HOME',
+  kanbanHome: 'HERMES_KANBAN_HOME',
+  kanbanDb: 'HERMES_KANBAN_DB',
+  kanbanBoard: 'HERMES_KANBAN_BOARD',
+  dispatchInGateway: 'HERMES_KANBAN_DISPATCH_IN_GATEWAY',
+  notifyInGateway: 'HERMES_KANBAN_NOTIFY_IN_GATEWAY',
+} as const;
+
+/** Set only by the supervisor: configs may not override them, and inherited values are dropped. */
+export const GRANT_ENV_KEYS: ReadonlySet<string> = new Set(Object.values(ENV));
+
+export const DEFAULT_BOARD_SLUG = 'default';
+
+/** Hermes's own gateway command for a profile. */
+export const GATEWAY_COMMAND = ['hermes', '-p', '{profile}', 'gateway', 'run', '--replace'];
+
+/** Hermes's profile naming rule: lowercase letters, digits, '-' and '_', at most 64, not starting with '-' or '_'. */
+const PROFILE_NAME = /^[a-z0-9][a-z0-9_-]{0,63}$/;
+
+export function isValidProfileName(name: string): boolean {
+  return PROFILE_NAME.test(name);
+}
+
+/** Board slugs follow the same shape as profile names, so they are safe in paths. */
+export function isValidBoardSlug(slug: string): boolean {
+  return PROFILE_NAME.test(slug);
+}
+
+export function boardPath(kanbanHome: string, slug: string): string {
+  return slug === DEFAULT_BOARD_SLUG
+    ? path.join(kanbanHome, 'kanban.db')
+    : path.join(kanbanHome, 'kanban', 'boards', slug, 'kanban.db');
+}
+
+export function boardsDir(kanbanHome: string): string {
+  return path.join(kanbanHome, 'kanban', 'boards');
+}

@@ -1,0 +1,45 @@
+import { ENV, GRANT_ENV_KEYS } from '../hermes/index.js';
+import type { Grant } from './grant.js';
+
+export interface GatewayEnvInput {
+  grant: Grant;
+  /** The profile's folder. */
+  profileHome: string;
+  /** The shared root of the boards, given to granted gateways. */
+  kanbanHome: string;
+  /** An empty folder of the profile's own, given to denied gateways so they cannot resolve the shared boards. */
+  deniedHome: string;
+  /** gateway.env then the profile's supervisor.env, already free of grant variables. */
+  extra: Record<string, string>;
+}
+
+/** The variables the supervisor sets for a gateway (on top of the inherited, sanitised environment). */
+export function gatewayEnv(input: GatewayEnvInput): Record<string, string> {
+  const { grant } = input;
+  return {
+    ...input.extra,
+    [ENV.home]: input.profileHome,
+    [ENV.kanbanHome]: grant.granted ? input.kanbanHome : input.deniedHome,
+    [ENV.dispatchInGateway]: grant.dispatch ? '1' : '0',
+    [ENV.notifyInGateway]: grant.notify ? '1' : '0',
+  };
+}
+
+/**
+ * The environment a gateway really runs with: the supervisor's own, minus every grant variable it may
+ * have inherited (a stray HERMES_KANBAN_DB would otherwise hand a denied gateway the board), plus `env`.
+ */
+export function childEnvironment(inherited: NodeJS.ProcessEnv, env: Record<string, string>): Record<string, string> {
+  const result: Record<string, string> = {};
+  for (const [name, value] of Object.entries(inherited)) {
+    if (value !== undefined && !GRANT_ENV_KEYS.has(name)) result[name] = value;
+  }
+  return { ...result, ...env };
+}
+
+const SECRET_NAME = /(KEY|TOKEN|SECRET|PASSWORD|PASSWD|PASS|CREDENTIAL|AUTH|COOKIE|PRIVATE)/i;
+
+/** Hides values whose names look like secrets, for anything printed or logged. */
+export function redactEnv(env: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(env).map(([name, value]) => [name, SECRET_NAME.test(name) ? '***' : value]));
+}

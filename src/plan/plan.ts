@@ -1,0 +1,116 @@
+import path from 'node:path';
+import { discoverBoards } from '../board/discover.js';
+import { ConfigError, type BoardSpec, type ConfigIssue, type SupervisorConfig } from '../config/index.js';
+import { discoverProfiles, readProfile, type Profile } from '../profiles/index.js';
+import { resolveProgram, substituteProfile } from './command.js';
+import { gatewayEnv } from './env.js';
+import { decideGrant, type GrantReason } from './grant.js';
+
+export interface PlannedProfile {
+  name: string;
+  /** The profile's folder, HERMES_HOME of its gateway. */
+  home: string;
+  /** The profile's config file. */
+  config: string;
+  /** False when the profile sets `supervisor.enabled: false`: planned, never run. */
+  enabled: boolean;
+  priority: number;
+  grant: boolean;
+  grant_reason: GrantReason;
+  dispatch: boolean;
+  command: string[];
+  /** The variables the supervisor sets for this gateway. */
+  env: Record<string, string>;
+  cwd: string;
+}
+
+export interface FleetPlan {
+  config: SupervisorConfig;
+  profiles: PlannedProfile[];
+  boards: BoardSpec[];
+  warnings: string[];
+}
+
+/** Reads every profile and decides what runs, with which grant, command and environment. */
+export function buildPlan(config: SupervisorConfig, inheritedPath = process.env.PATH ?? ''): FleetPlan {
+  const discovery = discoverProfiles(config.hermes_home, config.profiles_dir);
+  const issues: ConfigIssue[] = [];
+  const profiles: Profile[] = [];
+  for (const location of discovery.profiles) {
+    const parsed = readProfile(location);
+    if (parsed.ok) profiles.push(parsed.value);
+    else issues.push(...parsed.issues);
+  }
+
+  const planned = profiles.map((profile) => planProfile(config, profile));
+  for (const entry of planned) {
+    if (!entry.enabled) continue;
+    const program = entry.command[0] ?? '';
+    if (resolveProgram(program, entry.cwd, inheritedPath) === null) {
+      const fromProfile = profiles.find((p) => p.name === entry.name)?.settings.supervisor.command !== undefined;
+      issues.push({
+        file: fromProfile ? entry.config : config.file,
+        key: fromProfile ? 'supervisor.command[0]' : 'gateway.command[0]',
+        message: `program "${program}" for profile "${entry.name}" was not found or is not executable (${program.includes('/') ? `resolved against ${entry.cwd}` : 'searched PATH'})`,
+      });
+    }
+  }
+  if (issues.length > 0) throw new ConfigError(issues);
+
+  planned.sort((a, b) => a.priority - b.priority || a.name.localeCompare(b.name));
+  const warnings = [
+    ...discovery.skipped.map((skip) => `skipped ${skip.entry}: ${skip.reason}`),
+    ...grantWarnings(profiles, planned),
+  ];
+  if (planned.length === 0) warnings.push(`no profiles found under ${config.hermes_home} or ${config.profiles_dir}`);
+  return { config, profiles: planned, boards: discoverBoards(config.hermes_home, config.kanban.boards), warnings };
+}
+
+function planProfile(config: SupervisorConfig, profile: Profile): PlannedProfile {
+  const { kanban, supervisor } = profile.settings;
+  const grant = decideGrant(kanban);
+  return {
+    name: profile.name,
+    home: profile.home,
+    config: profile.config,
+    enabled: supervisor.enabled,
+    priority: supervisor.priority,
+    grant: grant.granted,
+    grant_reason: grant.reason,
+    dispatch: grant.dispatch,
+    command: substituteProfile(supervisor.command ?? config.gateway.command, profile.name),
+    env: gatewayEnv({
+      grant,
+      profileHome: profile.home,
+      kanbanHome: config.hermes_home,
+      deniedHome: deniedHome(config, profile.name),
+      extra: { ...config.gateway.env, ...supervisor.env },
+    }),
+    cwd: config.gateway.cwd,
+  };
+}
+
+/** An empty folder of the profile's own under the state dir, given as HERMES_KANBAN_HOME when denied. */
+export function deniedHome(config: SupervisorConfig, profile: string): string {
+  return path.join(config.state_dir, 'denied', profile);
+}
+
+function grantWarnings(profiles: Profile[], planned: PlannedProfile[]): string[] {
+  const warnings: string[] = [];
+  const dispatchers = planned.filter((entry) => entry.enabled && entry.dispatch).map((entry) => entry.name);
+  if (dispatchers.length > 1) {
+    warnings.push(
+      `profiles ${dispatchers.join(', ')} all dispatch (kanban.dispatch_in_gateway: true); Hermes runs one dispatcher per machine, so only one of them will dispatch at a time`,
+    );
+  }
+  for (const profile of profiles) {
+    const { kanban } = profile.settings;
+    if (kanban.enabled === false || kanban.dispatch_in_gateway !== undefined) continue;
+    warnings.push(
+      kanban.enabled === true
+        ? `${profile.name}: kanban.dispatch_in_gateway is not set; Hermes would dispatch by default, but the supervisor runs this gateway with its dispatcher off (HERMES_KANBAN_DISPATCH_IN_GATEWAY=0)`
+        : `${profile.name}: kanban.dispatch_in_gateway is not set; Hermes would dispatch by default, but the supervisor grants no kanban access without kanban.enabled: true or kanban.dispatch_in_gateway: true (least privilege)`,
+    );
+  }
+  return warnings;
+}

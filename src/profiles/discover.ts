@@ -1,0 +1,65 @@
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { isValidProfileName } from '../hermes/index.js';
+
+export interface ProfileLocation {
+  name: string;
+  /** The profile's folder: HERMES_HOME for its gateway. */
+  home: string;
+  /** Its config.yaml. */
+  config: string;
+}
+
+export interface Discovery {
+  profiles: ProfileLocation[];
+  /** Folders that are not usable profiles, with the reason; their names never reach a path or a command. */
+  skipped: Array<{ entry: string; reason: string }>;
+}
+
+/**
+ * Finds profiles the way Hermes lays them out: `default` is `<hermes_home>/config.yaml` when present;
+ * named ones are `<profiles_dir>/<name>/config.yaml`.
+ */
+export function discoverProfiles(hermesHome: string, profilesDir: string): Discovery {
+  const profiles: ProfileLocation[] = [];
+  const skipped: Discovery['skipped'] = [];
+  const defaultConfig = path.join(hermesHome, 'config.yaml');
+  if (existsSync(defaultConfig)) profiles.push({ name: 'default', home: hermesHome, config: defaultConfig });
+
+  let entries: string[];
+  try {
+    entries = readdirSync(profilesDir).sort();
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return { profiles, skipped };
+    skipped.push({ entry: profilesDir, reason: `cannot read profiles folder: ${code ?? String(err)}` });
+    return { profiles, skipped };
+  }
+  for (const entry of entries) {
+    const home = path.join(profilesDir, entry);
+    if (!isDirectory(home)) continue;
+    if (!isValidProfileName(entry)) {
+      skipped.push({ entry: home, reason: 'not a valid profile name (lowercase letters, digits, "-", "_"; at most 64; not starting with "-" or "_")' });
+      continue;
+    }
+    if (entry === 'default') {
+      skipped.push({ entry: home, reason: 'the name "default" is reserved for <hermes_home>/config.yaml' });
+      continue;
+    }
+    const config = path.join(home, 'config.yaml');
+    if (!existsSync(config)) {
+      skipped.push({ entry: home, reason: 'no config.yaml' });
+      continue;
+    }
+    profiles.push({ name: entry, home, config });
+  }
+  return { profiles, skipped };
+}
+
+function isDirectory(target: string): boolean {
+  try {
+    return statSync(target).isDirectory();
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,3 @@
+export { discoverProfiles, type Discovery, type ProfileLocation } from './discover.js';
+export { readProfile, type Profile } from './read.js';
+export { profileSchema, type ProfileSettings } from './schema.js';

@@ -1,0 +1,36 @@
+import { z } from 'zod';
+import { argv, bool, envMap } from '../config/index.js';
+
+interface KanbanKeys {
+  enabled?: boolean;
+  dispatch_in_gateway?: boolean;
+  notify_in_gateway?: boolean;
+}
+
+const optionalBool = bool.nullish().transform((value) => value ?? undefined);
+
+/**
+ * The parts of a Hermes profile config the supervisor reads. Hermes configs hold many other keys,
+ * which are left alone; only the `supervisor:` block is ours and so strict.
+ */
+export const profileSchema = z.looseObject({
+  kanban: z
+    .looseObject({
+      enabled: optionalBool,
+      dispatch_in_gateway: optionalBool,
+      notify_in_gateway: optionalBool,
+    }, { error: 'expected a mapping' })
+    .nullish()
+    .transform((value): KanbanKeys => value ?? {}),
+  supervisor: z
+    .strictObject({
+      enabled: bool.default(true),
+      command: argv.optional(),
+      env: envMap.prefault({}),
+      priority: z.number({ error: 'expected a whole number' }).int('expected a whole number').default(100),
+    }, { error: 'expected a mapping' })
+    .nullish()
+    .transform((value) => value ?? { enabled: true, env: {}, priority: 100, command: undefined }),
+}, { error: 'expected a mapping at the top of the profile config' });
+
+export type ProfileSettings = z.output<typeof profileSchema>;
