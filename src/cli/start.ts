@@ -21,7 +21,10 @@ export async function startCommand(options: { config?: string }): Promise<number
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
   });
+  // Signal handlers do not keep Node's event loop alive; a fleet of failed gateways must not end the supervisor.
+  const keepAlive = setInterval(() => undefined, 1 << 30);
   await supervisor.start();
   await stopped;
+  clearInterval(keepAlive);
   return 0;
 }

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { closest } from 'fastest-levenshtein';
+import { closest, distance } from 'fastest-levenshtein';
 import { LineCounter, isMap, isScalar, parseDocument, type Document } from 'yaml';
 import type { z } from 'zod';
 import { keyPath, type ConfigIssue } from './issues.js';
@@ -33,7 +33,7 @@ export function parseYamlText<S extends z.ZodType>(file: string, text: string, s
   const data: unknown = doc.toJS() ?? {};
   const result = schema.safeParse(data);
   if (result.success) return { ok: true, value: result.data };
-  return { ok: false, issues: result.error.issues.flatMap((issue) => describeIssue(file, doc, lineCounter, schema, issue)) };
+  return { ok: false, issues: result.error.issues.flatMap((issue) => describeIssue(file, doc, lineCounter, schema, issue, data)) };
 }
 
 function describeIssue(
@@ -42,6 +42,7 @@ function describeIssue(
   lineCounter: LineCounter,
   schema: z.ZodType,
   issue: z.core.$ZodIssue,
+  data: unknown,
 ): ConfigIssue[] {
   const lineOf = (path: PropertyKey[], key?: string) => {
     const offset = nodeOffset(doc, path, key);
@@ -61,15 +62,21 @@ function describeIssue(
     });
   }
   const path = issue.path;
-  const message = issue.code === 'invalid_type' && issue.input === undefined ? 'is required' : issue.message.replace(/^Invalid input: /, '');
+  const message = issue.code === 'invalid_type' && valueAt(data, path) === undefined ? 'is required' : issue.message.replace(/^Invalid input: /, '');
   return [{ file, line: lineOf(path), key: path.length > 0 ? keyPath(path) : undefined, message }];
 }
 
 function similar(a: string, b: string): boolean {
-  const longest = Math.max(a.length, b.length);
-  let distance = 0;
-  for (let i = 0; i < longest; i++) if (a[i] !== b[i]) distance++;
-  return distance <= Math.max(2, Math.floor(longest / 3)) || a.includes(b) || b.includes(a);
+  return distance(a, b) <= Math.max(2, Math.floor(Math.max(a.length, b.length) / 3));
+}
+
+function valueAt(data: unknown, path: PropertyKey[]): unknown {
+  let current = data;
+  for (const part of path) {
+    if (current === null || typeof current !== 'object') return undefined;
+    current = (current as Record<PropertyKey, unknown>)[part];
+  }
+  return current;
 }
 
 /** Offset of the node at `path` (or of the key `key` inside it), for line numbers in messages. */

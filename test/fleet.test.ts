@@ -1,0 +1,189 @@
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import test from 'ava';
+import { startSupervisor } from './helpers/cli.js';
+import { makeFleetDir, type FleetDir } from './helpers/fleetDir.js';
+import { pidsWithMarker, processEnv } from './helpers/proc.js';
+
+const fast = { stop_timeout: '2s', ready_after: '300ms' };
+
+/** Waits until `predicate` holds for the fleet's event log. */
+async function waitForEvents(fleet: FleetDir, predicate: (events: Array<Record<string, unknown>>) => boolean, timeoutMs = 20_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (predicate(fleet.events())) return fleet.events();
+    await sleep(50);
+  }
+  throw new Error(`timed out; events: ${JSON.stringify(fleet.events().map((e) => e.type))}`);
+}
+
+async function waitUntil(predicate: () => boolean, timeoutMs = 10_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!predicate() && Date.now() < deadline) await sleep(50);
+}
+
+const ofType = (events: Array<Record<string, unknown>>, type: string, profile?: string) =>
+  events.filter((event) => event.type === type && (profile === undefined || event.profile === profile));
+
+test('a crashing gateway backs off with growing delays and ends failed', async (t) => {
+  const fleet = makeFleetDir(t);
+  const crash = fleet.script('crash.py', 'import sys\nprint("crashing", flush=True)\nsys.exit(3)\n');
+  fleet.config({
+    gateway: { command: ['python3', crash, '{profile}'] },
+    restart: { ...fast, backoff: { initial: '100ms', max: '2s' }, give_up: { crashes: 5, within: '1m' } },
+  });
+  fleet.profile('crashy', {});
+  const supervisor = startSupervisor(['--config', fleet.configFile]);
+  t.teardown(() => supervisor.child.kill('SIGKILL'));
+
+  const events = await waitForEvents(fleet, (all) => ofType(all, 'gateway.failed').length === 1);
+  const backoffs = ofType(events, 'gateway.backoff', 'crashy').map((event) => event.delay_ms);
+  t.deepEqual(backoffs, [100, 200, 400, 800]);
+  t.is(ofType(events, 'gateway.spawn', 'crashy').length, 5);
+  t.true(ofType(events, 'gateway.exit', 'crashy').every((event) => event.code === 3 && event.expected === false));
+  t.like(ofType(events, 'gateway.failed')[0], { profile: 'crashy', crashes: 5 });
+
+  const spawns = ofType(events, 'gateway.spawn', 'crashy').map((event) => event.ts_ms as number);
+  const exits = ofType(events, 'gateway.exit', 'crashy').map((event) => event.ts_ms as number);
+  const gaps = spawns.slice(1).map((at, index) => at - exits[index]!);
+  for (let i = 1; i < gaps.length; i++) t.true(gaps[i]! > gaps[i - 1]!, `restart gaps grow: ${gaps.join(', ')}`);
+
+  await sleep(1000);
+  t.is(ofType(fleet.events(), 'gateway.spawn', 'crashy').length, 5, 'no restart after failed');
+  supervisor.child.kill('SIGTERM');
+  t.is((await supervisor.exited).code, 0);
+  t.regex(readFileSync(path.join(fleet.stateDir, 'logs', 'crashy.log'), 'utf8'), /crashing/);
+  t.regex(supervisor.output(), /crashy \| crashing/);
+});
+
+test('SIGTERM to the supervisor leaves no gateway process alive, descendants included', async (t) => {
+  const fleet = makeFleetDir(t);
+  const marker = `marker-${path.basename(fleet.root)}`;
+  const forker = fleet.script(
+    'forker.py',
+    [
+      'import os, sys, time',
+      'if os.fork() == 0:',
+      '    os.execvp("python3", ["python3", "-c", "import time; time.sleep(600)", sys.argv[1]])',
+      'print("ready", flush=True)',
+      'time.sleep(600)',
+    ].join('\n'),
+  );
+  fleet.config({ gateway: { command: ['python3', forker, `${marker}-{profile}`] }, restart: fast });
+  for (const name of ['one', 'two', 'three']) fleet.profile(name, { kanban: { enabled: name === 'one' } });
+  const supervisor = startSupervisor(['--config', fleet.configFile]);
+  t.teardown(() => {
+    supervisor.child.kill('SIGKILL');
+    for (const pid of pidsWithMarker(marker)) process.kill(pid, 'SIGKILL');
+  });
+
+  await waitForEvents(fleet, (all) => ofType(all, 'gateway.ready').length === 3);
+  await waitUntil(() => pidsWithMarker(marker).length === 6);
+  t.is(pidsWithMarker(marker).length, 6, 'three gateways, each with a child');
+  supervisor.child.kill('SIGTERM');
+  const exit = await supervisor.exited;
+  t.is(exit.code, 0);
+  t.deepEqual(pidsWithMarker(marker), []);
+  const events = fleet.events();
+  t.is(ofType(events, 'gateway.exit').length, 3);
+  t.true(ofType(events, 'gateway.exit').every((event) => event.expected === true));
+  t.is(events.at(-1)!.type, 'supervisor.stop');
+});
+
+test('a gateway that ignores SIGTERM is SIGKILLed after stop_timeout', async (t) => {
+  const fleet = makeFleetDir(t);
+  const marker = `stubborn-${path.basename(fleet.root)}`;
+  const stubborn = fleet.script(
+    'stubborn.py',
+    'import signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\nprint("ignoring SIGTERM", flush=True)\ntime.sleep(600)\n',
+  );
+  fleet.config({ gateway: { command: ['python3', stubborn, marker] }, restart: { stop_timeout: '1s', ready_after: '300ms' } });
+  fleet.profile('stubborn', {});
+  const supervisor = startSupervisor(['--config', fleet.configFile]);
+  t.teardown(() => {
+    supervisor.child.kill('SIGKILL');
+    for (const pid of pidsWithMarker(marker)) process.kill(pid, 'SIGKILL');
+  });
+
+  await waitForEvents(fleet, (all) => ofType(all, 'gateway.ready').length === 1);
+  await supervisor.waitFor('ignoring SIGTERM');
+  supervisor.child.kill('SIGTERM');
+  t.is((await supervisor.exited).code, 0);
+  const exit = ofType(fleet.events(), 'gateway.exit', 'stubborn')[0]!;
+  t.is(exit.signal, 'SIGKILL');
+  t.true((exit.ran_ms as number) >= 1000);
+  t.deepEqual(pidsWithMarker(marker), []);
+});
+
+test('a denied gateway cannot reach the shared root; a granted one can', async (t) => {
+  const fleet = makeFleetDir(t);
+  const marker = `env-${path.basename(fleet.root)}`;
+  const probe = fleet.script(
+    'probe.py',
+    [
+      'import os, time',
+      'root = os.environ.get("HERMES_KANBAN_DB") or os.path.join(os.environ["HERMES_KANBAN_HOME"], "kanban.db")',
+      'print("board-visible", os.path.exists(root), flush=True)',
+      'time.sleep(600)',
+    ].join('\n'),
+  );
+  writeFileSync(path.join(fleet.hermesHome, 'kanban.db'), '');
+  fleet.config({ gateway: { command: ['python3', probe, `${marker}-{profile}`] }, restart: fast });
+  fleet.profile('granted', { kanban: { dispatch_in_gateway: true } });
+  fleet.profile('denied', { kanban: { enabled: false, dispatch_in_gateway: true } });
+  fleet.profile('plain', {});
+  const supervisor = startSupervisor(['--config', fleet.configFile], {
+    HERMES_KANBAN_DB: path.join(fleet.hermesHome, 'kanban.db'),
+    HERMES_KANBAN_HOME: fleet.hermesHome,
+  });
+  t.teardown(() => {
+    supervisor.child.kill('SIGKILL');
+    for (const pid of pidsWithMarker(marker)) process.kill(pid, 'SIGKILL');
+  });
+  const events = await waitForEvents(fleet, (all) => ofType(all, 'gateway.ready').length === 3);
+  const pidOf = (profile: string) => ofType(events, 'gateway.spawn', profile)[0]!.pid as number;
+
+  const granted = processEnv(pidOf('granted'));
+  t.is(granted.HERMES_KANBAN_HOME, fleet.hermesHome);
+  t.is(granted.HERMES_KANBAN_DISPATCH_IN_GATEWAY, '1');
+  t.is(granted.HERMES_HOME, path.join(fleet.hermesHome, 'profiles', 'granted'));
+  await supervisor.waitFor('granted | board-visible True');
+
+  for (const profile of ['denied', 'plain']) {
+    const env = processEnv(pidOf(profile));
+    const denied = path.join(fleet.stateDir, 'denied', profile);
+    t.is(env.HERMES_KANBAN_HOME, denied);
+    t.is(env.HERMES_KANBAN_DB, undefined, 'an inherited HERMES_KANBAN_DB is dropped');
+    t.is(env.HERMES_KANBAN_DISPATCH_IN_GATEWAY, '0');
+    t.is(env.HERMES_KANBAN_NOTIFY_IN_GATEWAY, '0');
+    t.true(existsSync(denied));
+    t.deepEqual(readdirSync(denied), []);
+    t.false(denied.startsWith(fleet.hermesHome));
+    await supervisor.waitFor(`${profile} | board-visible False`);
+  }
+  supervisor.child.kill('SIGTERM');
+  t.is((await supervisor.exited).code, 0);
+});
+
+test('gateways start in priority order and log to their own files', async (t) => {
+  const fleet = makeFleetDir(t);
+  const hello = fleet.script('hello.py', 'import sys, time\nprint("hello from", sys.argv[1], flush=True)\ntime.sleep(600)\n');
+  fleet.config({ gateway: { command: ['python3', hello, '{profile}'] }, restart: fast });
+  fleet.profile('late', { supervisor: { priority: 200 } });
+  fleet.profile('early', { supervisor: { priority: 1 } });
+  fleet.profile('middle', {});
+  fleet.profile('skipped', { supervisor: { enabled: false } });
+  const supervisor = startSupervisor(['--config', fleet.configFile]);
+  t.teardown(() => supervisor.child.kill('SIGKILL'));
+  const events = await waitForEvents(fleet, (all) => ofType(all, 'gateway.ready').length === 3);
+  t.deepEqual(ofType(events, 'gateway.spawn').map((event) => event.profile), ['early', 'middle', 'late']);
+  const readyEarly = ofType(events, 'gateway.ready', 'early')[0]!.ts_ms as number;
+  t.true((ofType(events, 'gateway.spawn', 'middle')[0]!.ts_ms as number) >= readyEarly, 'next level waits for readiness');
+  await supervisor.waitFor('early | hello from early');
+  supervisor.child.kill('SIGTERM');
+  await supervisor.exited;
+  t.regex(readFileSync(path.join(fleet.stateDir, 'logs', 'early.log'), 'utf8'), /hello from early/);
+  t.false(existsSync(path.join(fleet.stateDir, 'logs', 'skipped.log')));
+  t.like(fleet.events()[0], { type: 'supervisor.start', profiles: ['early', 'middle', 'late'] });
+});
