@@ -1,0 +1,50 @@
+/** The state dir holds the control socket and logs: it must be ours alone. */
+import fs from 'node:fs';
+
+function ownProblem(label: string, stats: fs.Stats): string | null {
+  if (!stats.isDirectory()) return `${label} is not a directory`;
+  const uid = process.getuid?.();
+  if (uid !== undefined && stats.uid !== uid) {
+    return `${label} is owned by uid ${stats.uid}, not by the current user (uid ${uid})`;
+  }
+  const mode = stats.mode & 0o777;
+  if ((mode & 0o022) !== 0) {
+    return `${label} is writable by group or others (mode ${mode.toString(8).padStart(4, '0')}); run chmod go-w on it`;
+  }
+  return null;
+}
+
+/** What is wrong with dir as a state dir, in one line naming it, or null when it is fine. */
+export function checkStateDir(dir: string): string | null {
+  let stats: fs.Stats;
+  try {
+    stats = fs.lstatSync(dir);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return code === 'ENOENT' ? `state dir ${dir} does not exist` : `state dir ${dir} cannot be checked: ${(err as Error).message}`;
+  }
+  if (!stats.isSymbolicLink()) return ownProblem(`state dir ${dir}`, stats);
+  let target: string;
+  try {
+    target = fs.realpathSync(dir);
+    stats = fs.statSync(target);
+  } catch (err) {
+    return `state dir ${dir} is a symlink that cannot be followed: ${(err as Error).message}`;
+  }
+  return ownProblem(`state dir ${dir} is a symlink to ${target}, which`, stats);
+}
+
+/** Creates dir (and missing parents) with mode 0700, then throws if it is not private to this user. */
+export function ensureStateDir(dir: string): void {
+  let created: string | undefined;
+  try {
+    created = fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  } catch (err) {
+    // EEXIST: something that is not a directory is in the way; the check below names it.
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw new Error(`cannot create state dir ${dir}: ${(err as Error).message}`);
+  }
+  // mkdir's mode is filtered by the umask; a directory we made is set to exactly 0700.
+  if (created !== undefined) fs.chmodSync(dir, 0o700);
+  const problem = checkStateDir(dir);
+  if (problem !== null) throw new Error(problem);
+}
