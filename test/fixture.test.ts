@@ -1,0 +1,532 @@
+import test, { type ExecutionContext } from 'ava';
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import Database from 'better-sqlite3';
+import { fixturesDir } from './helpers/paths.js';
+import {
+  errorsOf,
+  generationsOf,
+  identityKey,
+  parseGatewayLog,
+  readGatewayLog,
+  waitForGatewayLog,
+  writesOf,
+  type GatewayEvent,
+  type StartEvent,
+} from './helpers/gatewayLog.js';
+
+const fixture = path.join(fixturesDir, 'hermes_gateway.py');
+
+interface Exit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+interface Gateway {
+  child: ChildProcess;
+  pid: number;
+  exited: Promise<Exit>;
+  output: () => string;
+}
+
+function tempDir(t: ExecutionContext): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hermes-fixture-'));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** The test runner's env without any HERMES_* variable, so only what a test sets applies. */
+function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [key, value] of Object.entries(process.env)) {
+    if (!key.startsWith('HERMES_')) env[key] = value;
+  }
+  return { ...env, ...extra };
+}
+
+function startGateway(t: ExecutionContext, args: string[], env: Record<string, string> = {}): Gateway {
+  const child = spawn('python3', [fixture, ...args], {
+    env: cleanEnv(env),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout?.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  child.stderr?.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  const exited = new Promise<Exit>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })),
+  );
+  t.teardown(async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGKILL');
+      await exited;
+    }
+  });
+  if (child.pid === undefined) throw new Error('python3 could not be spawned');
+  return { child, pid: child.pid, exited, output: () => out };
+}
+
+async function runGateway(
+  t: ExecutionContext,
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<Exit & { output: string }> {
+  const gw = startGateway(t, args, env);
+  const exit = await within(gw.exited, 15_000, 'gateway exit');
+  return { ...exit, output: gw.output() };
+}
+
+async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not happen within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** `dev:ino` of every file the process has open, read by stat() through /proc/<pid>/fd. */
+function openIdentities(pid: number): Set<string> {
+  const keys = new Set<string>();
+  let fds: string[];
+  try {
+    fds = fs.readdirSync(`/proc/${pid}/fd`);
+  } catch {
+    return keys;
+  }
+  for (const fd of fds) {
+    try {
+      const st = fs.statSync(`/proc/${pid}/fd/${fd}`);
+      keys.add(`${st.dev}:${st.ino}`);
+    } catch {
+      // The fd closed between listing and stat.
+    }
+  }
+  return keys;
+}
+
+function openLinkTexts(pid: number): string[] {
+  try {
+    return fs.readdirSync(`/proc/${pid}/fd`).flatMap((fd) => {
+      try {
+        return [fs.readlinkSync(`/proc/${pid}/fd/${fd}`)];
+      } catch {
+        return [];
+      }
+    });
+  } catch {
+    return [];
+  }
+}
+
+function identityOf(file: string): string {
+  const st = fs.statSync(file);
+  return `${st.dev}:${st.ino}`;
+}
+
+function isGone(pid: number): boolean {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
+  } catch {
+    return true;
+  }
+}
+
+async function waitGone(pid: number, ms: number): Promise<boolean> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (isGone(pid)) return true;
+    await sleep(20);
+  }
+  return isGone(pid);
+}
+
+/** Stdout reaches us through a pipe, after the log line the test waited for: poll for it. */
+async function waitForOutput(gw: Gateway, pattern: RegExp, ms = 5000): Promise<boolean> {
+  const end = Date.now() + ms;
+  while (!pattern.test(gw.output()) && Date.now() < end) await sleep(20);
+  return pattern.test(gw.output());
+}
+
+/** Samples whether `pid` holds `identity` `samples` times, `everyMs` apart. */
+async function sampleHolding(pid: number, identity: string, samples: number, everyMs: number): Promise<boolean[]> {
+  const seen: boolean[] = [];
+  for (let i = 0; i < samples; i++) {
+    seen.push(openIdentities(pid).has(identity));
+    await sleep(everyMs);
+  }
+  return seen;
+}
+
+function startOf(events: GatewayEvent[], pid: number): StartEvent | undefined {
+  return events.find((e): e is StartEvent => e.event === 'start' && e.pid === pid);
+}
+
+function columnsOf(db: Database.Database, table: string): string[] {
+  return (db.prepare(`PRAGMA table_info(${table})`).all() as Array<{ name: string }>).map((c) => c.name);
+}
+
+function createUnmigratedBoard(t: ExecutionContext, db: string): Promise<Exit & { output: string }> {
+  return runGateway(t, ['--mode', 'tick', '--ticks', '1', '--db', db]);
+}
+
+test.serial('migrate: seven gateways starting at once on an unmigrated board hit duplicate column name', async (t) => {
+  const dir = tempDir(t);
+  const db = path.join(dir, 'kanban.db');
+  const log = path.join(dir, 'gateways.jsonl');
+  t.is((await createUnmigratedBoard(t, db)).code, 0);
+  const before = new Database(db, { readonly: true });
+  t.false(columnsOf(before, 'tasks').includes('consecutive_failures'));
+  before.close();
+
+  // Like a host restarting its whole fleet at once: every gateway waits for the same moment, so
+  // spawn jitter on a loaded machine cannot spread the starts wider than the race window.
+  const ticks = 3;
+  const startAt = String(Date.now() + 2000);
+  const gateways = Array.from({ length: 7 }, (_, i) =>
+    startGateway(t, [
+      '--mode', 'migrate', '--db', db, '--log', log, '--profile', `p${i}`, '--start-at-ms', startAt,
+      '--ticks', String(ticks), '--interval-ms', '100', '--migrate-delay-ms', '300',
+    ]),
+  );
+  const exits = await within(Promise.all(gateways.map((g) => g.exited)), 20_000, 'all migrate gateways exit');
+  t.deepEqual(exits.map((e) => e.code), gateways.map(() => 0));
+
+  const events = readGatewayLog(log);
+  const duplicates = errorsOf(events).filter((e) => /duplicate column name/.test(e.error));
+  t.true(duplicates.length >= 1, 'at least one gateway lost the migration race');
+  for (const dup of duplicates) {
+    t.is(dup.stage, 'migrate');
+    const writes = writesOf(events).filter((w) => w.pid === dup.pid);
+    t.true(writes.length >= 1, 'the loser carries on ticking');
+    t.true(writes.length < ticks, "the loser's first tick is lost");
+    t.true(writes.every((w) => w.ts_ms >= dup.ts_ms));
+  }
+  const after = new Database(db, { readonly: true });
+  t.true(columnsOf(after, 'tasks').includes('consecutive_failures'));
+  t.true(columnsOf(after, 'tasks').includes('last_failure_at'));
+  after.close();
+});
+
+test('hold: one connection held throughout, every acknowledged write logged with its row and inode', async (t) => {
+  const dir = tempDir(t);
+  const db = path.join(dir, 'kanban.db');
+  const log = path.join(dir, 'gw.jsonl');
+  const gw = startGateway(t, ['--mode', 'hold', '--db', db, '--log', log, '--interval-ms', '50', '--profile', 'alpha']);
+  const events = await waitForGatewayLog(log, (ev) => writesOf(ev).length >= 5);
+  const identity = identityOf(db);
+  const writes = writesOf(events);
+  for (const w of writes) {
+    t.is(identityKey(w), identity);
+    t.is(w.pid, gw.pid);
+    t.is(w.profile, 'alpha');
+    t.is(w.mode, 'hold');
+  }
+  t.deepEqual(writes.map((w) => w.rowid), [...writes.map((w) => w.rowid)].sort((a, b) => a - b));
+  t.true((await sampleHolding(gw.pid, identity, 8, 30)).every(Boolean), 'the board stays open between ticks');
+  t.true(await waitForOutput(gw, /started pid=\d+ mode=hold/));
+
+  gw.child.kill('SIGTERM');
+  t.is((await within(gw.exited, 5000, 'exit after SIGTERM')).code, 0);
+  const logged = writesOf(readGatewayLog(log)).map((w) => w.rowid);
+  const board = new Database(db, { readonly: true });
+  const rows = new Set((board.prepare('SELECT id FROM task_events').all() as Array<{ id: number }>).map((r) => r.id));
+  board.close();
+  t.true(logged.every((rowid) => rows.has(rowid)), 'every logged write is in the board');
+});
+
+test('tick: the board is opened and closed on every tick, so a replaced file is picked up', async (t) => {
+  const dir = tempDir(t);
+  const db = path.join(dir, 'kanban.db');
+  const log = path.join(dir, 'gw.jsonl');
+  const gw = startGateway(t, ['--mode', 'tick', '--db', db, '--log', log, '--interval-ms', '150']);
+  await waitForGatewayLog(log, (ev) => writesOf(ev).length >= 2);
+  const oldIdentity = identityOf(db);
+  const held = await sampleHolding(gw.pid, oldIdentity, 12, 25);
+  t.true(held.some((h) => !h), 'between ticks the gateway holds no handle on the board');
+
+  // Moved aside rather than deleted: the old inode lives on, so the new file cannot reuse its number.
+  for (const suffix of ['', '-wal', '-shm']) {
+    if (fs.existsSync(db + suffix)) fs.renameSync(db + suffix, `${db}${suffix}.old`);
+  }
+  const events = await waitForGatewayLog(log, (ev) => writesOf(ev).some((w) => identityKey(w) !== oldIdentity));
+  const newIdentity = identityOf(db);
+  t.not(newIdentity, oldIdentity);
+  const switched = writesOf(events).findIndex((w) => identityKey(w) !== oldIdentity);
+  t.true(writesOf(events).slice(switched).every((w) => identityKey(w) === newIdentity));
+  t.true(writesOf(events).every((w) => w.mode === 'tick'));
+});
+
+test('hold: after rm + recreate of the board, the holder keeps writing into the old inode', async (t) => {
+  const dir = tempDir(t);
+  const db = path.join(dir, 'kanban.db');
+  const log = path.join(dir, 'gw.jsonl');
+  const gw = startGateway(t, ['--mode', 'hold', '--db', db, '--log', log, '--interval-ms', '50']);
+  await waitForGatewayLog(log, (ev) => writesOf(ev).length >= 2);
+  const oldIdentity = identityOf(db);
+
+  for (const suffix of ['', '-wal', '-shm']) fs.rmSync(db + suffix, { force: true });
+  const fresh = new Database(db);
+  fresh.pragma('journal_mode = WAL');
+  fresh.exec('CREATE TABLE restored (x INTEGER)');
+  fresh.close();
+  const newIdentity = identityOf(db);
+  t.not(newIdentity, oldIdentity);
+
+  const swappedAt = Date.now();
+  const events = await waitForGatewayLog(log, (ev) => writesOf(ev).filter((w) => w.ts_ms > swappedAt).length >= 3);
+  const late = writesOf(events).filter((w) => w.ts_ms > swappedAt);
+  t.true(late.every((w) => identityKey(w) === oldIdentity), 'acknowledged writes land in the deleted file');
+  t.true(openIdentities(gw.pid).has(oldIdentity), 'the gateway still holds the old inode');
+  t.false(openIdentities(gw.pid).has(newIdentity));
+  const board = new Database(db, { readonly: true });
+  const tables = (board.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as Array<{ name: string }>).map((r) => r.name);
+  board.close();
+  t.deepEqual(tables, ['restored'], 'none of those writes reached the board at the path');
+});
+
+test('denied: with both gateway switches off the board is never created or opened', async (t) => {
+  const dir = tempDir(t);
+  const root = path.join(dir, 'kanban-home');
+  fs.mkdirSync(root);
+  const log = path.join(dir, 'gw.jsonl');
+  const gw = startGateway(t, ['--mode', 'hold', '--log', log, '--interval-ms', '20'], {
+    HERMES_HOME: path.join(dir, 'profiles', 'writer'),
+    HERMES_KANBAN_HOME: root,
+    HERMES_KANBAN_DISPATCH_IN_GATEWAY: '0',
+    HERMES_KANBAN_NOTIFY_IN_GATEWAY: '0',
+  });
+  const events = await waitForGatewayLog(log, (ev) => ev.some((e) => e.event === 'denied'));
+  const board = path.join(root, 'kanban.db');
+  t.is(startOf(events, gw.pid)?.db, board);
+  t.is(startOf(events, gw.pid)?.profile, 'writer');
+  for (let i = 0; i < 10; i++) {
+    t.false(openLinkTexts(gw.pid).some((link) => link.startsWith(root)), 'no fd under the board root');
+    await sleep(20);
+  }
+  t.false(fs.existsSync(board));
+  t.deepEqual(fs.readdirSync(root), []);
+
+  gw.child.kill('SIGTERM');
+  t.is((await within(gw.exited, 5000, 'exit after SIGTERM')).code, 0);
+  const all = readGatewayLog(log);
+  t.is(all.filter((e) => e.event === 'denied').length, 1);
+  t.is(writesOf(all).length, 0);
+});
+
+test('grant: one switch on is enough to reach the board', async (t) => {
+  const dir = tempDir(t);
+  const log = path.join(dir, 'gw.jsonl');
+  const exit = await runGateway(t, ['--mode', 'tick', '--ticks', '1', '--log', log], {
+    HERMES_KANBAN_HOME: dir,
+    HERMES_KANBAN_DISPATCH_IN_GATEWAY: '0',
+  });
+  t.is(exit.code, 0);
+  t.is(writesOf(readGatewayLog(log)).length, 1);
+  t.true(fs.existsSync(path.join(dir, 'kanban.db')));
+});
+
+test('board path: --db, HERMES_KANBAN_DB, HERMES_KANBAN_BOARD, HERMES_KANBAN_HOME and HERMES_HOME resolve like Hermes', async (t) => {
+  const dir = tempDir(t);
+  const shared = path.join(dir, 'shared');
+  const home = path.join(dir, 'home');
+  const cases: Array<{ args: string[]; env: Record<string, string>; expected: string }> = [
+    { args: [], env: { HERMES_KANBAN_HOME: shared, HERMES_HOME: home }, expected: path.join(shared, 'kanban.db') },
+    { args: [], env: { HERMES_HOME: home }, expected: path.join(home, 'kanban.db') },
+    {
+      args: [],
+      env: { HERMES_KANBAN_HOME: shared, HERMES_KANBAN_BOARD: 'ops' },
+      expected: path.join(shared, 'kanban', 'boards', 'ops', 'kanban.db'),
+    },
+    { args: [], env: { HERMES_HOME: home, HERMES_KANBAN_BOARD: 'default' }, expected: path.join(home, 'kanban.db') },
+    {
+      args: [],
+      env: { HERMES_KANBAN_HOME: shared, HERMES_KANBAN_DB: path.join(dir, 'pinned', 'k.db') },
+      expected: path.join(dir, 'pinned', 'k.db'),
+    },
+    {
+      args: ['--db', path.join(dir, 'arg.db')],
+      env: { HERMES_KANBAN_DB: path.join(dir, 'pinned', 'k.db') },
+      expected: path.join(dir, 'arg.db'),
+    },
+  ];
+  for (const [i, c] of cases.entries()) {
+    const log = path.join(dir, `init-${i}.jsonl`);
+    const exit = await runGateway(t, ['--mode', 'init', '--log', log, ...c.args], c.env);
+    t.is(exit.code, 0, exit.output);
+    const init = readGatewayLog(log).find((e) => e.event === 'init');
+    t.is(init?.event === 'init' ? init.db : undefined, c.expected);
+    t.true(fs.existsSync(c.expected), c.expected);
+  }
+  const bad = await runGateway(t, ['--mode', 'init'], { HERMES_KANBAN_HOME: shared, HERMES_KANBAN_BOARD: '../up' });
+  t.not(bad.code, 0);
+  t.regex(bad.output, /invalid board slug/);
+});
+
+test('init: creates the schema and runs the column migrations, and is idempotent', async (t) => {
+  const dir = tempDir(t);
+  const db = path.join(dir, 'boards', 'kanban.db');
+  t.is((await runGateway(t, ['--mode', 'init', '--db', db])).code, 0);
+  t.is((await runGateway(t, ['--mode', 'init', '--db', db])).code, 0);
+  const board = new Database(db, { readonly: true });
+  const tables = (board.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as Array<{ name: string }>).map((r) => r.name);
+  t.true(['tasks', 'task_events', 'task_runs'].every((name) => tables.includes(name)));
+  t.true(columnsOf(board, 'tasks').includes('consecutive_failures'));
+  t.true(columnsOf(board, 'tasks').includes('last_failure_at'));
+  t.true(columnsOf(board, 'task_runs').includes('exit_code'));
+  t.is(board.pragma('journal_mode', { simple: true }), 'wal');
+  board.close();
+});
+
+test('init: an impossible path or --no-create on a missing board exits non-zero with a message', async (t) => {
+  const dir = tempDir(t);
+  const blocker = path.join(dir, 'not-a-dir');
+  fs.writeFileSync(blocker, '');
+  const blocked = await runGateway(t, ['--mode', 'init', '--db', path.join(blocker, 'kanban.db')]);
+  t.not(blocked.code, 0);
+  t.regex(blocked.output, /init failed for .*not-a-dir/);
+
+  const missing = path.join(dir, 'missing.db');
+  const noCreate = await runGateway(t, ['--mode', 'init', '--no-create', '--db', missing]);
+  t.not(noCreate.code, 0);
+  t.regex(noCreate.output, /unable to open database file/);
+  t.false(fs.existsSync(missing));
+});
+
+test('idle: the gateway runs without ever opening the board', async (t) => {
+  const dir = tempDir(t);
+  const db = path.join(dir, 'kanban.db');
+  t.is((await runGateway(t, ['--mode', 'init', '--db', db])).code, 0);
+  const log = path.join(dir, 'gw.jsonl');
+  const gw = startGateway(t, ['--mode', 'idle', '--db', db, '--log', log, '--interval-ms', '20']);
+  await waitForGatewayLog(log, (ev) => startOf(ev, gw.pid) !== undefined);
+  t.false((await sampleHolding(gw.pid, identityOf(db), 10, 20)).some(Boolean));
+  t.is(writesOf(readGatewayLog(log)).length, 0);
+  gw.child.kill('SIGTERM');
+  t.is((await within(gw.exited, 5000, 'exit after SIGTERM')).code, 0);
+});
+
+test('SIGTERM stops every running mode cleanly with exit code 0 and a stop line', async (t) => {
+  const dir = tempDir(t);
+  for (const mode of ['hold', 'tick', 'migrate', 'idle']) {
+    const log = path.join(dir, `${mode}.jsonl`);
+    const gw = startGateway(t, ['--mode', mode, '--db', path.join(dir, `${mode}.db`), '--log', log, '--interval-ms', '100']);
+    await waitForGatewayLog(log, (ev) => startOf(ev, gw.pid) !== undefined && (mode === 'idle' || writesOf(ev).length > 0));
+    const sentAt = performance.now();
+    gw.child.kill('SIGTERM');
+    const exit = await within(gw.exited, 5000, `${mode} exit after SIGTERM`);
+    t.log(`${mode}: exited ${Math.round(performance.now() - sentAt)} ms after SIGTERM`);
+    t.deepEqual(exit, { code: 0, signal: null }, mode);
+    const stop = readGatewayLog(log).find((e) => e.event === 'stop');
+    t.is(stop?.event === 'stop' ? stop.signal : undefined, 'SIGTERM', mode);
+  }
+});
+
+test('--ignore-sigterm keeps the gateway writing after SIGTERM; SIGINT still stops it', async (t) => {
+  const dir = tempDir(t);
+  const log = path.join(dir, 'gw.jsonl');
+  const gw = startGateway(t, ['--mode', 'hold', '--db', path.join(dir, 'kanban.db'), '--log', log, '--interval-ms', '50', '--ignore-sigterm']);
+  await waitForGatewayLog(log, (ev) => writesOf(ev).length >= 1);
+  gw.child.kill('SIGTERM');
+  const sentAt = Date.now();
+  await waitForGatewayLog(log, (ev) => writesOf(ev).filter((w) => w.ts_ms > sentAt + 100).length >= 2);
+  t.is(gw.child.exitCode, null);
+  t.false(isGone(gw.pid));
+  gw.child.kill('SIGINT');
+  t.is((await within(gw.exited, 5000, 'exit after SIGINT')).code, 0);
+});
+
+test('--exit-after-ms exits by itself with --exit-code, or 1 by default', async (t) => {
+  const dir = tempDir(t);
+  const log = path.join(dir, 'gw.jsonl');
+  const crashed = await runGateway(t, ['--mode', 'hold', '--db', path.join(dir, 'kanban.db'), '--log', log, '--exit-after-ms', '300', '--exit-code', '7']);
+  t.is(crashed.code, 7);
+  const events = readGatewayLog(log);
+  t.true(events.some((e) => e.event === 'exit' && e.code === 7));
+  t.false(events.some((e) => e.event === 'stop'), 'a crash is not a clean stop');
+  t.true(writesOf(events).length >= 1);
+
+  const idle = await runGateway(t, ['--mode', 'idle', '--exit-after-ms', '200']);
+  t.is(idle.code, 1);
+});
+
+test('a sqlite error is logged with the held inode, and a hold-mode gateway reopens and carries on', async (t) => {
+  const dir = tempDir(t);
+  const db = path.join(dir, 'kanban.db');
+  const log = path.join(dir, 'gw.jsonl');
+  const gw = startGateway(t, ['--mode', 'hold', '--db', db, '--log', log, '--interval-ms', '50'], {
+    HERMES_KANBAN_BUSY_TIMEOUT_MS: '50',
+  });
+  await waitForGatewayLog(log, (ev) => writesOf(ev).length >= 1);
+  const identity = identityOf(db);
+  const locker = new Database(db);
+  t.teardown(() => locker.close());
+  locker.exec('BEGIN IMMEDIATE');
+  const events = await waitForGatewayLog(log, (ev) => errorsOf(ev).length >= 1);
+  locker.exec('COMMIT');
+  const error = errorsOf(events)[0]!;
+  t.regex(error.error, /database is locked/);
+  t.is(identityKey(error), identity);
+  await waitForGatewayLog(log, (ev) => writesOf(ev).some((w) => w.ts_ms > error.ts_ms));
+  t.true(await waitForOutput(gw, /error \(write\): database is locked/), 'the error is printed too');
+  t.is(gw.child.exitCode, null, 'the gateway is still running');
+});
+
+test('--fork-child: a hold-mode grandchild holds the board and stops with its parent', async (t) => {
+  const dir = tempDir(t);
+  const db = path.join(dir, 'kanban.db');
+  const log = path.join(dir, 'gw.jsonl');
+  const gw = startGateway(t, ['--mode', 'tick', '--db', db, '--log', log, '--interval-ms', '50', '--fork-child']);
+  const events = await waitForGatewayLog(log, (ev) => {
+    const pids = new Set(writesOf(ev).map((w) => w.pid));
+    return pids.size === 2;
+  });
+  const childPid = startOf(events, gw.pid)?.child;
+  if (typeof childPid !== 'number') return t.fail('the parent logs its child pid');
+  t.is(startOf(events, childPid)?.ppid, gw.pid);
+  t.is(startOf(events, childPid)?.mode, 'hold');
+  t.true(openIdentities(childPid).has(identityOf(db)), 'the grandchild holds the board');
+
+  gw.child.kill('SIGTERM');
+  t.is((await within(gw.exited, 8000, 'parent exit after SIGTERM')).code, 0);
+  t.true(isGone(childPid));
+  const childStop = readGatewayLog(log).find((e) => e.event === 'stop' && e.pid === childPid);
+  t.is(childStop?.event === 'stop' ? childStop.signal : undefined, 'SIGTERM', 'SIGTERM was forwarded');
+});
+
+test('--fork-child: the grandchild dies when its parent is SIGKILLed', async (t) => {
+  const dir = tempDir(t);
+  const log = path.join(dir, 'gw.jsonl');
+  const gw = startGateway(t, ['--mode', 'idle', '--db', path.join(dir, 'kanban.db'), '--log', log, '--fork-child']);
+  const events = await waitForGatewayLog(log, (ev) => {
+    const child = startOf(ev, gw.pid)?.child;
+    return typeof child === 'number' && startOf(ev, child) !== undefined;
+  });
+  const childPid = startOf(events, gw.pid)!.child!;
+  t.false(isGone(childPid));
+  gw.child.kill('SIGKILL');
+  await gw.exited;
+  t.true(await waitGone(childPid, 5000), 'the grandchild went with its parent');
+});
+
+test('gateway log helpers: torn and foreign lines are skipped, identities numbered by first write', (t) => {
+  const line = (o: object) => JSON.stringify({ profile: 'p', pid: 1, ts_ms: 0, ...o });
+  const text = [
+    line({ event: 'write', dev: 1, ino: 20, rowid: 1, mode: 'hold', ts_ms: 5 }),
+    'not json',
+    line({ event: 'something-else' }),
+    line({ event: 'write', dev: 1, ino: 10, rowid: 1, mode: 'tick', ts_ms: 1 }),
+    line({ event: 'error', dev: null, ino: null, error: 'disk I/O error', stage: 'write' }),
+    '{"event": "write", "profile": "p", "pi',
+  ].join('\n');
+  const events = parseGatewayLog(text);
+  t.deepEqual(events.map((e) => e.event), ['write', 'write', 'error']);
+  t.deepEqual([...generationsOf(writesOf(events))], [['1:10', 0], ['1:20', 1]]);
+  t.is(errorsOf(events)[0]?.error, 'disk I/O error');
+});
