@@ -1,0 +1,132 @@
+import { performance } from 'node:perf_hooks';
+import { listPids, openFiles, processTree, readProcStat, type OpenFile, type OpenFilesOptions } from './proc.js';
+
+export type BoardRole = 'db' | 'wal' | 'shm';
+
+/** One board file to look for, by the key (dev:ino) it had in one generation. */
+export interface HolderTarget {
+  key: string;
+  board: string;
+  generation: number;
+  role: BoardRole;
+}
+
+export interface Holder {
+  owner: string;
+  pid: number;
+  board: string;
+  generation: number;
+  role: BoardRole;
+  via: 'fd' | 'maps';
+}
+
+/**
+ * `maps: true` also reads every audited process's /proc/<pid>/maps. Off by default: it multiplies the
+ * cost of an audit by about seven here (see openFiles) and only adds holders that keep a mapping
+ * without any fd, which cannot write the board. Turn it on for a thorough, unhurried audit.
+ */
+export type AuditOptions = Pick<OpenFilesOptions, 'maps'>;
+
+export interface HolderAudit {
+  holders: Holder[];
+  durationMs: number;
+  /** Processes whose fds and maps were read. */
+  scanned: number;
+}
+
+/** Collects holder rows, one per pid/board/generation/role; the first sighting (fd before maps) wins. */
+class HolderRows {
+  readonly rows: Holder[] = [];
+  private readonly seen = new Set<string>();
+  private readonly byKey = new Map<string, HolderTarget[]>();
+
+  constructor(targets: HolderTarget[]) {
+    for (const target of targets) {
+      const list = this.byKey.get(target.key);
+      if (list === undefined) this.byKey.set(target.key, [target]);
+      else list.push(target);
+    }
+  }
+
+  get wanted(): Set<string> {
+    return new Set(this.byKey.keys());
+  }
+
+  add(owner: string, file: OpenFile): void {
+    for (const target of this.byKey.get(file.key) ?? []) {
+      const id = `${file.pid}\u0000${target.board}\u0000${target.generation}\u0000${target.role}`;
+      if (this.seen.has(id)) continue;
+      this.seen.add(id);
+      const { board, generation, role } = target;
+      this.rows.push({ owner, pid: file.pid, board, generation, role, via: file.via });
+    }
+  }
+}
+
+/**
+ * Which processes of the supervised fleet hold any target: each owner's gateway pid is its process
+ * group, and the whole tree (group members and descendants) is audited under that owner. A process
+ * in two owners' trees is reported once, under the first owner listed.
+ */
+export function auditHolders(
+  targets: HolderTarget[],
+  owners: Array<{ owner: string; pid: number }>,
+  options: AuditOptions = {},
+): HolderAudit {
+  const started = performance.now();
+  const rows = new HolderRows(targets);
+  const wanted = rows.wanted;
+  const read = { maps: options.maps ?? false };
+  const trees = processTree(owners.map((o) => o.pid));
+  const scannedPids = new Set<number>();
+  for (const { owner, pid: root } of owners) {
+    for (const pid of trees.get(root) ?? []) {
+      if (scannedPids.has(pid)) continue;
+      scannedPids.add(pid);
+      for (const file of openFiles(pid, wanted, read)) rows.add(owner, file);
+    }
+  }
+  return { holders: rows.rows, durationMs: performance.now() - started, scanned: scannedPids.size };
+}
+
+/**
+ * Holders outside the supervised fleet (a dashboard, an operator's sqlite3 shell), named
+ * `pid:<comm>`. They are reported, never signalled. This reads the fds (and with `maps`, the maps)
+ * of every process on the host, so it costs in proportion to the whole host, not the fleet: run it
+ * on a swap or on demand, not on every audit tick.
+ */
+export function findForeignHolders(
+  targets: HolderTarget[],
+  excludePids: Set<number>,
+  options: AuditOptions = {},
+): Holder[] {
+  const rows = new HolderRows(targets);
+  const wanted = rows.wanted;
+  const read = { maps: options.maps ?? false };
+  for (const pid of listPids()) {
+    if (excludePids.has(pid)) continue;
+    const files = openFiles(pid, wanted, read);
+    if (files.length === 0) continue;
+    const stat = readProcStat(pid);
+    if (stat === null) continue;
+    for (const file of files) rows.add(`pid:${stat.comm}`, file);
+  }
+  return rows.rows;
+}
+
+/**
+ * Splits holders by whether they hold a superseded generation of their board. A board missing from
+ * `current` is not judged stale: only a known, newer generation makes a holder stale.
+ */
+export function classifyHolders(
+  holders: Holder[],
+  current: Map<string, number>,
+): { stale: Holder[]; current: Holder[] } {
+  const result = { stale: [] as Holder[], current: [] as Holder[] };
+  for (const holder of holders) {
+    const generation = current.get(holder.board);
+    if (generation !== undefined && holder.generation < generation) result.stale.push(holder);
+    else result.current.push(holder);
+  }
+  return result;
+}
