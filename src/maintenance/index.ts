@@ -1,0 +1,13 @@
+export { probeIntegrity, classifyProbeError, classifyCheckRows, DEFAULT_PROBE_BUSY_TIMEOUT_MS } from './probe.js';
+export type { ProbeOptions, ProbeResult, ProbeStatus, ProbeVerdict } from './probe.js';
+export { quarantineBoard } from './quarantine.js';
+export type { QuarantineOptions, QuarantineResult } from './quarantine.js';
+export { fileStamp, parseCopyName, planPrune } from './copynames.js';
+export { moveAsideSidecars, sidecarPaths, SIDECAR_SUFFIXES } from './sidecars.js';
+export { rebuildBoard } from './rebuild.js';
+export type { RebuildResult, TableSalvage } from './rebuild.js';
+export { installRebuilt } from './install.js';
+export { passiveCheckpoint, walNeedsCheckpoint, walSize, DEFAULT_CHECKPOINT_BUSY_TIMEOUT_MS } from './checkpoint.js';
+export type { CheckpointResult } from './checkpoint.js';
+export { filesystemOf, fsTypeName, isNetworkFs } from './fsguard.js';
+export type { FilesystemInfo } from './fsguard.js';

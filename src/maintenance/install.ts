@@ -1,0 +1,41 @@
+import path from 'node:path';
+import fs from 'node:fs';
+import Database from 'better-sqlite3';
+import { fsyncDir, fsyncUnheldFile, pathExists } from './fileops.js';
+import { sidecarPaths } from './sidecars.js';
+
+/**
+ * Folds the new file's WAL into it and closes cleanly, so it is installed as one self-contained
+ * file: a sidecar left behind would not follow it through the rename.
+ */
+function settleIntoSingleFile(newPath: string): void {
+  const db = new Database(newPath, { fileMustExist: true });
+  try {
+    if (db.pragma('journal_mode', { simple: true }) !== 'wal') db.pragma('journal_mode = WAL');
+    db.pragma('wal_checkpoint(TRUNCATE)');
+  } finally {
+    db.close();
+  }
+  const left = sidecarPaths(newPath).filter(pathExists);
+  if (left.length > 0) throw new Error(`${newPath} still has ${left.join(', ')} after checkpoint and close; is another connection open on it?`);
+}
+
+/**
+ * Atomically replaces the board at `dbPath` with `newPath` (same directory, so rename(2) is atomic)
+ * and makes the rename durable. The old board's -wal/-shm must already be moved aside
+ * (moveAsideSidecars): SQLite would pair them with the new file by name.
+ */
+export function installRebuilt(newPath: string, dbPath: string): void {
+  const source = path.resolve(newPath);
+  const destination = path.resolve(dbPath);
+  const dir = path.dirname(destination);
+  if (path.dirname(source) !== dir) throw new Error(`${source} must be in ${dir} to be installed over ${destination} atomically`);
+  if (!fs.statSync(source, { throwIfNoEntry: false })?.isFile()) throw new Error(`${source} is not a file`);
+  const stale = sidecarPaths(destination).filter(pathExists);
+  if (stale.length > 0) throw new Error(`move ${stale.join(', ')} aside before installing over ${destination}: SQLite would pair them with the new file`);
+
+  settleIntoSingleFile(source);
+  fsyncUnheldFile(source);
+  fs.renameSync(source, destination);
+  fsyncDir(dir);
+}

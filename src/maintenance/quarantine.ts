@@ -1,0 +1,106 @@
+import { createHash, randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { copyInChild } from './childcopy.js';
+import { assertSlug, copyBaseName, fileStamp, findCopyByHash, planPrune } from './copynames.js';
+import { ensurePrivateDir, pathExists } from './fileops.js';
+import { SIDECAR_SUFFIXES } from './sidecars.js';
+
+export interface QuarantineOptions {
+  /** The board's own quarantine directory, e.g. `<state_dir>/quarantine/<slug>/`. */
+  dir: string;
+  slug: string;
+  /** Copies kept at most; the oldest are removed first. */
+  keep: number;
+  now?: Date;
+}
+
+export interface QuarantineResult {
+  /** False when a copy with the same bytes was already there. */
+  copied: boolean;
+  /** The copy's db file. */
+  path: string;
+  /** First 12 hex digits of sha256 over the copy's db and WAL bytes. */
+  hash: string;
+  /** The copy's files: the db and the sidecars that were present. */
+  files: string[];
+  /** Older copies' files deleted to honour `keep`. */
+  removed: string[];
+}
+
+/** Reads the copies only, never a board file. */
+async function hashFiles(files: readonly string[]): Promise<string> {
+  const hash = createHash('sha256');
+  for (const file of files) {
+    for await (const chunk of fs.createReadStream(file)) hash.update(chunk as Buffer);
+  }
+  return hash.digest('hex').slice(0, 12);
+}
+
+function removeFromDir(dir: string, fileNames: readonly string[]): string[] {
+  const removed: string[] = [];
+  for (const fileName of fileNames) {
+    // Names come from readdir of `dir`; basename() keeps a crafted name from escaping it.
+    const file = path.join(dir, path.basename(fileName));
+    fs.rmSync(file, { force: true });
+    removed.push(file);
+  }
+  return removed;
+}
+
+function prune(dir: string, slug: string, keep: number): string[] {
+  return removeFromDir(dir, planPrune(slug, fs.readdirSync(dir), keep));
+}
+
+/**
+ * Keeps a forensic copy of a fenced (writer-free) corrupt board and its sidecars in `dir`.
+ * Identical bytes are stored once, so repeated probes of one corruption add nothing.
+ */
+export async function quarantineBoard(dbPath: string, opts: QuarantineOptions): Promise<QuarantineResult> {
+  assertSlug(opts.slug);
+  if (!Number.isInteger(opts.keep) || opts.keep < 1) throw new Error(`quarantine keep must be a positive integer, got ${opts.keep}`);
+  if (!pathExists(dbPath)) throw new Error(`cannot quarantine ${dbPath}: it does not exist`);
+  const dir = path.resolve(opts.dir);
+  ensurePrivateDir(dir);
+
+  const temp = path.join(dir, `.${opts.slug}.partial-${process.pid}-${randomBytes(6).toString('hex')}.db`);
+  const copiedSuffixes: string[] = [];
+  try {
+    for (const suffix of ['', ...SIDECAR_SUFFIXES]) {
+      const source = dbPath + suffix;
+      if (suffix !== '' && !pathExists(source)) continue;
+      await copyInChild(source, temp + suffix);
+      fs.chmodSync(temp + suffix, 0o600);
+      copiedSuffixes.push(suffix);
+    }
+    const hashed = copiedSuffixes.filter((suffix) => suffix !== '-shm').map((suffix) => temp + suffix);
+    const hash = await hashFiles(hashed);
+
+    const existing = findCopyByHash(opts.slug, fs.readdirSync(dir), hash);
+    if (existing) {
+      removeFromDir(dir, copiedSuffixes.map((suffix) => path.basename(temp + suffix)));
+      return {
+        copied: false,
+        path: path.join(dir, existing.base),
+        hash,
+        files: existing.files.map((fileName) => path.join(dir, fileName)),
+        removed: prune(dir, opts.slug, opts.keep),
+      };
+    }
+
+    const finalBase = path.join(dir, copyBaseName(opts.slug, fileStamp(opts.now ?? new Date()), hash));
+    // Sidecars first: the db file appearing is what makes the copy complete.
+    const order = [...copiedSuffixes.filter((suffix) => suffix !== ''), ''];
+    for (const suffix of order) fs.renameSync(temp + suffix, finalBase + suffix);
+    return {
+      copied: true,
+      path: finalBase,
+      hash,
+      files: copiedSuffixes.map((suffix) => finalBase + suffix),
+      removed: prune(dir, opts.slug, opts.keep),
+    };
+  } catch (err) {
+    for (const suffix of ['', ...SIDECAR_SUFFIXES]) fs.rmSync(temp + suffix, { force: true });
+    throw err;
+  }
+}

@@ -1,0 +1,45 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { copyInChild } from './childcopy.js';
+import { fileStamp } from './copynames.js';
+import { ensurePrivateDir, pathExists } from './fileops.js';
+
+/** SQLite finds a board's sidecars by name: `<db>-wal` and `<db>-shm`. */
+export const SIDECAR_SUFFIXES = ['-wal', '-shm'] as const;
+
+export function sidecarPaths(dbPath: string): string[] {
+  return SIDECAR_SUFFIXES.map((suffix) => dbPath + suffix);
+}
+
+function freeName(candidate: string): string {
+  let name = candidate;
+  for (let n = 1; pathExists(name); n += 1) name = `${candidate}.${n}`;
+  return name;
+}
+
+/**
+ * Moves the `-wal`/`-shm` beside a board into `dir` so an old generation's sidecars cannot poison
+ * the file now at `dbPath`. They are renamed, never deleted; across filesystems they are copied by
+ * a child process and only then unlinked. The moved names do not end in `-wal`/`-shm`, so SQLite
+ * never pairs them with a db file in `dir`. Returns where they went.
+ */
+export async function moveAsideSidecars(dbPath: string, dir: string, reason: string, now: Date = new Date()): Promise<string[]> {
+  const tag = reason.replace(/[^A-Za-z0-9_-]+/g, '-').replace(/^-+|-+$/g, '') || 'moved';
+  const target = path.resolve(dir);
+  const moved: string[] = [];
+  for (const suffix of SIDECAR_SUFFIXES) {
+    const source = dbPath + suffix;
+    if (!pathExists(source)) continue;
+    ensurePrivateDir(target);
+    const destination = freeName(path.join(target, `${path.basename(dbPath)}.${fileStamp(now)}.${tag}.${suffix.slice(1)}`));
+    try {
+      fs.renameSync(source, destination);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EXDEV') throw err;
+      await copyInChild(source, destination);
+      fs.unlinkSync(source);
+    }
+    moved.push(destination);
+  }
+  return moved;
+}
