@@ -1,7 +1,8 @@
 import { mkdirSync } from 'node:fs';
 import { EventLog, type SupervisorEvent } from '../events/index.js';
-import { Fleet } from '../fleet/index.js';
+import { Fleet, WaveRunner } from '../fleet/index.js';
 import { deniedHome, type FleetPlan } from '../plan/index.js';
+import { BoardSteward } from '../steward/index.js';
 
 export interface SupervisorOptions {
   /** Where gateway output lines and event summaries go. */
@@ -12,6 +13,8 @@ export interface SupervisorOptions {
 export class Supervisor {
   readonly events: EventLog;
   readonly fleet: Fleet;
+  readonly waves: WaveRunner;
+  readonly steward: BoardSteward;
   readonly startedAt = new Date();
   private stopping: Promise<void> | null = null;
 
@@ -27,6 +30,11 @@ export class Supervisor {
     this.events = new EventLog(config.state_dir);
     this.events.subscribe((event) => options.print(summarise(event)));
     this.fleet = new Fleet(plan, { events: this.events, echo: options.print });
+    this.waves = new WaveRunner(this.fleet, this.events, {
+      maxParallel: config.restart.max_parallel,
+      debounceMs: config.restart.debounce,
+    });
+    this.steward = new BoardSteward({ plan, fleet: this.fleet, events: this.events, waves: this.waves });
   }
 
   async start(): Promise<void> {
@@ -37,6 +45,8 @@ export class Supervisor {
       state_dir: config.state_dir,
       profiles: this.plan.profiles.filter((profile) => profile.enabled).map((profile) => profile.name),
     });
+    // Board identities are known before any gateway can open a board.
+    await this.steward.start();
     await this.fleet.startAll();
   }
 
@@ -44,6 +54,8 @@ export class Supervisor {
   shutdown(reason: string): Promise<void> {
     this.stopping ??= (async () => {
       this.events.emit('supervisor.stopping', { pid: process.pid, reason });
+      this.waves.close();
+      await this.steward.stop();
       await this.fleet.stopAll();
       this.events.emit('supervisor.stop', { pid: process.pid, reason });
     })();

@@ -31,6 +31,8 @@ export class Gateway {
   restarts = 0;
   lastExit: ExitRecord | null = null;
   lastRestartReason: string | null = null;
+  /** Frozen by the board steward because it held a replaced board; cleared by the next spawn. */
+  fenced = false;
 
   private plan: PlannedProfile;
   private child: Promise<Result> | null = null;
@@ -130,6 +132,7 @@ export class Gateway {
     });
     this.child = child;
     this.pid = child.pid ?? null;
+    this.fenced = false;
     this.startedAt = Date.now();
     if (reason !== 'start') {
       this.restarts += 1;

@@ -1,0 +1,15 @@
+export { discoverBoards } from './discover.js';
+export { readIdentity, readBoardIdentities, sameIdentity, fileKey, boardFiles, type Identity, type BoardIdentities } from './identity.js';
+export { processTree, openFiles, processStartTime, readProcStat } from './proc.js';
+export { auditHolders, findForeignHolders, classifyHolders, type Holder, type HolderTarget, type BoardRole } from './holders.js';
+export {
+  compareIdentity,
+  newBoardState,
+  advanceGeneration,
+  rememberFiles,
+  holderTargets,
+  oldSidecars,
+  type BoardState,
+  type IdentityChange,
+} from './registry.js';
+export { BoardWatcher, type WatchOptions } from './watch.js';

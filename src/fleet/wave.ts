@@ -1,0 +1,168 @@
+import { performance } from 'node:perf_hooks';
+import type { EventLog } from '../events/index.js';
+import type { Fleet } from './fleet.js';
+import { WaveQueue } from './waveQueue.js';
+
+export interface WaveResult {
+  boards: string[];
+  profiles: string[];
+  reasons: string[];
+  restarted: string[];
+  /** Profiles that did not come back ready (still restarting with backoff, or failed). */
+  failed: string[];
+  /** Profiles whose restart a pre_restart hook refused. */
+  vetoed: string[];
+  durationMs: number;
+}
+
+export interface WaveRequest {
+  profiles: Iterable<string>;
+  reason: string;
+  board?: string;
+  /** Profiles that must come back whatever a hook says: they were fenced off a replaced board. */
+  mandatory?: Iterable<string>;
+  /** Start the wave now instead of after the debounce window. */
+  immediate?: boolean;
+}
+
+export interface WaveOptions {
+  maxParallel: number;
+  debounceMs: number;
+  /** Asked before each restart; false vetoes it (ignored for mandatory restarts, which are reported). */
+  approve?: (profile: string, reason: string) => Promise<boolean>;
+  /** Told after each restart that came back ready. */
+  restarted?: (profile: string, reason: string) => void;
+}
+
+/**
+ * Coordinated rolling restarts: `max_parallel` gateways at a time, each batch ready before the next.
+ * Requests inside the debounce window coalesce into one wave; a request during a wave re-plans it.
+ */
+export class WaveRunner {
+  /** The wave being gathered (debouncing) or run, with the callers waiting for its result. */
+  private wave: { queue: WaveQueue; waiters: Array<(result: WaveResult) => void>; running: boolean } | null = null;
+  private readonly mandatory = new Set<string>();
+  private debounceTimer: NodeJS.Timeout | undefined;
+  private closed = false;
+
+  constructor(
+    private readonly fleet: Fleet,
+    private readonly events: EventLog,
+    private readonly options: WaveOptions,
+  ) {}
+
+  /** Adds profiles to the coming (or running) wave; resolves with the result of the wave that restarts them. */
+  request(request: WaveRequest): Promise<WaveResult> {
+    if (this.closed) return Promise.resolve(emptyResult());
+    this.wave ??= { queue: new WaveQueue(), waiters: [], running: false };
+    const wave = this.wave;
+    const result = new Promise<WaveResult>((resolve) => wave.waiters.push(resolve));
+    for (const profile of request.mandatory ?? []) this.mandatory.add(profile);
+    const added = wave.queue.add(request.profiles, request.reason, request.board);
+    if (wave.running) {
+      this.events.emit('wave.replan', { board: request.board ?? null, added, reason: request.reason });
+    } else {
+      clearTimeout(this.debounceTimer);
+      this.debounceTimer = setTimeout(() => this.begin(), request.immediate ? 0 : this.options.debounceMs);
+    }
+    return result;
+  }
+
+  get busy(): boolean {
+    return this.wave !== null;
+  }
+
+  /** Drops any wave not yet begun; a running wave stops after its current batch. */
+  close(): void {
+    this.closed = true;
+    clearTimeout(this.debounceTimer);
+    this.debounceTimer = undefined;
+  }
+
+  private begin(): void {
+    this.debounceTimer = undefined;
+    const wave = this.wave;
+    if (!wave || this.closed) return;
+    wave.running = true;
+    void this.run(wave.queue).then((result) => {
+      this.wave = null;
+      // A request that landed after the last batch was taken still gets its restart, in a wave of its own.
+      const leftovers = wave.queue.nextBatch(Number.MAX_SAFE_INTEGER);
+      if (leftovers.length > 0 && !this.closed) {
+        void this.request({ profiles: leftovers, reason: [...wave.queue.reasons].join(','), immediate: true });
+      } else {
+        this.mandatory.clear();
+      }
+      for (const resolve of wave.waiters) resolve(result);
+    });
+  }
+
+  private async run(queue: WaveQueue): Promise<WaveResult> {
+    const started = performance.now();
+    const boards = () => [...queue.boards];
+    this.events.emit('wave.start', {
+      board: boards()[0] ?? null,
+      boards: boards(),
+      profiles: [...queue.profiles],
+      reason: [...queue.reasons].join(','),
+      max_parallel: this.options.maxParallel,
+    });
+    const restarted: string[] = [];
+    const failed = new Set<string>();
+    const vetoed = new Set<string>();
+    while (queue.size > 0 && !this.closed) {
+      const batch = queue.nextBatch(this.options.maxParallel);
+      const reason = [...queue.reasons].join(',');
+      await Promise.all(
+        batch.map(async (profile) => {
+          const outcome = await this.restartOne(profile, reason);
+          failed.delete(profile);
+          vetoed.delete(profile);
+          if (outcome === 'ready') restarted.push(profile);
+          else if (outcome === 'vetoed') vetoed.add(profile);
+          else if (outcome === 'failed') failed.add(profile);
+        }),
+      );
+    }
+    const result: WaveResult = {
+      boards: boards(),
+      profiles: [...queue.profiles],
+      reasons: [...queue.reasons],
+      restarted,
+      failed: [...failed],
+      vetoed: [...vetoed],
+      durationMs: Math.round(performance.now() - started),
+    };
+    this.events.emit('wave.done', {
+      board: result.boards[0] ?? null,
+      boards: result.boards,
+      profiles: result.profiles,
+      reason: result.reasons.join(','),
+      restarted: result.restarted,
+      failed: result.failed,
+      vetoed: result.vetoed,
+      duration_ms: result.durationMs,
+    });
+    return result;
+  }
+
+  private async restartOne(profile: string, reason: string): Promise<'ready' | 'failed' | 'vetoed' | 'gone'> {
+    const gateway = this.fleet.get(profile);
+    if (!gateway) return 'gone';
+    const mandatory = this.mandatory.has(profile);
+    if (this.options.approve && !(await this.options.approve(profile, reason))) {
+      if (!mandatory) return 'vetoed';
+      this.events.emit('wave.veto_ignored', { profile, reason: 'fenced off a replaced board: it cannot stay on the old file' });
+    }
+    await gateway.stop();
+    if (this.closed) return 'failed';
+    gateway.start(`wave:${reason}`);
+    const ready = await gateway.waitReady();
+    if (ready) this.options.restarted?.(profile, reason);
+    return ready ? 'ready' : 'failed';
+  }
+}
+
+function emptyResult(): WaveResult {
+  return { boards: [], profiles: [], reasons: [], restarted: [], failed: [], vetoed: [], durationMs: 0 };
+}

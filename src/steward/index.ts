@@ -1,0 +1,2 @@
+export { BoardSteward, type StewardDeps, type AuditSummary } from './steward.js';
+export { freeze } from './fence.js';

@@ -1,0 +1,311 @@
+import path from 'node:path';
+import {
+  advanceGeneration,
+  auditHolders,
+  BoardWatcher,
+  compareIdentity,
+  discoverBoards,
+  fileKey,
+  findForeignHolders,
+  holderTargets,
+  newBoardState,
+  oldSidecars,
+  readBoardIdentities,
+  readProcStat,
+  rememberFiles,
+  type BoardIdentities,
+  type BoardState,
+  type Holder,
+  type HolderTarget,
+  type Identity,
+} from '../board/index.js';
+import type { BoardSpec } from '../config/index.js';
+import type { EventLog } from '../events/index.js';
+import type { Fleet, WaveRunner } from '../fleet/index.js';
+import { boardsDir } from '../hermes/index.js';
+import type { FleetPlan } from '../plan/index.js';
+import { moveAsideSidecars } from '../maintenance/index.js';
+import { freeze } from './fence.js';
+
+export interface StewardDeps {
+  plan: FleetPlan;
+  fleet: Fleet;
+  events: EventLog;
+  waves: WaveRunner;
+}
+
+export interface AuditSummary {
+  at: string;
+  durationMs: number;
+  holders: Holder[];
+}
+
+const idOf = (identity: Identity | null) => (identity ? { dev: identity.dev, ino: identity.ino } : null);
+
+/**
+ * Looks after the boards: notices when a board file is replaced, fences the gateways still on the
+ * old file at once, moves the old generation's sidecars out of the way, and has the fenced gateways
+ * restarted onto the new file in one rolling wave.
+ */
+export class BoardSteward {
+  readonly boards = new Map<string, BoardState>();
+  lastAudit: AuditSummary | null = null;
+  private watcher: BoardWatcher | null = null;
+  private readonly vanished = new Map<string, { old: Identity; timer: NodeJS.Timeout }>();
+  private readonly reported = new Set<string>();
+  private stopped = false;
+
+  constructor(private readonly deps: StewardDeps) {}
+
+  private get config() {
+    return this.deps.plan.config;
+  }
+
+  async start(): Promise<void> {
+    for (const spec of this.deps.plan.boards) this.adopt(spec, false);
+    const { config } = this;
+    const folders =
+      config.kanban.boards === 'auto'
+        ? [
+            { path: config.hermes_home, depth: 0 },
+            { path: boardsDir(config.hermes_home), depth: 1 },
+          ]
+        : [...new Set(config.kanban.boards.map((board) => path.dirname(board.path)))].map((folder) => ({ path: folder, depth: 0 }));
+    this.watcher = new BoardWatcher({
+      folders,
+      pollIntervalMs: config.health.poll_interval,
+      onEvent: (file) => this.onFileEvent(file),
+      onPoll: () => this.poll(),
+      onError: (err) => this.deps.events.emit('board.watch_error', { error: err.message }),
+    });
+    await this.watcher.start();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const { timer } of this.vanished.values()) clearTimeout(timer);
+    await this.watcher?.close();
+  }
+
+  /** Stats a board's files and acts on an identity change. The hot path of a swap. */
+  check(state: BoardState, detectedBy: 'watch' | 'poll'): void {
+    if (this.stopped) return;
+    const ids = readBoardIdentities(state.path);
+    const change = compareIdentity(state.identity, ids.db);
+    switch (change.kind) {
+      case 'same':
+        rememberFiles(state, { wal: ids.wal, shm: ids.shm });
+        return;
+      case 'gone':
+        this.onVanished(state, change.old, detectedBy);
+        return;
+      case 'swap':
+        this.onReplaced(state, change.old, change.next, ids, detectedBy);
+        return;
+      case 'appeared': {
+        const vanished = this.vanished.get(state.slug);
+        this.onReplaced(state, vanished?.old ?? null, change.next, ids, detectedBy);
+        return;
+      }
+    }
+  }
+
+  /** Holders of every board, and which of them break the grant policy. Runs on every poll. */
+  audit(): AuditSummary {
+    const owners = this.owners();
+    const result = auditHolders(holderTargets(this.boards.values()), owners);
+    this.lastAudit = { at: new Date().toISOString(), durationMs: result.durationMs, holders: result.holders };
+    for (const holder of result.holders) {
+      const gateway = this.deps.fleet.get(holder.owner);
+      if (!gateway || gateway.profile.grant) continue;
+      const id = `${holder.pid}:${holder.board}`;
+      if (this.reported.has(id)) continue;
+      this.reported.add(id);
+      this.deps.events.emit('policy.violation', {
+        profile: holder.owner,
+        pid: holder.pid,
+        board: holder.board,
+        role: holder.role,
+        generation: holder.generation,
+        reason: 'a denied profile holds a shared board',
+      });
+    }
+    return this.lastAudit;
+  }
+
+  private onFileEvent(file: string): void {
+    for (const state of this.boards.values()) {
+      if (file === state.path || file === `${state.path}-wal` || file === `${state.path}-shm`) {
+        this.check(state, 'watch');
+        return;
+      }
+    }
+    if (this.config.kanban.boards === 'auto' && path.basename(file) === 'kanban.db') this.discover();
+  }
+
+  private poll(): void {
+    if (this.stopped) return;
+    for (const state of this.boards.values()) this.check(state, 'poll');
+    if (this.config.kanban.boards === 'auto') this.discover();
+    const audit = this.audit();
+    // A stale holder the swap path could not see (it opened the old file in between) is fenced now.
+    for (const state of this.boards.values()) {
+      if (audit.holders.some((holder) => holder.board === state.slug && holder.generation < state.generation)) {
+        this.fenceAndRestart(state, 'stale', []);
+      }
+    }
+  }
+
+  private discover(): void {
+    for (const spec of discoverBoards(this.config.hermes_home, 'auto')) {
+      if (!this.boards.has(spec.slug)) this.adopt(spec, true);
+    }
+  }
+
+  private adopt(spec: BoardSpec, announce: boolean): void {
+    const state = newBoardState(spec, readBoardIdentities(spec.path));
+    this.boards.set(spec.slug, state);
+    if (announce) {
+      this.deps.events.emit('board.new', { board: spec.slug, path: spec.path, new: idOf(state.identity), generation: state.generation });
+    }
+  }
+
+  private onVanished(state: BoardState, old: Identity, detectedBy: 'watch' | 'poll'): void {
+    advanceGeneration(state, null);
+    this.fenceAndRestart(state, 'gone', []);
+    // An unlink is often followed by a re-create: wait one debounce window before calling it gone.
+    const timer = setTimeout(() => {
+      this.vanished.delete(state.slug);
+      this.deps.events.emit('board.gone', { board: state.slug, path: state.path, old: idOf(old), generation: state.generation, detected_by: detectedBy });
+    }, this.config.restart.debounce);
+    this.vanished.set(state.slug, { old, timer });
+  }
+
+  private onReplaced(state: BoardState, old: Identity | null, next: Identity, ids: BoardIdentities, detectedBy: 'watch' | 'poll'): void {
+    const vanished = this.vanished.get(state.slug);
+    if (vanished) {
+      clearTimeout(vanished.timer);
+      this.vanished.delete(state.slug);
+      state.identity = next;
+    } else {
+      advanceGeneration(state, next);
+    }
+    const type = old ? 'board.swap' : 'board.new';
+    this.deps.events.emit(type, {
+      board: state.slug,
+      path: state.path,
+      old: idOf(old),
+      new: idOf(next),
+      generation: state.generation,
+      detected_by: detectedBy,
+    });
+    // Sidecars at the path now are audited too, so one a stale holder has open is known to be old.
+    const sidecarTargets: HolderTarget[] = [];
+    for (const role of ['wal', 'shm'] as const) {
+      const sidecar = ids[role];
+      if (sidecar) sidecarTargets.push({ key: fileKey(sidecar.dev, sidecar.ino), board: state.slug, generation: 0, role });
+    }
+    const fenced = this.fenceAndRestart(state, old ? 'swap' : 'new', sidecarTargets);
+    this.quarantineSidecars(state, ids, fenced.staleKeys);
+    rememberFiles(state, { db: next, ...readSidecars(state.path) });
+  }
+
+  /**
+   * Finds the supervised processes holding an older generation of the board, freezes them at once
+   * (SIGSTOP), then stops them for good and asks for a wave to bring them back on the current file.
+   */
+  private fenceAndRestart(state: BoardState, reason: string, extraTargets: HolderTarget[]): { staleKeys: Set<string> } {
+    const owners = this.owners();
+    const targets = [...holderTargets([state]), ...extraTargets];
+    const audit = auditHolders(targets, owners);
+    const stale = audit.holders.filter((holder) => holder.generation > 0 && holder.generation < state.generation);
+    const stalePids = new Set(stale.map((holder) => holder.pid));
+    const profiles = [...new Set(stale.map((holder) => holder.owner))];
+    const groups = profiles.map((profile) => this.deps.fleet.get(profile)?.pid).filter((pid): pid is number => typeof pid === 'number');
+    const outsiders = [...stalePids].filter((pid) => readProcStat(pid)?.pgrp !== undefined && !groups.includes(readProcStat(pid)!.pgrp));
+    freeze([...groups.map((pid) => ({ pid, group: true })), ...outsiders.map((pid) => ({ pid, group: false }))]);
+
+    const staleKeys = new Set<string>();
+    for (const holder of audit.holders) {
+      if (stalePids.has(holder.pid) && holder.generation === 0) {
+        const target = extraTargets.find((t) => t.role === holder.role);
+        if (target) staleKeys.add(target.key);
+      }
+    }
+    if (profiles.length > 0) {
+      this.deps.events.emit('board.fence', {
+        board: state.slug,
+        profiles,
+        pids: [...stalePids],
+        generation: state.generation,
+        audit_ms: Math.round(audit.durationMs * 1000) / 1000,
+      });
+      for (const profile of profiles) {
+        const gateway = this.deps.fleet.get(profile);
+        if (!gateway) continue;
+        gateway.fenced = true;
+        void gateway.stop().then(() => {
+          for (const pid of outsiders) killQuietly(pid);
+        });
+      }
+    }
+    setImmediate(() => this.reportForeignHolders(state, targets));
+
+    const granted = [...this.deps.fleet.gateways.values()].filter((gateway) => gateway.profile.grant).map((gateway) => gateway.name);
+    const restart = this.config.restart.on_swap === 'granted' && reason !== 'stale' ? [...new Set([...profiles, ...granted])] : profiles;
+    if (restart.length > 0) void this.deps.waves.request({ profiles: restart, reason, board: state.slug, mandatory: profiles });
+    return { staleKeys };
+  }
+
+  private quarantineSidecars(state: BoardState, ids: BoardIdentities, staleKeys: Set<string>): void {
+    const roles = oldSidecars({ state, sidecars: { wal: ids.wal, shm: ids.shm }, staleKeys });
+    if (roles.length === 0) return;
+    const dir = path.join(this.config.state_dir, 'quarantine', state.slug);
+    const suffixes = roles.map((role) => (role === 'wal' ? '-wal' : '-shm') as '-wal' | '-shm');
+    moveAsideSidecars(state.path, dir, `gen${state.generation - 1}`, new Date(), suffixes).then(
+      (moved) => {
+        if (moved.length > 0) this.deps.events.emit('board.sidecars', { board: state.slug, generation: state.generation, moved });
+      },
+      (err: Error) => this.deps.events.emit('board.sidecar_error', { board: state.slug, error: err.message }),
+    );
+  }
+
+  private reportForeignHolders(state: BoardState, targets: HolderTarget[]): void {
+    if (this.stopped) return;
+    const exclude = new Set<number>([process.pid]);
+    for (const gateway of this.deps.fleet.gateways.values()) if (gateway.pid) exclude.add(gateway.pid);
+    const old = targets.filter((target) => target.generation > 0 && target.generation < state.generation);
+    const foreign = findForeignHolders(old, exclude).filter((holder) => !this.ownedByFleet(holder.pid));
+    if (foreign.length > 0) {
+      this.deps.events.emit('board.foreign_holders', {
+        board: state.slug,
+        holders: foreign.map((holder) => ({ pid: holder.pid, process: holder.owner, role: holder.role, generation: holder.generation })),
+        note: 'not started by the supervisor: reported, never signalled',
+      });
+    }
+  }
+
+  private ownedByFleet(pid: number): boolean {
+    const group = readProcStat(pid)?.pgrp;
+    return [...this.deps.fleet.gateways.values()].some((gateway) => gateway.pid !== null && gateway.pid === group);
+  }
+
+  private owners(): Array<{ owner: string; pid: number }> {
+    const owners: Array<{ owner: string; pid: number }> = [];
+    for (const gateway of this.deps.fleet.gateways.values()) if (gateway.pid) owners.push({ owner: gateway.name, pid: gateway.pid });
+    return owners;
+  }
+}
+
+function readSidecars(dbPath: string): { wal: Identity | null; shm: Identity | null } {
+  const ids = readBoardIdentities(dbPath);
+  return { wal: ids.wal, shm: ids.shm };
+}
+
+function killQuietly(pid: number): void {
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    // Already gone.
+  }
+}

@@ -1,0 +1,152 @@
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import test, { type ExecutionContext } from 'ava';
+import { errorsOf, writesOf } from './helpers/gatewayLog.js';
+import { readIdentity } from '../src/board/index.js';
+import { backupBoard, eventsOf, integrityCheck, python, startSwapFleet, swaps, type SwapFleet } from './helpers/swapFleet.js';
+
+const profiles = {
+  h1: { mode: 'hold', grant: true },
+  h2: { mode: 'hold', grant: true },
+  tick: { mode: 'tick', grant: true },
+  quiet: { mode: 'idle', grant: true },
+  denied: { mode: 'idle', grant: false },
+} as const;
+
+const spawnPid = (events: Array<Record<string, unknown>>, profile: string) =>
+  eventsOf(events, 'gateway.spawn').filter((event) => event.profile === profile).map((event) => event.pid as number);
+
+/** Everything a swap must leave true, checked against the event log, the gateways' write logs and the file. */
+async function assertSwapHandled(t: ExecutionContext, fleet: SwapFleet, swappedAt: number, oldIno: number) {
+  const events = await fleet.waitForEvent((all) => eventsOf(all, 'wave.done').length >= 1);
+  const swap = eventsOf(events, 'board.swap')[0]!;
+  const newIno = readIdentity(fleet.board)!.ino;
+  t.like(swap, { board: 'default', generation: 2, path: fleet.board });
+  t.is((swap.old as { ino: number }).ino, oldIno);
+  t.is((swap.new as { ino: number }).ino, newIno);
+  t.true(swap.detected_by === 'watch' || swap.detected_by === 'poll');
+
+  const fence = eventsOf(events, 'board.fence')[0]!;
+  const fenced = fence.profiles as string[];
+  t.true(fenced.includes('h1') && fenced.includes('h2'), `hold-mode holders fenced: ${fenced.join(',')}`);
+  t.false(fenced.includes('quiet'));
+  t.false(fenced.includes('denied'));
+
+  const done = eventsOf(events, 'wave.done')[0]!;
+  t.deepEqual([...(done.restarted as string[])].sort(), [...fenced].sort());
+  t.deepEqual(done.failed, []);
+  for (const profile of ['quiet', 'denied', ...(fenced.includes('tick') ? [] : ['tick'])]) {
+    t.is(spawnPid(events, profile).length, 1, `${profile} kept its pid`);
+  }
+  for (const profile of fenced) t.is(spawnPid(events, profile).length, 2, `${profile} restarted once`);
+
+  // The restarted holders write into the new file, and nobody on it sees an I/O or corruption error.
+  await fleet.waitForEvent(() =>
+    ['h1', 'h2'].every((profile) => writesOf(fleet.log(profile)).some((write) => write.ino === newIno && write.pid === spawnPid(fleet.events(), profile)[1])),
+  );
+  await sleep(300);
+  for (const profile of Object.keys(profiles)) {
+    const bad = errorsOf(fleet.log(profile)).filter((error) => error.ino === newIno && /disk I\/O|malformed|not a database/i.test(error.error));
+    t.deepEqual(bad, [], `${profile} saw no I/O or corruption error on the new file`);
+  }
+  // ext4 may give the new file the old inode number once nobody holds the old one, so a late write is
+  // one by a process that was running before the swap, into the inode it held.
+  const before = new Set(eventsOf(events, 'gateway.spawn').filter((event) => (event.ts_ms as number) < swappedAt).map((event) => event.pid));
+  const lateOld = ['h1', 'h2', 'tick']
+    .flatMap((profile) => writesOf(fleet.log(profile)))
+    .filter((write) => before.has(write.pid) && write.ino === oldIno && write.ts_ms > swappedAt);
+  t.log(`writes acknowledged into the old inode after the swap: ${lateOld.length}`, lateOld.map((w) => `${w.profile}@+${(w.ts_ms - swappedAt).toFixed(0)}`).join(' '));
+  t.log(events.filter((e) => (e.ts_ms as number) >= swappedAt - 5).map((e) => `${e.type}${e.profile ? `(${e.profile})` : ''}@+${((e.ts_ms as number) - swappedAt).toFixed(0)}`).join(' '));
+  t.log(`swap -> fence: ${((fence.ts_ms as number) - swappedAt).toFixed(1)} ms (${swap.detected_by})`);
+  t.true(lateOld.length <= 10, `few late writes into the old inode: ${lateOld.length}`);
+  t.is(integrityCheck(fleet.board), 'ok');
+  return { events, fenced };
+}
+
+test.serial('rm + recreate: stale holders are fenced and restarted onto the new file', async (t) => {
+  const fleet = await startSwapFleet(t, profiles);
+  const oldIno = readIdentity(fleet.board)!.ino;
+  const at = swaps.rmRecreate(fleet.board);
+  await assertSwapHandled(t, fleet, at, oldIno);
+});
+
+test.serial('rename over: old sidecars are moved to quarantine, holders restarted', async (t) => {
+  const fleet = await startSwapFleet(t, profiles);
+  const oldIno = readIdentity(fleet.board)!.ino;
+  const oldWal = readIdentity(`${fleet.board}-wal`);
+  t.truthy(oldWal, 'holders keep a WAL');
+  const at = swaps.renameOver(fleet.board);
+  const { events } = await assertSwapHandled(t, fleet, at, oldIno);
+  const moved = eventsOf(events, 'board.sidecars')[0];
+  t.truthy(moved, 'old sidecars moved');
+  t.true((moved!.moved as string[]).every((file) => file.startsWith(path.join(fleet.stateDir, 'quarantine', 'default'))));
+  t.true((moved!.moved as string[]).some((file) => readIdentity(file)?.ino === oldWal!.ino), 'the old WAL itself is kept in quarantine');
+});
+
+test.serial('restore from a backup by rename', async (t) => {
+  const fleet = await startSwapFleet(t, profiles);
+  const backup = path.join(fleet.root, 'kanban.db.backup');
+  await backupBoard(fleet.board, backup);
+  const oldIno = readIdentity(fleet.board)!.ino;
+  const at = swaps.restore(fleet.board, backup);
+  await assertSwapHandled(t, fleet, at, oldIno);
+});
+
+test.serial('two swaps 50 ms apart make one wave', async (t) => {
+  const fleet = await startSwapFleet(t, { h1: profiles.h1, h2: profiles.h2 }, { debounce: '300ms' });
+  swaps.renameOver(fleet.board);
+  await sleep(50);
+  swaps.renameOver(fleet.board);
+  const events = await fleet.waitForEvent((all) => eventsOf(all, 'wave.done').length >= 1);
+  await sleep(1500);
+  const after = fleet.events();
+  t.is(eventsOf(after, 'board.swap').length, 2);
+  t.is(eventsOf(after, 'board.swap')[1]!.generation, 3);
+  t.is(eventsOf(after, 'wave.start').length, 1, 'one wave');
+  t.deepEqual([...(eventsOf(events, 'wave.done')[0]!.restarted as string[])].sort(), ['h1', 'h2']);
+  for (const profile of ['h1', 'h2']) t.is(spawnPid(after, profile).length, 2, `${profile} restarted once`);
+  t.is(integrityCheck(fleet.board), 'ok');
+});
+
+test.serial('a swap in the middle of a wave re-plans it instead of starting a second wave', async (t) => {
+  const fleet = await startSwapFleet(
+    t,
+    { h1: profiles.h1, h2: profiles.h2, h3: { mode: 'hold', grant: true } },
+    { max_parallel: 1, ready_after: '1s', debounce: '50ms' },
+  );
+  swaps.renameOver(fleet.board);
+  await fleet.waitForEvent((all) => eventsOf(all, 'gateway.ready').length >= 4);
+  const newest = () => readIdentity(fleet.board)!.ino;
+  swaps.renameOver(fleet.board);
+  const events = await fleet.waitForEvent((all) => eventsOf(all, 'wave.done').length >= 1, 30_000);
+  await sleep(1500);
+  const after = fleet.events();
+  t.true(eventsOf(after, 'wave.replan').length >= 1, 're-planned');
+  t.is(eventsOf(after, 'wave.start').length, 1, 'no second wave');
+  t.deepEqual(eventsOf(events, 'wave.done')[0]!.failed, []);
+  // Every holder ends on the newest file, and no profile ever ran two gateways at once.
+  await fleet.waitForEvent(() => ['h1', 'h2', 'h3'].every((profile) => writesOf(fleet.log(profile)).at(-1)?.ino === newest()));
+  for (const profile of ['h1', 'h2', 'h3']) {
+    const timeline = after.filter((event) => event.profile === profile && (event.type === 'gateway.spawn' || event.type === 'gateway.exit'));
+    timeline.forEach((event, index) => t.is(event.type, index % 2 === 0 ? 'gateway.spawn' : 'gateway.exit', `${profile}: spawn and exit alternate`));
+  }
+  t.is(integrityCheck(fleet.board), 'ok');
+});
+
+test.serial('a denied profile holding the shared board is a policy violation', async (t) => {
+  const fleet = await startSwapFleet(t, {
+    rogue: {
+      mode: 'hold',
+      grant: false,
+      // A gateway that ignores its grant and opens the shared board anyway.
+      command: (board) => [python, '-c', 'import sqlite3, sys, time\nc = sqlite3.connect(sys.argv[1])\nc.execute("select count(*) from tasks").fetchall()\ntime.sleep(600)', board],
+    },
+    fine: { mode: 'hold', grant: true },
+  });
+  const events = await fleet.waitForEvent((all) => eventsOf(all, 'policy.violation').length >= 1);
+  const violations = eventsOf(events, 'policy.violation');
+  t.true(violations.every((event) => event.profile === 'rogue'));
+  t.like(violations[0], { profile: 'rogue', board: 'default' });
+  await sleep(1000);
+  t.is(eventsOf(fleet.events(), 'policy.violation').length, violations.length, 'reported once, not every poll');
+});
