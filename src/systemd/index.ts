@@ -1,0 +1,1 @@
+export { notifyReady, notifyStatus, notifyStopping, sdNotify, statusAssignment, type NotifyResult } from './notify.js';
