@@ -354,7 +354,7 @@ test('processStartTime and parseProcStat read field 22 and a comm holding spaces
   fields[1] = '7';
   fields[2] = '9';
   const parsed = parseProcStat(42, `42 (a (b) c) ${fields.join(' ')}`);
-  t.deepEqual(parsed, { pid: 42, comm: 'a (b) c', ppid: 7, pgrp: 9, startTime: 22 });
+  t.deepEqual(parsed, { pid: 42, comm: 'a (b) c', state: 'S', ppid: 7, pgrp: 9, startTime: 22 });
   t.is(parseProcStat(42, '42 (truncated'), null);
 });
 

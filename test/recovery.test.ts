@@ -7,11 +7,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import test, { type ExecutionContext } from 'ava';
 import { processStartTime } from '../src/board/proc.js';
 import { EventLog } from '../src/events/index.js';
+import { liveGroupMembers } from '../src/fleet/index.js';
 import {
   findLeftovers,
   forgetGateway,
   gatewaysFile,
-  liveGroupMembers,
   readGateways,
   reapLeftovers,
   recordGateway,

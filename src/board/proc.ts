@@ -5,6 +5,8 @@ import { fileKey } from './identity.js';
 export interface ProcStat {
   pid: number;
   comm: string;
+  /** Field 3: R, S, D, T (stopped), Z (zombie) ... */
+  state: string;
   ppid: number;
   pgrp: number;
   /** Field 22: clock ticks since boot; with the pid it names one process for good. */
@@ -73,6 +75,7 @@ export function parseProcStat(pid: number, text: string): ProcStat | null {
   return {
     pid,
     comm: text.slice(open + 1, close),
+    state: fields[0] ?? '',
     ppid: Number(fields[1]),
     pgrp: Number(fields[2]),
     startTime: Number(fields[19]),

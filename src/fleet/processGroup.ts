@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { listPids, readProcStat } from '../board/proc.js';
 
 /** Sends a signal to a whole process group; a group that is already gone is not an error. */
 export function signalGroup(pgid: number, signal: NodeJS.Signals | 0): boolean {
@@ -11,7 +12,31 @@ export function signalGroup(pgid: number, signal: NodeJS.Signals | 0): boolean {
   }
 }
 
-export const groupAlive = (pgid: number): boolean => signalGroup(pgid, 0);
+/**
+ * Members of a process group that still run. Zombies are left out: they are dead, and one whose new
+ * parent never reaps it (an init that does not wait) would otherwise keep a group "alive" for ever.
+ */
+export function liveGroupMembers(pgid: number): number[] {
+  if (!signalGroup(pgid, 0)) return [];
+  const members: number[] = [];
+  for (const pid of listPids()) {
+    const stat = readProcStat(pid);
+    if (stat !== null && stat.pgrp === pgid && stat.state !== 'Z' && stat.state !== 'X') members.push(pid);
+  }
+  return members;
+}
+
+export const groupAlive = (pgid: number): boolean => liveGroupMembers(pgid).length > 0;
+
+/** Waits until no member of the group runs; false if some still do after timeoutMs. */
+export async function waitGroupGone(pgid: number, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (!groupAlive(pgid)) return true;
+    if (Date.now() >= deadline) return false;
+    await sleep(10);
+  }
+}
 
 /**
  * Kills whatever is left of a group once its leader has exited, so no descendant keeps a board
@@ -20,10 +45,5 @@ export const groupAlive = (pgid: number): boolean => signalGroup(pgid, 0);
 export async function reapGroup(pgid: number, timeoutMs = 2000): Promise<boolean> {
   if (!groupAlive(pgid)) return true;
   signalGroup(pgid, 'SIGKILL');
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (!groupAlive(pgid)) return true;
-    await sleep(10);
-  }
-  return !groupAlive(pgid);
+  return waitGroupGone(pgid, timeoutMs);
 }

@@ -2,8 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
 import type { EventLog } from '../events/index.js';
-import { signalGroup } from '../fleet/processGroup.js';
-import { waitGroupGone } from '../recovery/index.js';
+import { signalGroup, waitGroupGone } from '../fleet/processGroup.js';
 import { capture } from './capture.js';
 import { hookProcessEnv, type HookContext, type HookName } from './env.js';
 

@@ -21,13 +21,20 @@ function freeName(candidate: string): string {
  * Moves the `-wal`/`-shm` beside a board into `dir` so an old generation's sidecars cannot poison
  * the file now at `dbPath`. They are renamed, never deleted; across filesystems they are copied by
  * a child process and only then unlinked. The moved names do not end in `-wal`/`-shm`, so SQLite
- * never pairs them with a db file in `dir`. Returns where they went.
+ * never pairs them with a db file in `dir`. On one filesystem the renames happen before the first
+ * await, so a caller on the swap path gets them done at once. Returns where they went.
  */
-export async function moveAsideSidecars(dbPath: string, dir: string, reason: string, now: Date = new Date()): Promise<string[]> {
+export async function moveAsideSidecars(
+  dbPath: string,
+  dir: string,
+  reason: string,
+  now: Date = new Date(),
+  suffixes: ReadonlyArray<(typeof SIDECAR_SUFFIXES)[number]> = SIDECAR_SUFFIXES,
+): Promise<string[]> {
   const tag = reason.replace(/[^A-Za-z0-9_-]+/g, '-').replace(/^-+|-+$/g, '') || 'moved';
   const target = path.resolve(dir);
   const moved: string[] = [];
-  for (const suffix of SIDECAR_SUFFIXES) {
+  for (const suffix of suffixes) {
     const source = dbPath + suffix;
     if (!pathExists(source)) continue;
     ensurePrivateDir(target);

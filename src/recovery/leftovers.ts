@@ -1,7 +1,7 @@
 import { processStartTime } from '../board/proc.js';
 import type { EventLog } from '../events/index.js';
 import { signalGroup } from '../fleet/processGroup.js';
-import { waitGroupGone } from './group.js';
+import { waitGroupGone } from '../fleet/processGroup.js';
 import { forgetGateway, readGateways, type GatewayRecord } from './records.js';
 
 export type LeftoverResult = 'stopped' | 'killed' | 'gone';
