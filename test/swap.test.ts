@@ -1,9 +1,10 @@
+import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import test, { type ExecutionContext } from 'ava';
 import { errorsOf, writesOf } from './helpers/gatewayLog.js';
 import { readIdentity } from '../src/board/index.js';
-import { backupBoard, eventsOf, integrityCheck, python, startSwapFleet, swaps, type SwapFleet } from './helpers/swapFleet.js';
+import { backupBoard, eventsOf, initBoard, integrityCheck, python, startSwapFleet, swaps, type SwapFleet } from './helpers/swapFleet.js';
 
 const profiles = {
   h1: { mode: 'hold', grant: true },
@@ -93,7 +94,7 @@ test.serial('restore from a backup by rename', async (t) => {
 });
 
 test.serial('two swaps 50 ms apart make one wave', async (t) => {
-  const fleet = await startSwapFleet(t, { h1: profiles.h1, h2: profiles.h2 }, { debounce: '300ms' });
+  const fleet = await startSwapFleet(t, { h1: profiles.h1, h2: profiles.h2 }, { restart: { debounce: '300ms' } });
   swaps.renameOver(fleet.board);
   await sleep(50);
   swaps.renameOver(fleet.board);
@@ -112,7 +113,7 @@ test.serial('a swap in the middle of a wave re-plans it instead of starting a se
   const fleet = await startSwapFleet(
     t,
     { h1: profiles.h1, h2: profiles.h2, h3: { mode: 'hold', grant: true } },
-    { max_parallel: 1, ready_after: '1s', debounce: '50ms' },
+    { restart: { max_parallel: 1, ready_after: '1s', debounce: '50ms' } },
   );
   swaps.renameOver(fleet.board);
   await fleet.waitForEvent((all) => eventsOf(all, 'gateway.ready').length >= 4);
@@ -149,4 +150,30 @@ test.serial('a denied profile holding the shared board is a policy violation', a
   t.like(violations[0], { profile: 'rogue', board: 'default' });
   await sleep(1000);
   t.is(eventsOf(fleet.events(), 'policy.violation').length, violations.length, 'reported once, not every poll');
+});
+
+test.serial('poll only: a swap is still found, by the stat poll', async (t) => {
+  const fleet = await startSwapFleet(t, { h1: profiles.h1 }, { health: { watch: false, poll_interval: '100ms' } });
+  swaps.renameOver(fleet.board);
+  const events = await fleet.waitForEvent((all) => eventsOf(all, 'wave.done').length >= 1);
+  t.like(eventsOf(events, 'board.swap')[0], { detected_by: 'poll', generation: 2 });
+  t.deepEqual(eventsOf(events, 'wave.done')[0]!.restarted, ['h1']);
+});
+
+test.serial('a board deleted for good is reported gone; a new board is found and watched', async (t) => {
+  const fleet = await startSwapFleet(t, { h1: profiles.h1, quiet: profiles.quiet });
+  for (const suffix of ['', '-wal', '-shm']) rmSync(fleet.board + suffix, { force: true });
+  const gone = await fleet.waitForEvent((all) => eventsOf(all, 'board.gone').length >= 1 && eventsOf(all, 'wave.done').length >= 1);
+  t.like(eventsOf(gone, 'board.gone')[0], { board: 'default', generation: 2 });
+  t.deepEqual(eventsOf(gone, 'board.fence')[0]!.profiles, ['h1'], 'the holder of the deleted file is fenced');
+  t.is(eventsOf(gone, 'board.swap').length, 0);
+
+  const ops = path.join(fleet.hermesHome, 'kanban', 'boards', 'ops', 'kanban.db');
+  initBoard(ops);
+  const found = await fleet.waitForEvent((all) => eventsOf(all, 'board.new').some((event) => event.board === 'ops'));
+  const opsNew = eventsOf(found, 'board.new').find((event) => event.board === 'ops')!;
+  t.is((opsNew.new as { ino: number }).ino, readIdentity(ops)!.ino);
+  swaps.renameOver(ops);
+  const swapped = await fleet.waitForEvent((all) => eventsOf(all, 'board.swap').some((event) => event.board === 'ops'));
+  t.like(eventsOf(swapped, 'board.swap').find((event) => event.board === 'ops'), { generation: 2, path: ops });
 });

@@ -1,7 +1,7 @@
 import { watch, type FSWatcher } from 'chokidar';
 
 export interface WatchOptions {
-  /** Folders to watch, each with how deep below it events matter. */
+  /** Folders to watch, each with how deep below it events matter; none for a poll-only watch. */
   folders: Array<{ path: string; depth: number }>;
   pollIntervalMs: number;
   /** A file event: the board it concerns must be stat'ed and its identity compared. */

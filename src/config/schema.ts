@@ -56,6 +56,7 @@ export const supervisorSchema = z.strictObject({
   health: z
     .strictObject({
       poll_interval: duration.prefault('1s'),
+      watch: bool.default(true),
       integrity_interval: duration.prefault('10m'),
     })
     .prefault({}),

@@ -64,15 +64,8 @@ export class BoardSteward {
   async start(): Promise<void> {
     for (const spec of this.deps.plan.boards) this.adopt(spec, false);
     const { config } = this;
-    const folders =
-      config.kanban.boards === 'auto'
-        ? [
-            { path: config.hermes_home, depth: 0 },
-            { path: boardsDir(config.hermes_home), depth: 1 },
-          ]
-        : [...new Set(config.kanban.boards.map((board) => path.dirname(board.path)))].map((folder) => ({ path: folder, depth: 0 }));
     this.watcher = new BoardWatcher({
-      folders,
+      folders: watchedFolders(config),
       pollIntervalMs: config.health.poll_interval,
       onEvent: (file) => this.onFileEvent(file),
       onPoll: () => this.poll(),
@@ -295,6 +288,18 @@ export class BoardSteward {
     for (const gateway of this.deps.fleet.gateways.values()) if (gateway.pid) owners.push({ owner: gateway.name, pid: gateway.pid });
     return owners;
   }
+}
+
+/** The folders whose events matter: the boards' own folders, and where `auto` finds new boards. */
+function watchedFolders(config: FleetPlan['config']): Array<{ path: string; depth: number }> {
+  if (!config.health.watch) return [];
+  if (config.kanban.boards !== 'auto') {
+    return [...new Set(config.kanban.boards.map((board) => path.dirname(board.path)))].map((folder) => ({ path: folder, depth: 0 }));
+  }
+  return [
+    { path: config.hermes_home, depth: 0 },
+    { path: boardsDir(config.hermes_home), depth: 1 },
+  ];
 }
 
 function readSidecars(dbPath: string): { wal: Identity | null; shm: Identity | null } {

@@ -49,7 +49,7 @@ export function integrityCheck(file: string): string {
 export async function startSwapFleet(
   t: ExecutionContext,
   profiles: Record<string, SwapProfile>,
-  restart: Record<string, unknown> = {},
+  settings: { restart?: Record<string, unknown>; health?: Record<string, unknown> } = {},
 ): Promise<SwapFleet> {
   const fleet = makeFleetDir(t, 'hs-swap-');
   const board = path.join(fleet.hermesHome, 'kanban.db');
@@ -58,8 +58,8 @@ export async function startSwapFleet(
   initBoard(board);
   fleet.config({
     gateway: { command: [python, fixture, '--profile', '{profile}', '--log', path.join(logsDir, '{profile}.jsonl')] },
-    restart: { stop_timeout: '3s', ready_after: '500ms', debounce: '100ms', ...restart },
-    health: { poll_interval: '200ms' },
+    restart: { stop_timeout: '3s', ready_after: '500ms', debounce: '100ms', ...settings.restart },
+    health: { poll_interval: '200ms', ...settings.health },
   });
   for (const [name, profile] of Object.entries(profiles)) {
     fleet.profile(name, {
