@@ -1,57 +1,238 @@
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { ConfigError } from '../config/index.js';
+import { ControlError } from '../control/index.js';
+import type { StatusReport } from '../daemon/index.js';
+import { formatEvent, type SupervisorEvent } from '../events/index.js';
+import { eventsFile, follow, logFile, tail } from './files.js';
+import { checkFailed, checkText, statusText } from './format.js';
+import { ask } from './remote.js';
 import { startCommand } from './start.js';
 import { validateCommand } from './validate.js';
 
+const EXIT_FAILED = 1;
 const EXIT_USAGE = 2;
 
-function program(out: (text: string) => void): { root: Command; result: () => Promise<number> } {
-  let pending: Promise<number> = Promise.resolve(0);
+const out = (text: string) => process.stdout.write(`${text}\n`);
+const json = (value: unknown) => out(JSON.stringify(value, null, 2));
+
+function count(value: string): number {
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed) || parsed < 0) throw new InvalidArgumentError('expected a whole number >= 0');
+  return parsed;
+}
+
+/** Follows a file until Ctrl-C. */
+async function followUntilInterrupted(file: string, print: (line: string) => void): Promise<void> {
+  const controller = new AbortController();
+  const stop = () => controller.abort();
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  await follow(file, print, controller.signal);
+}
+
+function program(setResult: (result: Promise<number> | number) => void): Command {
   const root = new Command('hermes-supervisor')
     .description('Supervises a fleet of Hermes gateways, one per profile, and keeps their shared kanban boards safe.')
     .exitOverride()
-    .configureOutput({ writeOut: (text) => process.stdout.write(text), writeErr: (text) => process.stderr.write(text) })
-    .showSuggestionAfterError();
+    .showSuggestionAfterError()
+    .addHelpText(
+      'after',
+      `
+Examples:
+  hermes-supervisor validate --json                 print the fleet plan
+  hermes-supervisor start --config ~/.hermes/supervisor.yaml
+  hermes-supervisor status                          boards and gateways of the running supervisor
+  hermes-supervisor restart worker --reason deploy  one wave, waits until it is done
+  hermes-supervisor kanban init --board default     the safe way to re-init a board
+  hermes-supervisor events -f                       follow the event log
 
-  root
-    .command('validate')
+The config is --config FILE, else $HERMES_SUPERVISOR_CONFIG, else ./supervisor/supervisor.yaml, else
+~/.hermes/supervisor.yaml. Exit codes: 0 ok, 1 failed (or nothing running), 2 bad config or usage.`,
+    );
+  const withConfig = (command: Command) => command.option('-c, --config <file>', 'supervisor config file');
+
+  withConfig(root.command('validate'))
     .description('print the fleet plan (profiles, grants, commands, boards) without starting anything')
-    .option('-c, --config <file>', 'supervisor config file')
     .option('--json', 'print the plan as JSON')
-    .action((options: { config?: string; json?: boolean }) => {
-      pending = Promise.resolve(validateCommand(options, out));
+    .action((options: { config?: string; json?: boolean }) => setResult(validateCommand(options, out)));
+
+  withConfig(root.command('start'))
+    .description("run the supervisor in the foreground: start every profile's gateway and keep it running")
+    .action((options: { config?: string }) => setResult(startCommand(options)));
+
+  withConfig(root.command('status'))
+    .description('boards (generation, inode, holders, health) and gateways (state, pid, grant, restarts)')
+    .option('--json', 'print the status as JSON')
+    .action((options: { config?: string; json?: boolean }) =>
+      setResult(
+        ask(options.config, 'status').then((status) => {
+          if (options.json) json(status);
+          else out(statusText(status as StatusReport));
+          return 0;
+        }),
+      ),
+    );
+
+  withConfig(root.command('restart'))
+    .description('restart gateways in one coordinated wave (max_parallel at a time, each ready before the next)')
+    .argument('[profiles...]', 'profiles to restart')
+    .option('--all', 'every gateway')
+    .option('--stale', 'every gateway holding a replaced board file')
+    .option('--reason <text>', 'recorded in the events and given to hooks')
+    .option('--no-wait', 'return once the wave is queued')
+    .action((profiles: string[], options: { config?: string; all?: boolean; stale?: boolean; reason?: string; wait: boolean }) =>
+      setResult(
+        ask(options.config, 'restart', { profiles, all: options.all === true, stale: options.stale === true, reason: options.reason, wait: options.wait }, true).then(
+          (value) => {
+            const result = value as { profiles: string[]; restarted?: string[]; failed?: string[]; vetoed?: string[]; duration_ms?: number };
+            if (!options.wait) {
+              out(`queued: ${result.profiles.join(', ') || 'nothing'}`);
+              return 0;
+            }
+            out(`restarted: ${result.restarted?.join(', ') || 'none'} (${result.duration_ms ?? 0} ms)`);
+            if (result.vetoed?.length) out(`vetoed by pre_restart: ${result.vetoed.join(', ')}`);
+            if (result.failed?.length) {
+              process.stderr.write(`hermes-supervisor: did not come back ready: ${result.failed.join(', ')}\n`);
+              return EXIT_FAILED;
+            }
+            return 0;
+          },
+        ),
+      ),
+    );
+
+  withConfig(root.command('stop'))
+    .description('stop gateways and keep them stopped (waves leave them alone) until `start`')
+    .argument('<profiles...>')
+    .action((profiles: string[], options: { config?: string }) =>
+      setResult(
+        ask(options.config, 'stop', { profiles }, true).then((result) => {
+          out(`stopped: ${(result as { stopped: string[] }).stopped.join(', ')}`);
+          return 0;
+        }),
+      ),
+    );
+
+  withConfig(root.command('start-gateway'))
+    .alias('resume')
+    .description('start stopped or failed gateways again (same as `start PROFILE...`)')
+    .argument('<profiles...>')
+    .action((profiles: string[], options: { config?: string }) => setResult(resume(options.config, profiles)));
+
+  withConfig(root.command('shutdown'))
+    .description('stop every gateway and the supervisor')
+    .action((options: { config?: string }) =>
+      setResult(
+        ask(options.config, 'shutdown').then((result) => {
+          out(`supervisor ${(result as { pid: number }).pid} is stopping`);
+          return 0;
+        }),
+      ),
+    );
+
+  withConfig(root.command('reload'))
+    .description('re-read every config (same as SIGHUP): start added profiles, stop removed ones, restart changed ones')
+    .action((options: { config?: string }) =>
+      setResult(
+        ask(options.config, 'reload', {}, true).then((value) => {
+          const diff = value as { added: string[]; removed: string[]; changed: string[] };
+          out(`added: ${diff.added.join(', ') || 'none'}; removed: ${diff.removed.join(', ') || 'none'}; restarting: ${diff.changed.join(', ') || 'none'}`);
+          return 0;
+        }),
+      ),
+    );
+
+  withConfig(root.command('check'))
+    .description('run the holder audit and the integrity probe now; exit 1 on stale holders, violations or corruption')
+    .option('--json', 'print the report as JSON')
+    .option('--full', 'PRAGMA integrity_check instead of quick_check (slower on big boards)')
+    .action((options: { config?: string; json?: boolean; full?: boolean }) =>
+      setResult(
+        ask(options.config, 'check', { full: options.full === true }, true).then((value) => {
+          const report = value as Parameters<typeof checkText>[0];
+          if (options.json) json(report);
+          else out(checkText(report));
+          return checkFailed(report) ? EXIT_FAILED : 0;
+        }),
+      ),
+    );
+
+  withConfig(root.command('logs'))
+    .description("a gateway's output (<state_dir>/logs/<profile>.log)")
+    .argument('<profile>')
+    .option('-n, --lines <n>', 'how many lines', count, 50)
+    .option('-f, --follow', 'keep printing new lines')
+    .action((profile: string, options: { config?: string; lines: number; follow?: boolean }) => {
+      const file = logFile(options.config, profile);
+      for (const line of tail(file, options.lines)) out(line);
+      setResult(options.follow ? followUntilInterrupted(file, out).then(() => 0) : 0);
     });
 
-  root
-    .command('start')
-    .description('run the supervisor in the foreground: start every profile\'s gateway and keep it running')
-    .option('-c, --config <file>', 'supervisor config file')
-    .action((options: { config?: string }) => {
-      pending = startCommand(options);
+  withConfig(root.command('events'))
+    .description('the event log (<state_dir>/events.jsonl)')
+    .option('-n, --lines <n>', 'how many events', count, 50)
+    .option('-f, --follow', 'keep printing new events')
+    .option('--json', 'print events as JSON lines')
+    .action((options: { config?: string; lines: number; follow?: boolean; json?: boolean }) => {
+      const file = eventsFile(options.config);
+      const print = (line: string) => out(options.json ? line : formatEvent(JSON.parse(line) as SupervisorEvent, true));
+      for (const line of tail(file, options.lines)) print(line);
+      setResult(options.follow ? followUntilInterrupted(file, print).then(() => 0) : 0);
     });
 
-  return { root, result: () => pending };
+  const kanban = root.command('kanban').description('board maintenance through the supervisor');
+  withConfig(kanban.command('init'))
+    .description("the safe re-init: fence and stop the board's granted gateways, run kanban.init_command, verify, restart them in a wave")
+    .option('--board <slug>', 'the board', 'default')
+    .action((options: { config?: string; board: string }) =>
+      setResult(
+        ask(options.config, 'kanban_init', { board: options.board }, true).then((value) => {
+          const result = value as { ok: boolean; generation: number; init: { code: number | null; output: string; error: string | null }; integrity: { status: string } | null; wave: { restarted: string[]; failed: string[] } };
+          out(`board ${options.board}: init ${result.ok ? 'ok' : 'FAILED'} (exit ${result.init.code ?? result.init.error}), integrity ${result.integrity?.status ?? 'not checked'}, generation ${result.generation}`);
+          if (!result.ok && result.init.output) out(result.init.output.trimEnd());
+          out(`gateways back: ${result.wave.restarted.join(', ') || 'none'}${result.wave.failed.length ? `; not ready: ${result.wave.failed.join(', ')}` : ''}`);
+          return result.ok && result.wave.failed.length === 0 ? 0 : EXIT_FAILED;
+        }),
+      ),
+    );
+  return root;
+}
+
+async function resume(config: string | undefined, profiles: string[]): Promise<number> {
+  const result = (await ask(config, 'start', { profiles }, true)) as { started: string[]; failed: string[] };
+  out(`started: ${result.started.join(', ') || 'none'}`);
+  if (result.failed.length === 0) return 0;
+  process.stderr.write(`hermes-supervisor: did not come up ready: ${result.failed.join(', ')}\n`);
+  return EXIT_FAILED;
+}
+
+/** `start PROFILE...` resumes gateways of a running supervisor; plain `start` runs the supervisor. */
+function routeStart(args: string[]): string[] {
+  if (args[0] !== 'start') return args;
+  const rest = args.slice(1);
+  const positional = rest.filter((arg, index) => !arg.startsWith('-') && !['-c', '--config'].includes(rest[index - 1] ?? ''));
+  return positional.length > 0 ? ['start-gateway', ...rest] : args;
 }
 
 /** Runs the CLI; resolves with the exit code. Config problems exit 2 with one line per problem. */
 export async function main(args: string[]): Promise<number> {
-  const { root, result } = program((text) => process.stdout.write(`${text}\n`));
+  let result: Promise<number> | number = 0;
+  const root = program((value) => (result = value));
   try {
     if (args.length === 0) {
       root.outputHelp();
       return EXIT_USAGE;
     }
-    await root.parseAsync(args, { from: 'user' });
-    return await result();
+    await root.parseAsync(routeStart(args), { from: 'user' });
+    return await result;
   } catch (err) {
-    if (err instanceof CommanderError) {
-      return err.exitCode === 0 ? 0 : EXIT_USAGE;
-    }
+    if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : EXIT_USAGE;
     if (err instanceof ConfigError) {
       for (const line of err.message.split('\n')) process.stderr.write(`hermes-supervisor: ${line}\n`);
       return EXIT_USAGE;
     }
-    process.stderr.write(`hermes-supervisor: ${err instanceof Error ? err.message : String(err)}\n`);
-    return 1;
+    const message = err instanceof ControlError ? err.message : err instanceof Error ? err.message : String(err);
+    process.stderr.write(`hermes-supervisor: ${message}\n`);
+    return EXIT_FAILED;
   }
 }

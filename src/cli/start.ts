@@ -1,8 +1,13 @@
+import { AlreadyRunningError } from '../control/index.js';
 import { loadConfig } from '../config/index.js';
 import { Supervisor } from '../daemon/index.js';
 import { buildPlan } from '../plan/index.js';
+import { notifyReady, notifyStatus, notifyStopping } from '../systemd/index.js';
 
-/** Runs the supervisor in the foreground until SIGTERM or SIGINT; a second signal kills gateways at once. */
+/**
+ * Runs the supervisor in the foreground until SIGTERM or SIGINT (a second one kills the gateways at
+ * once); SIGHUP reloads every config.
+ */
 export async function startCommand(options: { config?: string }): Promise<number> {
   const plan = buildPlan(loadConfig(options.config));
   for (const warning of plan.warnings) process.stderr.write(`hermes-supervisor: warning: ${warning}\n`);
@@ -13,6 +18,7 @@ export async function startCommand(options: { config?: string }): Promise<number
     const onSignal = (signal: NodeJS.Signals) => {
       signals += 1;
       if (signals === 1) {
+        void notifyStopping();
         supervisor.shutdown(signal).then(resolve, resolve);
       } else {
         for (const gateway of supervisor.fleet.gateways.values()) if (gateway.pid) process.kill(-gateway.pid, 'SIGKILL');
@@ -21,9 +27,26 @@ export async function startCommand(options: { config?: string }): Promise<number
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
   });
+  process.on('SIGHUP', () => {
+    supervisor.reload().catch(() => undefined);
+  });
   // Signal handlers do not keep Node's event loop alive; a fleet of failed gateways must not end the supervisor.
   const keepAlive = setInterval(() => undefined, 1 << 30);
-  await supervisor.start();
+  try {
+    await supervisor.start();
+  } catch (err) {
+    clearInterval(keepAlive);
+    if (err instanceof AlreadyRunningError) {
+      process.stderr.write(`hermes-supervisor: another supervisor (pid ${err.pid ?? 'unknown'}) is already running with state dir ${plan.config.state_dir} (socket ${err.socketPath})\n`);
+      return 1;
+    }
+    await supervisor.shutdown('start failed');
+    throw err;
+  }
+  if (!supervisor.shuttingDown) {
+    void notifyReady();
+    void notifyStatus(`${supervisor.fleet.gateways.size} gateways`);
+  }
   await stopped;
   clearInterval(keepAlive);
   return 0;

@@ -1,1 +1,2 @@
-export { Supervisor, type SupervisorOptions } from './supervisor.js';
+export { Supervisor, ReloadRejected, type SupervisorOptions } from './supervisor.js';
+export type { StatusReport } from './status.js';

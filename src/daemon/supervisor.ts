@@ -1,13 +1,22 @@
 import { mkdirSync } from 'node:fs';
-import { EventLog, type SupervisorEvent } from '../events/index.js';
+import { loadConfig } from '../config/index.js';
+import { processStartTime } from '../board/index.js';
+import { ensureStateDir, startControlServer, type ControlServer } from '../control/index.js';
+import { EventLog, formatEvent } from '../events/index.js';
 import { Fleet, WaveRunner } from '../fleet/index.js';
-import { deniedHome, type FleetPlan } from '../plan/index.js';
+import { buildPlan, deniedHome, diffPlans, type FleetPlan, type PlanDiff } from '../plan/index.js';
+import { forgetGateway, reapLeftovers, recordGateway } from '../recovery/index.js';
 import { BoardSteward } from '../steward/index.js';
+import { commandHandlers } from './commands.js';
+import { wireHooks } from './hookWiring.js';
 
 export interface SupervisorOptions {
   /** Where gateway output lines and event summaries go. */
   print: (line: string) => void;
 }
+
+/** A reload that cannot be applied: the running fleet is left as it was. */
+export class ReloadRejected extends Error {}
 
 /** The one owner process on a host: runs the fleet of a plan and records every state change. */
 export class Supervisor {
@@ -16,35 +25,59 @@ export class Supervisor {
   readonly waves: WaveRunner;
   readonly steward: BoardSteward;
   readonly startedAt = new Date();
+  /** Each board's health as last probed, by slug. */
+  readonly health = new Map<string, string>();
+  private control: ControlServer | null = null;
   private stopping: Promise<void> | null = null;
+  private reloading: Promise<PlanDiff> | null = null;
+  private readonly startTimes = new Map<number, number>();
 
   constructor(
-    readonly plan: FleetPlan,
+    public plan: FleetPlan,
     options: SupervisorOptions,
   ) {
     const { config } = plan;
-    mkdirSync(config.state_dir, { recursive: true, mode: 0o700 });
-    for (const profile of plan.profiles) {
-      if (profile.enabled && !profile.grant) mkdirSync(deniedHome(config, profile.name), { recursive: true, mode: 0o700 });
-    }
+    ensureStateDir(config.state_dir);
     this.events = new EventLog(config.state_dir);
-    this.events.subscribe((event) => options.print(summarise(event)));
-    this.fleet = new Fleet(plan, { events: this.events, echo: options.print });
+    this.events.subscribe((event) => options.print(`supervisor | ${formatEvent(event)}`));
+    this.fleet = new Fleet(plan, {
+      events: this.events,
+      echo: options.print,
+      lifecycle: {
+        spawned: (profile, pid) => this.recordSpawn(profile, pid),
+        exited: (profile, pid) => this.recordExit(profile, pid),
+      },
+    });
+    const hooks = wireHooks(() => this.plan.config, this.events);
     this.waves = new WaveRunner(this.fleet, this.events, {
       maxParallel: config.restart.max_parallel,
       debounceMs: config.restart.debounce,
+      approve: hooks.approveRestart,
+      restarted: hooks.restarted,
     });
     this.steward = new BoardSteward({ plan, fleet: this.fleet, events: this.events, waves: this.waves });
   }
 
+  /**
+   * Takes the control socket (refusing to run beside another supervisor), stops gateways a killed
+   * predecessor left behind, then starts the fleet.
+   */
   async start(): Promise<void> {
     const { config } = this.plan;
+    this.control = await startControlServer({
+      socketPath: config.control.socket,
+      commands: commandHandlers(this),
+      onError: (err) => this.events.emit('control.error', { error: err.message }),
+    });
     this.events.emit('supervisor.start', {
       pid: process.pid,
       config: config.file,
       state_dir: config.state_dir,
+      socket: config.control.socket,
       profiles: this.plan.profiles.filter((profile) => profile.enabled).map((profile) => profile.name),
     });
+    await reapLeftovers(config.state_dir, { stopTimeoutMs: config.restart.stop_timeout, events: this.events });
+    this.prepareDeniedHomes(this.plan);
     // Board identities are known before any gateway can open a board.
     await this.steward.start();
     await this.fleet.startAll();
@@ -57,17 +90,77 @@ export class Supervisor {
       this.waves.close();
       await this.steward.stop();
       await this.fleet.stopAll();
+      await this.control?.close();
       this.events.emit('supervisor.stop', { pid: process.pid, reason });
     })();
     return this.stopping;
   }
-}
 
-const QUIET_FIELDS = new Set(['ts', 'ts_ms', 'type']);
+  get shuttingDown(): boolean {
+    return this.stopping !== null;
+  }
 
-function summarise(event: SupervisorEvent): string {
-  const fields = Object.entries(event)
-    .filter(([name, value]) => !QUIET_FIELDS.has(name) && value !== undefined && value !== null)
-    .map(([name, value]) => `${name}=${typeof value === 'string' ? value : JSON.stringify(value)}`);
-  return `supervisor | ${event.type} ${fields.join(' ')}`.trimEnd();
+  /**
+   * Re-reads every config: starts added profiles, stops removed ones, and restarts in a wave only
+   * those whose command, env or grant changed. An invalid config is rejected whole.
+   */
+  reload(): Promise<PlanDiff> {
+    this.reloading ??= this.applyReload().finally(() => {
+      this.reloading = null;
+    });
+    return this.reloading;
+  }
+
+  private async applyReload(): Promise<PlanDiff> {
+    const before = this.plan;
+    let plan: FleetPlan;
+    try {
+      plan = buildPlan(loadConfig(before.config.file));
+      if (plan.config.state_dir !== before.config.state_dir || plan.config.control.socket !== before.config.control.socket) {
+        throw new Error(`${plan.config.file}: state_dir and control.socket cannot change on reload; restart the supervisor`);
+      }
+    } catch (err) {
+      const message = (err as Error).message;
+      this.events.emit('supervisor.reload_rejected', { error: message });
+      throw new ReloadRejected(message);
+    }
+    const diff = diffPlans(before, plan);
+    this.plan = plan;
+    this.prepareDeniedHomes(plan);
+    this.fleet.setPlan(plan);
+    this.steward.setPlan(plan);
+    this.waves.setOptions({ maxParallel: plan.config.restart.max_parallel, debounceMs: plan.config.restart.debounce });
+    await Promise.all(diff.removed.map((name) => this.fleet.remove(name)));
+    for (const profile of diff.added) this.fleet.add(profile).start('reload');
+    this.events.emit('supervisor.reload', {
+      added: diff.added.map((profile) => profile.name),
+      removed: diff.removed,
+      changed: diff.changed.map((profile) => profile.name),
+    });
+    if (diff.changed.length > 0) {
+      void this.waves.request({ profiles: diff.changed.map((profile) => profile.name), reason: 'reload', immediate: true });
+    }
+    return diff;
+  }
+
+  private prepareDeniedHomes(plan: FleetPlan): void {
+    for (const profile of plan.profiles) {
+      if (profile.enabled && !profile.grant) mkdirSync(deniedHome(plan.config, profile.name), { recursive: true, mode: 0o700 });
+    }
+  }
+
+  private recordSpawn(profile: string, pid: number): void {
+    const gateway = this.fleet.get(profile);
+    if (gateway) gateway.boardGenerations = this.steward.generations();
+    const startTime = processStartTime(pid);
+    if (startTime === null) return;
+    this.startTimes.set(pid, startTime);
+    recordGateway(this.plan.config.state_dir, { profile, pid, pgid: pid, startTime });
+  }
+
+  private recordExit(profile: string, pid: number): void {
+    const startTime = this.startTimes.get(pid);
+    this.startTimes.delete(pid);
+    if (startTime !== undefined) forgetGateway(this.plan.config.state_dir, profile, { pid, startTime });
+  }
 }

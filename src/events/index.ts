@@ -1,1 +1,2 @@
 export { EventLog, type SupervisorEvent, type EventListener } from './log.js';
+export { formatEvent } from './format.js';

@@ -1,13 +1,14 @@
 import path from 'node:path';
 import type { EventLog } from '../events/index.js';
 import type { FleetPlan, PlannedProfile } from '../plan/index.js';
-import { Gateway, type GatewayTimings } from './gateway.js';
+import { Gateway, type GatewayLifecycle, type GatewayTimings } from './gateway.js';
 import { GatewayOutput } from './output.js';
 
 export interface FleetOptions {
   events: EventLog;
   /** Where gateways' output lines go besides their log files. */
   echo: (line: string) => void;
+  lifecycle?: GatewayLifecycle;
 }
 
 /** Every enabled profile's gateway, keyed by profile name. */
@@ -49,6 +50,25 @@ export class Fleet {
     await Promise.all([...this.outputs.values()].map((output) => output.close()));
   }
 
+  /** Takes a new plan: gateways added or restarted later use it. */
+  setPlan(plan: FleetPlan): void {
+    this.plan = plan;
+    for (const gateway of this.gateways.values()) {
+      const profile = plan.profiles.find((entry) => entry.name === gateway.name);
+      if (profile) gateway.replan(profile, timingsOf(plan));
+    }
+  }
+
+  /** Stops a gateway for good and forgets it. */
+  async remove(name: string): Promise<void> {
+    const gateway = this.gateways.get(name);
+    if (!gateway) return;
+    await gateway.stop();
+    this.gateways.delete(name);
+    await this.outputs.get(name)?.close();
+    this.outputs.delete(name);
+  }
+
   add(profile: PlannedProfile): Gateway {
     const output = new GatewayOutput(profile.name, {
       logsDir: path.join(this.plan.config.state_dir, 'logs'),
@@ -56,7 +76,7 @@ export class Fleet {
       keep: this.plan.config.logs.keep,
       echo: this.options.echo,
     });
-    const gateway = new Gateway(profile, timingsOf(this.plan), this.options.events, output);
+    const gateway = new Gateway(profile, timingsOf(this.plan), this.options.events, output, this.options.lifecycle);
     this.gateways.set(profile.name, gateway);
     this.outputs.set(profile.name, output);
     return gateway;

@@ -13,6 +13,12 @@ export interface GatewayTimings {
   crash: CrashPolicy;
 }
 
+/** Told when a gateway process starts and when its whole group is gone (crash-safety records). */
+export interface GatewayLifecycle {
+  spawned(profile: string, pid: number): void;
+  exited(profile: string, pid: number): void;
+}
+
 export interface ExitRecord {
   code: number | null;
   signal: string | null;
@@ -33,6 +39,10 @@ export class Gateway {
   lastRestartReason: string | null = null;
   /** Frozen by the board steward because it held a replaced board; cleared by the next spawn. */
   fenced = false;
+  /** Stopped by an operator: waves leave it stopped until an operator starts it again. */
+  held = false;
+  /** Each board's generation when this gateway was last spawned. */
+  boardGenerations: Record<string, number> = {};
 
   private plan: PlannedProfile;
   private child: Promise<Result> | null = null;
@@ -44,9 +54,10 @@ export class Gateway {
 
   constructor(
     plan: PlannedProfile,
-    private readonly timings: GatewayTimings,
+    private timings: GatewayTimings,
     private readonly events: EventLog,
     private readonly output: GatewayOutput,
+    private readonly lifecycle?: GatewayLifecycle,
   ) {
     this.plan = plan;
   }
@@ -59,9 +70,10 @@ export class Gateway {
     return this.plan;
   }
 
-  /** Takes a new plan; it applies from the next spawn. */
-  replan(plan: PlannedProfile): void {
+  /** Takes a new plan and timings; they apply from the next spawn. */
+  replan(plan: PlannedProfile, timings: GatewayTimings = this.timings): void {
     this.plan = plan;
+    this.timings = timings;
   }
 
   get alive(): boolean {
@@ -140,6 +152,7 @@ export class Gateway {
     }
     this.setState('starting');
     this.events.emit('gateway.spawn', { profile: this.name, pid: this.pid, reason });
+    if (this.pid !== null) this.lifecycle?.spawned(this.name, this.pid);
     this.output.attach(child.stdout);
     this.output.attach(child.stderr);
     this.readyTimer = setTimeout(() => {
@@ -155,7 +168,10 @@ export class Gateway {
     clearTimeout(this.readyTimer);
     const pid = this.pid;
     const ranForMs = Date.now() - (this.startedAt ?? Date.now());
-    if (pid !== null) await reapGroup(pid);
+    if (pid !== null) {
+      await reapGroup(pid);
+      this.lifecycle?.exited(this.name, pid);
+    }
     const expected = this.state === 'stopping';
     this.child = null;
     this.pid = null;

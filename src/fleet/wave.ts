@@ -48,8 +48,13 @@ export class WaveRunner {
   constructor(
     private readonly fleet: Fleet,
     private readonly events: EventLog,
-    private readonly options: WaveOptions,
+    private options: WaveOptions,
   ) {}
+
+  /** New settings (after a reload) apply from the next batch. */
+  setOptions(options: Partial<WaveOptions>): void {
+    this.options = { ...this.options, ...options };
+  }
 
   /** Adds profiles to the coming (or running) wave; resolves with the result of the wave that restarts them. */
   request(request: WaveRequest): Promise<WaveResult> {
@@ -146,12 +151,17 @@ export class WaveRunner {
     return result;
   }
 
-  private async restartOne(profile: string, reason: string): Promise<'ready' | 'failed' | 'vetoed' | 'gone'> {
+  /** 'skipped': the profile is no longer in the fleet, or an operator stopped it. */
+  private async restartOne(profile: string, reason: string): Promise<'ready' | 'failed' | 'vetoed' | 'skipped'> {
     const gateway = this.fleet.get(profile);
-    if (!gateway) return 'gone';
+    if (!gateway) return 'skipped';
     const mandatory = this.mandatory.has(profile);
+    if (gateway.held && !mandatory) return 'skipped';
     if (this.options.approve && !(await this.options.approve(profile, reason))) {
-      if (!mandatory) return 'vetoed';
+      if (!mandatory) {
+        this.events.emit('wave.veto', { profile, reason });
+        return 'vetoed';
+      }
       this.events.emit('wave.veto_ignored', { profile, reason: 'fenced off a replaced board: it cannot stay on the old file' });
     }
     await gateway.stop();

@@ -2,3 +2,4 @@ export { buildPlan, deniedHome, type FleetPlan, type PlannedProfile } from './pl
 export { decideGrant, type Grant, type GrantReason, type KanbanKeys } from './grant.js';
 export { gatewayEnv, childEnvironment, redactEnv } from './env.js';
 export { substituteProfile, resolveProgram } from './command.js';
+export { diffPlans, type PlanDiff } from './diff.js';

@@ -61,6 +61,19 @@ export class BoardSteward {
     return this.deps.plan.config;
   }
 
+  /** Takes a reloaded plan: boards it adds are adopted; boards it drops are no longer looked after. */
+  setPlan(plan: FleetPlan): void {
+    this.deps.plan = plan;
+    const slugs = new Set(plan.boards.map((board) => board.slug));
+    for (const spec of plan.boards) if (!this.boards.has(spec.slug)) this.adopt(spec, true);
+    if (plan.config.kanban.boards !== 'auto') for (const slug of this.boards.keys()) if (!slugs.has(slug)) this.boards.delete(slug);
+  }
+
+  /** Each board's generation now, by slug. */
+  generations(): Record<string, number> {
+    return Object.fromEntries([...this.boards.values()].map((state) => [state.slug, state.generation]));
+  }
+
   async start(): Promise<void> {
     for (const spec of this.deps.plan.boards) this.adopt(spec, false);
     const { config } = this;

@@ -1,0 +1,113 @@
+import { findForeignHolders, holderTargets } from '../board/index.js';
+import { ControlError, type CommandHandler } from '../control/index.js';
+import type { Gateway } from '../fleet/index.js';
+import { probeIntegrity } from '../maintenance/index.js';
+import { kanbanInit } from './kanbanInit.js';
+import { statusReport } from './status.js';
+import { ReloadRejected, type Supervisor } from './supervisor.js';
+
+const strings = (value: unknown, name: string): string[] => {
+  if (value === undefined) return [];
+  if (!Array.isArray(value) || !value.every((item) => typeof item === 'string')) {
+    throw new ControlError('bad_request', `"${name}" must be a list of strings`);
+  }
+  return value as string[];
+};
+
+/** The gateways named, or an error naming every unknown one. */
+function named(supervisor: Supervisor, names: string[]): Gateway[] {
+  const unknown = names.filter((name) => !supervisor.fleet.get(name));
+  if (unknown.length > 0) {
+    const known = [...supervisor.fleet.gateways.keys()].join(', ') || 'none';
+    throw new ControlError('unknown_profile', `unknown profile${unknown.length > 1 ? 's' : ''}: ${unknown.join(', ')} (running profiles: ${known})`);
+  }
+  return names.map((name) => supervisor.fleet.get(name)!);
+}
+
+/** The control socket's commands, each a thin call into the supervisor. */
+export function commandHandlers(supervisor: Supervisor): Record<string, CommandHandler> {
+  return {
+    status: async () =>
+      statusReport({ startedAt: supervisor.startedAt, plan: supervisor.plan, fleet: supervisor.fleet, steward: supervisor.steward, health: supervisor.health }),
+
+    restart: async (args) => {
+      const all = args.all === true;
+      const stale = args.stale === true;
+      let profiles = named(supervisor, strings(args.profiles, 'profiles')).map((gateway) => gateway.name);
+      if (all) profiles = [...supervisor.fleet.gateways.keys()];
+      if (stale) {
+        const audit = supervisor.steward.audit();
+        const generations = supervisor.steward.generations();
+        profiles.push(...audit.holders.filter((holder) => holder.generation < (generations[holder.board] ?? 0)).map((holder) => holder.owner));
+      }
+      profiles = [...new Set(profiles)];
+      if (profiles.length === 0 && !stale) throw new ControlError('bad_request', 'name profiles to restart, or pass --all or --stale');
+      const reason = typeof args.reason === 'string' && args.reason.trim() ? args.reason.trim() : 'manual';
+      const wave = supervisor.waves.request({ profiles, reason, immediate: true });
+      if (args.wait === false) return { profiles, reason, waiting: false };
+      const result = profiles.length > 0 ? await wave : null;
+      return { profiles, reason, restarted: result?.restarted ?? [], failed: result?.failed ?? [], vetoed: result?.vetoed ?? [], duration_ms: result?.durationMs ?? 0 };
+    },
+
+    stop: async (args) => {
+      const gateways = named(supervisor, strings(args.profiles, 'profiles'));
+      if (gateways.length === 0) throw new ControlError('bad_request', 'name the profiles to stop');
+      for (const gateway of gateways) gateway.held = true;
+      await Promise.all(gateways.map((gateway) => gateway.stop()));
+      return { stopped: gateways.map((gateway) => gateway.name) };
+    },
+
+    start: async (args) => {
+      const gateways = named(supervisor, strings(args.profiles, 'profiles'));
+      if (gateways.length === 0) throw new ControlError('bad_request', 'name the profiles to start');
+      for (const gateway of gateways) {
+        gateway.held = false;
+        gateway.start('operator');
+      }
+      const ready = await Promise.all(gateways.map((gateway) => gateway.waitReady()));
+      return { started: gateways.filter((_, index) => ready[index]).map((g) => g.name), failed: gateways.filter((_, index) => !ready[index]).map((g) => g.name) };
+    },
+
+    shutdown: async () => {
+      // Reply first: closing the socket waits for open connections.
+      setImmediate(() => process.kill(process.pid, 'SIGTERM'));
+      return { stopping: true, pid: process.pid };
+    },
+
+    reload: async () => {
+      try {
+        const diff = await supervisor.reload();
+        return { added: diff.added.map((profile) => profile.name), removed: diff.removed, changed: diff.changed.map((profile) => profile.name) };
+      } catch (err) {
+        if (err instanceof ReloadRejected) throw new ControlError('reload_rejected', `config rejected, fleet untouched: ${err.message}`);
+        throw err;
+      }
+    },
+
+    check: async (args) => {
+      const audit = supervisor.steward.audit();
+      const generations = supervisor.steward.generations();
+      const exclude = new Set<number>([process.pid]);
+      for (const gateway of supervisor.fleet.gateways.values()) if (gateway.pid) exclude.add(gateway.pid);
+      const foreign = findForeignHolders(holderTargets(supervisor.steward.boards.values()), exclude).filter(
+        (holder) => !audit.holders.some((own) => own.pid === holder.pid),
+      );
+      const integrity = [...supervisor.steward.boards.values()].map((board) => {
+        const probe = probeIntegrity(board.path, { full: args.full === true });
+        supervisor.health.set(board.slug, probe.status);
+        return { board: board.slug, path: board.path, status: probe.status, detail: probe.detail, duration_ms: Math.round(probe.durationMs) };
+      });
+      const denied = new Set(supervisor.plan.profiles.filter((profile) => !profile.grant).map((profile) => profile.name));
+      return {
+        audit_ms: Math.round(audit.durationMs * 1000) / 1000,
+        holders: audit.holders,
+        stale: audit.holders.filter((holder) => holder.generation < (generations[holder.board] ?? 0)),
+        violations: audit.holders.filter((holder) => denied.has(holder.owner)),
+        foreign,
+        integrity,
+      };
+    },
+
+    kanban_init: async (args) => kanbanInit(supervisor, typeof args.board === 'string' ? args.board : 'default'),
+  };
+}

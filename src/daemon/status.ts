@@ -1,0 +1,61 @@
+import type { AuditSummary, BoardSteward } from '../steward/index.js';
+import type { Fleet } from '../fleet/index.js';
+import type { FleetPlan } from '../plan/index.js';
+
+export interface StatusReport {
+  supervisor: { pid: number; started_at: string; config: string; state_dir: string };
+  boards: Array<{ slug: string; path: string; generation: number; dev: number | null; ino: number | null; holders: number; health: string }>;
+  profiles: Array<{
+    name: string;
+    state: string;
+    pid: number | null;
+    grant: boolean;
+    grant_reason: string;
+    generation: number | null;
+    restarts: number;
+    last_exit: unknown;
+    last_restart_reason: string | null;
+    uptime_s: number | null;
+  }>;
+}
+
+/** What `status` reports: the supervisor, each board and each profile. */
+export function statusReport(input: {
+  startedAt: Date;
+  plan: FleetPlan;
+  fleet: Fleet;
+  steward: BoardSteward;
+  health: ReadonlyMap<string, string>;
+}): StatusReport {
+  const { plan, fleet, steward } = input;
+  const audit: AuditSummary | null = steward.lastAudit;
+  const firstBoard = plan.boards[0]?.slug;
+  return {
+    supervisor: { pid: process.pid, started_at: input.startedAt.toISOString(), config: plan.config.file, state_dir: plan.config.state_dir },
+    boards: [...steward.boards.values()].map((board) => ({
+      slug: board.slug,
+      path: board.path,
+      generation: board.generation,
+      dev: board.identity?.dev ?? null,
+      ino: board.identity?.ino ?? null,
+      holders: new Set(audit?.holders.filter((holder) => holder.board === board.slug).map((holder) => holder.pid)).size,
+      health: input.health.get(board.slug) ?? (board.identity ? 'unknown' : 'missing'),
+    })),
+    profiles: plan.profiles.map((profile) => {
+      const gateway = fleet.get(profile.name);
+      const up = gateway?.pid && gateway.startedAt ? Math.round((Date.now() - gateway.startedAt) / 1000) : null;
+      return {
+        name: profile.name,
+        state: gateway ? (gateway.fenced ? 'fenced' : gateway.held ? 'stopped' : gateway.state) : 'disabled',
+        pid: gateway?.pid ?? null,
+        grant: profile.grant,
+        grant_reason: profile.grant_reason,
+        generation: gateway && firstBoard !== undefined ? (gateway.boardGenerations[firstBoard] ?? null) : null,
+        restarts: gateway?.restarts ?? 0,
+        last_exit: gateway?.lastExit ?? null,
+        last_restart_reason: gateway?.lastRestartReason ?? null,
+        uptime_s: up,
+      };
+    }),
+  };
+}
