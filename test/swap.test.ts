@@ -161,9 +161,11 @@ test.serial('poll only: a swap is still found, by the stat poll', async (t) => {
 });
 
 test.serial('a board deleted for good is reported gone; a new board is found and watched', async (t) => {
-  const fleet = await startSwapFleet(t, { h1: profiles.h1, quiet: profiles.quiet });
+  // A holder that never re-creates the board (Hermes-like gateways would create it again on their next tick).
+  const reader = (board: string) => [python, '-c', 'import sqlite3, sys, time\nc = sqlite3.connect("file:" + sys.argv[1] + "?mode=rw", uri=True)\nc.execute("select count(*) from tasks").fetchall()\ntime.sleep(600)', board];
+  const fleet = await startSwapFleet(t, { h1: { mode: 'hold', grant: true, command: reader }, quiet: profiles.quiet });
   for (const suffix of ['', '-wal', '-shm']) rmSync(fleet.board + suffix, { force: true });
-  const gone = await fleet.waitForEvent((all) => eventsOf(all, 'board.gone').length >= 1 && eventsOf(all, 'wave.done').length >= 1);
+  const gone = await fleet.waitForEvent((all) => eventsOf(all, 'board.gone').length >= 1);
   t.like(eventsOf(gone, 'board.gone')[0], { board: 'default', generation: 2 });
   t.deepEqual(eventsOf(gone, 'board.fence')[0]!.profiles, ['h1'], 'the holder of the deleted file is fenced');
   t.is(eventsOf(gone, 'board.swap').length, 0);
@@ -176,4 +178,13 @@ test.serial('a board deleted for good is reported gone; a new board is found and
   swaps.renameOver(ops);
   const swapped = await fleet.waitForEvent((all) => eventsOf(all, 'board.swap').some((event) => event.board === 'ops'));
   t.like(eventsOf(swapped, 'board.swap').find((event) => event.board === 'ops'), { generation: 2, path: ops });
+});
+
+test.serial('on_swap: granted restarts every granted gateway, never a denied one', async (t) => {
+  const fleet = await startSwapFleet(t, { h1: profiles.h1, quiet: profiles.quiet, denied: profiles.denied }, { restart: { on_swap: 'granted' } });
+  swaps.renameOver(fleet.board);
+  const events = await fleet.waitForEvent((all) => eventsOf(all, 'wave.done').length >= 1);
+  t.deepEqual(eventsOf(events, 'board.fence')[0]!.profiles, ['h1']);
+  t.deepEqual([...(eventsOf(events, 'wave.done')[0]!.restarted as string[])].sort(), ['h1', 'quiet']);
+  t.is(spawnPid(events, 'denied').length, 1);
 });

@@ -47,7 +47,7 @@ export const supervisorSchema = z.strictObject({
         .union([z.literal('auto'), z.array(boardEntry)], { error: 'expected "auto" or a list of {slug, path}' })
         .default('auto'),
       init_command: argv.optional(),
-      quarantine_keep: count(0).default(10),
+      quarantine_keep: count(1).default(10),
       on_corruption: z.enum(['rebuild', 'stop']).default('rebuild'),
       wal_limit: size.prefault('64M'),
       allow_network_fs: bool.default(false),

@@ -1,7 +1,6 @@
 import { findForeignHolders, holderTargets } from '../board/index.js';
 import { ControlError, type CommandHandler } from '../control/index.js';
 import type { Gateway } from '../fleet/index.js';
-import { probeIntegrity } from '../maintenance/index.js';
 import { kanbanInit } from './kanbanInit.js';
 import { statusReport } from './status.js';
 import { ReloadRejected, type Supervisor } from './supervisor.js';
@@ -34,7 +33,14 @@ export function commandHandlers(supervisor: Supervisor): Record<string, CommandH
       const all = args.all === true;
       const stale = args.stale === true;
       let profiles = named(supervisor, strings(args.profiles, 'profiles')).map((gateway) => gateway.name);
-      if (all) profiles = [...supervisor.fleet.gateways.keys()];
+      if (all) {
+        // After an operator fixed a board held by on_corruption: stop, or before an upgrade's restart:
+        // release held boards and run the staged init once per board before the wave.
+        supervisor.care.release();
+        for (const gateway of supervisor.fleet.gateways.values()) if (gateway.holdReason !== 'operator') gateway.release();
+        await supervisor.care.initAll('restart --all');
+        profiles = [...supervisor.fleet.gateways.keys()];
+      }
       if (stale) {
         const audit = supervisor.steward.audit();
         const generations = supervisor.steward.generations();
@@ -52,7 +58,7 @@ export function commandHandlers(supervisor: Supervisor): Record<string, CommandH
     stop: async (args) => {
       const gateways = named(supervisor, strings(args.profiles, 'profiles'));
       if (gateways.length === 0) throw new ControlError('bad_request', 'name the profiles to stop');
-      for (const gateway of gateways) gateway.held = true;
+      for (const gateway of gateways) gateway.hold('operator');
       await Promise.all(gateways.map((gateway) => gateway.stop()));
       return { stopped: gateways.map((gateway) => gateway.name) };
     },
@@ -61,7 +67,7 @@ export function commandHandlers(supervisor: Supervisor): Record<string, CommandH
       const gateways = named(supervisor, strings(args.profiles, 'profiles'));
       if (gateways.length === 0) throw new ControlError('bad_request', 'name the profiles to start');
       for (const gateway of gateways) {
-        gateway.held = false;
+        gateway.release();
         gateway.start('operator');
       }
       const ready = await Promise.all(gateways.map((gateway) => gateway.waitReady()));
@@ -92,11 +98,12 @@ export function commandHandlers(supervisor: Supervisor): Record<string, CommandH
       const foreign = findForeignHolders(holderTargets(supervisor.steward.boards.values()), exclude).filter(
         (holder) => !audit.holders.some((own) => own.pid === holder.pid),
       );
-      const integrity = [...supervisor.steward.boards.values()].map((board) => {
-        const probe = probeIntegrity(board.path, { full: args.full === true });
-        supervisor.health.set(board.slug, probe.status);
-        return { board: board.slug, path: board.path, status: probe.status, detail: probe.detail, duration_ms: Math.round(probe.durationMs) };
-      });
+      const integrity = (await supervisor.care.probeAll(args.full === true)).map(({ board, probe }) => ({
+        board,
+        status: probe.status,
+        detail: probe.detail,
+        duration_ms: Math.round(probe.durationMs),
+      }));
       const denied = new Set(supervisor.plan.profiles.filter((profile) => !profile.grant).map((profile) => profile.name));
       return {
         audit_ms: Math.round(audit.durationMs * 1000) / 1000,

@@ -22,7 +22,7 @@ export async function kanbanInit(supervisor: Supervisor, slug: string) {
   const profiles = gateways.map((gateway) => gateway.name);
   freeze(gateways.filter((gateway) => gateway.pid !== null).map((gateway) => ({ pid: gateway.pid!, group: true })));
   // Held, so no wave started by the swap the init itself causes brings them back mid-init.
-  for (const gateway of gateways) gateway.held = true;
+  for (const gateway of gateways) gateway.hold('kanban init');
   supervisor.events.emit('kanban.init.start', { board: slug, path: board.path, profiles });
   await Promise.all(gateways.map((gateway) => gateway.stop()));
 
@@ -42,7 +42,7 @@ export async function kanbanInit(supervisor: Supervisor, slug: string) {
     ...(init.error ? { error: init.error } : {}),
   });
   // The gateways come back whatever happened: the old file is still there if the init failed.
-  for (const gateway of gateways) gateway.held = false;
+  for (const gateway of gateways) gateway.release();
   const wave: WaveResult = await supervisor.waves.request({ profiles, reason: 'kanban.init', board: slug, mandatory: profiles, immediate: true });
   return {
     board: slug,

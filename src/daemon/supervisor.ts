@@ -7,6 +7,7 @@ import { Fleet, WaveRunner } from '../fleet/index.js';
 import { buildPlan, deniedHome, diffPlans, type FleetPlan, type PlanDiff } from '../plan/index.js';
 import { forgetGateway, reapLeftovers, recordGateway } from '../recovery/index.js';
 import { BoardSteward } from '../steward/index.js';
+import { BoardCare } from './boardCare.js';
 import { commandHandlers } from './commands.js';
 import { wireHooks } from './hookWiring.js';
 
@@ -24,6 +25,7 @@ export class Supervisor {
   readonly fleet: Fleet;
   readonly waves: WaveRunner;
   readonly steward: BoardSteward;
+  readonly care: BoardCare;
   readonly startedAt = new Date();
   /** Each board's health as last probed, by slug. */
   readonly health = new Map<string, string>();
@@ -56,6 +58,14 @@ export class Supervisor {
       restarted: hooks.restarted,
     });
     this.steward = new BoardSteward({ plan, fleet: this.fleet, events: this.events, waves: this.waves });
+    this.care = new BoardCare({
+      plan: () => this.plan,
+      fleet: this.fleet,
+      events: this.events,
+      waves: this.waves,
+      steward: this.steward,
+      health: this.health,
+    });
   }
 
   /**
@@ -78,8 +88,12 @@ export class Supervisor {
     });
     await reapLeftovers(config.state_dir, { stopTimeoutMs: config.restart.stop_timeout, events: this.events });
     this.prepareDeniedHomes(this.plan);
-    // Board identities are known before any gateway can open a board.
+    // Board identities are known, and every board initialised, migrated and probed, before any gateway opens one.
     await this.steward.start();
+    const failed = await this.care.initAll('start');
+    if (failed.length > 0) this.holdGranted(`kanban.init_command failed for board ${failed.join(', ')}`);
+    await this.care.probeAll(false);
+    this.care.start();
     await this.fleet.startAll();
   }
 
@@ -88,6 +102,7 @@ export class Supervisor {
     this.stopping ??= (async () => {
       this.events.emit('supervisor.stopping', { pid: process.pid, reason });
       this.waves.close();
+      this.care.stop();
       await this.steward.stop();
       await this.fleet.stopAll();
       await this.control?.close();
@@ -137,10 +152,21 @@ export class Supervisor {
       removed: diff.removed,
       changed: diff.changed.map((profile) => profile.name),
     });
+    if (diff.changed.some((profile) => before.profiles.find((old) => old.name === profile.name)?.command.join('\0') !== profile.command.join('\0'))) {
+      // A new command is an upgrade: migrations run once, before any new gateway starts.
+      await this.care.initAll('upgrade');
+    }
     if (diff.changed.length > 0) {
       void this.waves.request({ profiles: diff.changed.map((profile) => profile.name), reason: 'reload', immediate: true });
     }
     return diff;
+  }
+
+  /** A board whose init failed keeps every granted gateway from starting (any of them may open it); denied ones still start. */
+  private holdGranted(reason: string): void {
+    const held = [...this.fleet.gateways.values()].filter((gateway) => gateway.profile.grant);
+    for (const gateway of held) gateway.hold(reason);
+    this.events.emit('supervisor.held', { profiles: held.map((gateway) => gateway.name), reason, note: 'fix the board, then run `hermes-supervisor restart --all`' });
   }
 
   private prepareDeniedHomes(plan: FleetPlan): void {

@@ -33,6 +33,7 @@ export class Fleet {
   async startAll(): Promise<void> {
     const levels = new Map<number, Gateway[]>();
     for (const gateway of this.gateways.values()) {
+      if (gateway.held) continue;
       const level = levels.get(gateway.profile.priority) ?? [];
       level.push(gateway);
       levels.set(gateway.profile.priority, level);

@@ -39,8 +39,8 @@ export class Gateway {
   lastRestartReason: string | null = null;
   /** Frozen by the board steward because it held a replaced board; cleared by the next spawn. */
   fenced = false;
-  /** Stopped by an operator: waves leave it stopped until an operator starts it again. */
-  held = false;
+  /** Why the gateway is held stopped (an operator's stop, a board init, a corruption); waves leave it alone. */
+  holdReason: string | null = null;
   /** Each board's generation when this gateway was last spawned. */
   boardGenerations: Record<string, number> = {};
 
@@ -74,6 +74,18 @@ export class Gateway {
   replan(plan: PlannedProfile, timings: GatewayTimings = this.timings): void {
     this.plan = plan;
     this.timings = timings;
+  }
+
+  get held(): boolean {
+    return this.holdReason !== null;
+  }
+
+  hold(reason: string): void {
+    this.holdReason = reason;
+  }
+
+  release(): void {
+    this.holdReason = null;
   }
 
   get alive(): boolean {

@@ -3,3 +3,4 @@ export { decideGrant, type Grant, type GrantReason, type KanbanKeys } from './gr
 export { gatewayEnv, childEnvironment, redactEnv } from './env.js';
 export { substituteProfile, resolveProgram } from './command.js';
 export { diffPlans, type PlanDiff } from './diff.js';
+export { networkFsIssue, boardFilesystem } from './fsguard.js';

@@ -3,6 +3,7 @@ import { discoverBoards } from '../board/discover.js';
 import { ConfigError, type BoardSpec, type ConfigIssue, type SupervisorConfig } from '../config/index.js';
 import { discoverProfiles, readProfile, type Profile } from '../profiles/index.js';
 import { resolveProgram, substituteProfile } from './command.js';
+import { boardFilesystem, networkFsIssue } from './fsguard.js';
 import { gatewayEnv } from './env.js';
 import { decideGrant, type GrantReason } from './grant.js';
 
@@ -55,6 +56,11 @@ export function buildPlan(config: SupervisorConfig, inheritedPath = process.env.
       });
     }
   }
+  const boards = discoverBoards(config.hermes_home, config.kanban.boards);
+  for (const board of boards) {
+    const issue = networkFsIssue(config, board, boardFilesystem(board));
+    if (issue) issues.push(issue);
+  }
   if (issues.length > 0) throw new ConfigError(issues);
 
   planned.sort((a, b) => a.priority - b.priority || a.name.localeCompare(b.name));
@@ -63,7 +69,7 @@ export function buildPlan(config: SupervisorConfig, inheritedPath = process.env.
     ...grantWarnings(profiles, planned),
   ];
   if (planned.length === 0) warnings.push(`no profiles found under ${config.hermes_home} or ${config.profiles_dir}`);
-  return { config, profiles: planned, boards: discoverBoards(config.hermes_home, config.kanban.boards), warnings };
+  return { config, profiles: planned, boards, warnings };
 }
 
 function planProfile(config: SupervisorConfig, profile: Profile): PlannedProfile {

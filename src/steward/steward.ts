@@ -40,6 +40,9 @@ export interface AuditSummary {
   holders: Holder[];
 }
 
+/** A board missing this long after its file vanished is gone; back sooner, it was swapped. */
+const GONE_GRACE_MS = 1000;
+
 const idOf = (identity: Identity | null) => (identity ? { dev: identity.dev, ino: identity.ino } : null);
 
 /**
@@ -51,7 +54,8 @@ export class BoardSteward {
   readonly boards = new Map<string, BoardState>();
   lastAudit: AuditSummary | null = null;
   private watcher: BoardWatcher | null = null;
-  private readonly vanished = new Map<string, { old: Identity; timer: NodeJS.Timeout }>();
+  /** Boards whose file vanished, with the gateways fenced off it: they come back once the board is back or gone for good. */
+  private readonly vanished = new Map<string, { old: Identity; timer: NodeJS.Timeout; fenced: string[] }>();
   private readonly reported = new Set<string>();
   private stopped = false;
 
@@ -157,7 +161,7 @@ export class BoardSteward {
     // A stale holder the swap path could not see (it opened the old file in between) is fenced now.
     for (const state of this.boards.values()) {
       if (audit.holders.some((holder) => holder.board === state.slug && holder.generation < state.generation)) {
-        this.fenceAndRestart(state, 'stale', []);
+        this.restart(state, 'stale', this.fence(state, []).profiles);
       }
     }
   }
@@ -178,13 +182,16 @@ export class BoardSteward {
 
   private onVanished(state: BoardState, old: Identity, detectedBy: 'watch' | 'poll'): void {
     advanceGeneration(state, null);
-    this.fenceAndRestart(state, 'gone', []);
-    // An unlink is often followed by a re-create: wait one debounce window before calling it gone.
+    // Fenced now, restarted later: a gateway started while the file is missing could create an
+    // empty board of its own and race whatever is re-creating it.
+    const { profiles } = this.fence(state, []);
+    // An unlink is often followed by a re-create (an init takes a moment): wait before calling it gone.
     const timer = setTimeout(() => {
       this.vanished.delete(state.slug);
       this.deps.events.emit('board.gone', { board: state.slug, path: state.path, old: idOf(old), generation: state.generation, detected_by: detectedBy });
-    }, this.config.restart.debounce);
-    this.vanished.set(state.slug, { old, timer });
+      this.restart(state, 'gone', profiles);
+    }, Math.max(GONE_GRACE_MS, this.config.restart.debounce));
+    this.vanished.set(state.slug, { old, timer, fenced: profiles });
   }
 
   private onReplaced(state: BoardState, old: Identity | null, next: Identity, ids: BoardIdentities, detectedBy: 'watch' | 'poll'): void {
@@ -211,16 +218,17 @@ export class BoardSteward {
       const sidecar = ids[role];
       if (sidecar) sidecarTargets.push({ key: fileKey(sidecar.dev, sidecar.ino), board: state.slug, generation: 0, role });
     }
-    const fenced = this.fenceAndRestart(state, old ? 'swap' : 'new', sidecarTargets);
+    const fenced = this.fence(state, sidecarTargets);
     this.quarantineSidecars(state, ids, fenced.staleKeys);
+    this.restart(state, old ? 'swap' : 'new', [...fenced.profiles, ...(vanished?.fenced ?? [])]);
     rememberFiles(state, { db: next, ...readSidecars(state.path) });
   }
 
   /**
    * Finds the supervised processes holding an older generation of the board, freezes them at once
-   * (SIGSTOP), then stops them for good and asks for a wave to bring them back on the current file.
+   * (SIGSTOP), then stops them for good. Returns the fenced profiles.
    */
-  private fenceAndRestart(state: BoardState, reason: string, extraTargets: HolderTarget[]): { staleKeys: Set<string> } {
+  private fence(state: BoardState, extraTargets: HolderTarget[]): { profiles: string[]; staleKeys: Set<string> } {
     const owners = this.owners();
     const targets = [...holderTargets([state]), ...extraTargets];
     const audit = auditHolders(targets, owners);
@@ -228,7 +236,10 @@ export class BoardSteward {
     const stalePids = new Set(stale.map((holder) => holder.pid));
     const profiles = [...new Set(stale.map((holder) => holder.owner))];
     const groups = profiles.map((profile) => this.deps.fleet.get(profile)?.pid).filter((pid): pid is number => typeof pid === 'number');
-    const outsiders = [...stalePids].filter((pid) => readProcStat(pid)?.pgrp !== undefined && !groups.includes(readProcStat(pid)!.pgrp));
+    const outsiders = [...stalePids].filter((pid) => {
+      const group = readProcStat(pid)?.pgrp;
+      return group !== undefined && !groups.includes(group);
+    });
     freeze([...groups.map((pid) => ({ pid, group: true })), ...outsiders.map((pid) => ({ pid, group: false }))]);
 
     const staleKeys = new Set<string>();
@@ -256,11 +267,15 @@ export class BoardSteward {
       }
     }
     setImmediate(() => this.reportForeignHolders(state, targets));
+    return { profiles, staleKeys };
+  }
 
+  /** Asks for the wave that brings fenced gateways back (and, with `on_swap: granted`, every granted one). */
+  private restart(state: BoardState, reason: string, fenced: string[]): void {
     const granted = [...this.deps.fleet.gateways.values()].filter((gateway) => gateway.profile.grant).map((gateway) => gateway.name);
-    const restart = this.config.restart.on_swap === 'granted' && reason !== 'stale' ? [...new Set([...profiles, ...granted])] : profiles;
-    if (restart.length > 0) void this.deps.waves.request({ profiles: restart, reason, board: state.slug, mandatory: profiles });
-    return { staleKeys };
+    const everyGranted = this.config.restart.on_swap === 'granted' && (reason === 'swap' || reason === 'new');
+    const profiles = [...new Set(everyGranted ? [...fenced, ...granted] : fenced)];
+    if (profiles.length > 0) void this.deps.waves.request({ profiles, reason, board: state.slug, mandatory: fenced });
   }
 
   private quarantineSidecars(state: BoardState, ids: BoardIdentities, staleKeys: Set<string>): void {

@@ -1,0 +1,167 @@
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { stringify } from 'yaml';
+import { startSupervisor, type RunningSupervisor } from '../helpers/cli.js';
+import { readGatewayLog, type GatewayEvent } from '../helpers/gatewayLog.js';
+import { fixture, initBoard, python } from '../helpers/swapFleet.js';
+import { AnchoredClock } from './clock.js';
+import { onCleanup, tempRoot } from './cleanup.js';
+import { settlesWithin } from './wait.js';
+
+export type SupervisorEvent = Record<string, unknown> & { type: string; ts_ms: number };
+
+export interface BenchProfile {
+  mode: 'hold' | 'tick' | 'idle';
+  intervalMs?: number;
+  /** Replaces the fixture command (e.g. `sleep` for a very large idle fleet). */
+  command?: string[];
+}
+
+export interface BenchFleetOptions {
+  prefix: string;
+  profiles: Record<string, BenchProfile>;
+  restart?: Record<string, unknown>;
+  health?: Record<string, unknown>;
+  /** How long to wait for every gateway's first gateway.ready. */
+  startTimeoutMs?: number;
+}
+
+export interface BenchFleet {
+  root: string;
+  hermesHome: string;
+  stateDir: string;
+  board: string;
+  logsDir: string;
+  supervisor: RunningSupervisor;
+  /** Anchored when the supervisor was spawned: moments on it compare with the supervisor's ts_ms. */
+  clock: AnchoredClock;
+  events(): SupervisorEvent[];
+  waitForEvents(done: (events: SupervisorEvent[]) => boolean, timeoutMs?: number): Promise<SupervisorEvent[]>;
+  log(profile: string): GatewayEvent[];
+  /** SIGTERM to the supervisor (it stops its gateways), SIGKILL if it hangs. */
+  stop(): Promise<void>;
+  /** Stops the supervisor if it still runs and removes the folder with anything left in it. */
+  dispose(): Promise<void>;
+}
+
+/** The fixture command line every runner (plain, PM2, supervisor) uses for a profile. */
+export function fixtureArgs(name: string, profile: BenchProfile, logsDir: string): string[] {
+  return [
+    fixture,
+    '--profile',
+    name,
+    '--log',
+    path.join(logsDir, `${name}.jsonl`),
+    '--mode',
+    profile.mode,
+    '--interval-ms',
+    String(profile.intervalMs ?? 100),
+  ];
+}
+
+/** A throw-away Hermes home with one board at `<hermes_home>/kanban.db` and granted profiles. */
+export function makeHermesHome(root: string, profiles: Record<string, BenchProfile>, withBoard = true) {
+  const hermesHome = path.join(root, 'hermes');
+  const logsDir = path.join(root, 'gateway-logs');
+  mkdirSync(path.join(hermesHome, 'profiles'), { recursive: true });
+  mkdirSync(logsDir);
+  const board = path.join(hermesHome, 'kanban.db');
+  if (withBoard) initBoard(board);
+  const profileDirs: Record<string, string> = {};
+  for (const name of Object.keys(profiles)) {
+    const dir = path.join(hermesHome, 'profiles', name);
+    mkdirSync(dir);
+    profileDirs[name] = dir;
+  }
+  return { hermesHome, logsDir, board, profileDirs };
+}
+
+export async function startBenchFleet(options: BenchFleetOptions): Promise<BenchFleet> {
+  const temp = tempRoot(options.prefix);
+  const { root } = temp;
+  const stateDir = path.join(root, 'state');
+  const configFile = path.join(root, 'supervisor.yaml');
+  const { hermesHome, logsDir, board, profileDirs } = makeHermesHome(root, options.profiles);
+  for (const [name, profile] of Object.entries(options.profiles)) {
+    writeFileSync(
+      path.join(profileDirs[name]!, 'config.yaml'),
+      stringify({
+        kanban: { enabled: true, dispatch_in_gateway: false },
+        supervisor: { command: profile.command ?? [python, ...fixtureArgs(name, profile, logsDir)] },
+      }),
+    );
+  }
+  writeFileSync(
+    configFile,
+    stringify({
+      hermes_home: hermesHome,
+      state_dir: stateDir,
+      gateway: { command: [python, fixture, '--profile', '{profile}'] },
+      restart: { stop_timeout: '3s', ready_after: '500ms', ...options.restart },
+      health: { ...options.health },
+    }),
+  );
+
+  const clock = new AnchoredClock();
+  const supervisor = startSupervisor(['--config', configFile]);
+  const eventsFile = path.join(stateDir, 'events.jsonl');
+  const events = (): SupervisorEvent[] =>
+    existsSync(eventsFile)
+      ? readFileSync(eventsFile, 'utf8')
+          .split('\n')
+          .filter(Boolean)
+          .map((line) => JSON.parse(line) as SupervisorEvent)
+      : [];
+
+  const stopSupervisor = onCleanup(async () => {
+    if (supervisor.child.exitCode === null && supervisor.child.signalCode === null) {
+      supervisor.child.kill('SIGTERM');
+      if (!(await settlesWithin(supervisor.exited, 15_000))) {
+        supervisor.child.kill('SIGKILL');
+        await supervisor.exited;
+      }
+    }
+  });
+
+  const fleet: BenchFleet = {
+    root,
+    hermesHome,
+    stateDir,
+    board,
+    logsDir,
+    supervisor,
+    clock,
+    events,
+    async waitForEvents(done, timeoutMs = 30_000) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const all = events();
+        if (done(all)) return all;
+        if (supervisor.child.exitCode !== null) throw new Error(`supervisor exited early:\n${supervisor.output().slice(-2000)}`);
+        if (Date.now() > deadline) {
+          const tail = all.slice(-12).map((e) => `${e.type}${e.profile ? `(${String(e.profile)})` : ''}`).join(' ');
+          throw new Error(`timed out waiting for supervisor events; last: ${tail}\n${supervisor.output().slice(-2000)}`);
+        }
+        await sleep(20);
+      }
+    },
+    log: (profile) => readGatewayLog(path.join(logsDir, `${profile}.jsonl`)),
+    stop: stopSupervisor,
+    async dispose() {
+      await stopSupervisor();
+      await temp.dispose();
+    },
+  };
+  const expected = Object.keys(options.profiles).length;
+  try {
+    await fleet.waitForEvents((all) => countType(all, 'gateway.ready') >= expected, options.startTimeoutMs ?? 30_000);
+  } catch (error) {
+    await fleet.dispose();
+    throw error;
+  }
+  return fleet;
+}
+
+export const ofType = (events: SupervisorEvent[], type: string) => events.filter((event) => event.type === type);
+export const countType = (events: SupervisorEvent[], type: string) => ofType(events, type).length;

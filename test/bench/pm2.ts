@@ -1,0 +1,81 @@
+import { execFile } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { repoRoot } from '../helpers/paths.js';
+
+const PM2 = path.join(repoRoot, 'node_modules', 'pm2', 'bin', 'pm2');
+
+export interface Pm2App {
+  name: string;
+  interpreter: string;
+  script: string;
+  args: string[];
+  env: Record<string, string>;
+  /** Files and folders whose changes restart the app (PM2's file watch). */
+  watch: string[];
+}
+
+export interface Pm2Process {
+  name: string;
+  pid: number;
+  restart_time: number;
+  status: string;
+}
+
+/** PM2 confined to its own home: its daemon, logs and dump live there and nowhere else. */
+export class Pm2 {
+  readonly home: string;
+
+  constructor(root: string) {
+    this.home = path.join(root, 'pm2');
+    mkdirSync(this.home);
+  }
+
+  private run(args: string[], timeoutMs = 30_000): Promise<string> {
+    return new Promise((resolve, reject) => {
+      execFile(
+        process.execPath,
+        [PM2, ...args],
+        {
+          timeout: timeoutMs,
+          maxBuffer: 8 << 20,
+          // Discrete mode skips the first-run banner and its version check; no network at all.
+          env: { ...process.env, PM2_HOME: this.home, PM2_DISCRETE_MODE: 'true', PM2_DISABLE_VERSION_CHECK: 'true' },
+        },
+        (error, stdout, stderr) => (error ? reject(new Error(`pm2 ${args.join(' ')}: ${error.message}\n${stderr}`)) : resolve(stdout)),
+      );
+    });
+  }
+
+  /** Starts the apps from an ecosystem file: fork mode, one process each. */
+  async start(apps: Pm2App[]): Promise<void> {
+    const file = path.join(this.home, 'ecosystem.json');
+    const ecosystem = {
+      apps: apps.map((app) => ({
+        name: app.name,
+        script: app.script,
+        interpreter: app.interpreter,
+        args: app.args,
+        exec_mode: 'fork',
+        instances: 1,
+        autorestart: true,
+        watch: app.watch,
+        env: app.env,
+        cwd: this.home,
+      })),
+    };
+    writeFileSync(file, JSON.stringify(ecosystem, null, 2));
+    await this.run(['start', file]);
+  }
+
+  async list(): Promise<Pm2Process[]> {
+    const out = await this.run(['jlist']);
+    const list = JSON.parse(out.slice(out.indexOf('['))) as Array<{ name: string; pid: number; pm2_env: { restart_time: number; status: string } }>;
+    return list.map((p) => ({ name: p.name, pid: p.pid, restart_time: p.pm2_env.restart_time, status: p.pm2_env.status }));
+  }
+
+  /** Stops every app and the daemon. */
+  async kill(): Promise<void> {
+    await this.run(['kill'], 60_000);
+  }
+}

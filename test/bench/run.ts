@@ -1,0 +1,110 @@
+// `npm run bench`: the supervisor's figures on this machine, side by side with plain processes and
+// PM2. Writes bench-results/bench.json and docs/timeline.svg, prints Markdown tables.
+// `--quick`: a few repetitions of everything, for a smoke run (its picture goes to bench-results/).
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { repoRoot } from '../helpers/paths.js';
+import { runCleanups } from './cleanup.js';
+import { foldRuns } from './comparison.js';
+import { measureAuditCost, measureIdleCost } from './idleCost.js';
+import { machineInfo } from './machine.js';
+import { markdown, type BenchReport } from './report.js';
+import { RUNNERS, SCENARIO, runSideBySide, type ComparisonRow, type RunnerKind, type SideBySideResult } from './sideBySide.js';
+import { measureSwapLatency } from './swapLatency.js';
+import { timelineSvg } from './timeline.js';
+import { measureWave } from './waveTime.js';
+
+const quick = process.argv.includes('--quick');
+const plan = quick
+  ? { swaps: 4, waveSwaps: 1, idleSizes: [10, 50], idleWindowS: 5, auditSizes: [50], comparisonRuns: 1, windowMs: 5000 }
+  : { swaps: 24, waveSwaps: 5, idleSizes: [10, 50, 200], idleWindowS: 30, auditSizes: [50, 200], comparisonRuns: 3, windowMs: 5000 };
+
+const NOTES = [
+  'Swap moments are taken in the bench process on a clock anchored to wall time when the supervisor was spawned, as the supervisor stamps its events, so clock drift does not enter the latencies; the gateways log whole milliseconds, so a write in the swap\'s own millisecond is not counted as late.',
+  'With 20-odd samples p99 is the largest or second largest value: read it as "worst seen".',
+  '"Unneeded" restarts: for PM2, every restart except the first one after the swap of each hold-mode gateway (the tick-mode gateway never holds the old file for long); for hermes-supervisor, restarts of gateways it did not fence.',
+  '"Missing from the final board": writes acknowledged after the swap whose row (payload pid and sequence number) is not in the board once everything stopped. "Old-file rows in the final board": writes acknowledged into the old file that nevertheless show up in the new board, carried over through the old -wal/-shm that new connections find by name; integrity_check cannot see this, as both files have the same schema.',
+  'The supervisor\'s wave timings use ready_after 500 ms (default 3 s) so that a wave fits the observation window; "every gateway writing on the new file" grows with ready_after and shrinks with max_parallel.',
+];
+
+function progress(text: string): void {
+  process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${text}\n`);
+}
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  const info = machineInfo();
+  const figures: BenchReport['figures'] = { swap: [], wave: [], idle: [], audit: [] };
+
+  for (const detection of ['watch', 'poll'] as const) {
+    progress(`swap detection (${detection}), ${plan.swaps} swaps`);
+    figures.swap.push(await measureSwapLatency(detection, plan.swaps));
+  }
+  for (const maxParallel of [1, 3]) {
+    progress(`wave of 10 gateways, max_parallel ${maxParallel}, ${plan.waveSwaps} swaps`);
+    figures.wave.push(await measureWave(10, maxParallel, plan.waveSwaps));
+  }
+  for (const gateways of plan.idleSizes) {
+    progress(`supervisor cost with ${gateways} idle gateways, ${plan.idleWindowS} s`);
+    figures.idle.push(await measureIdleCost(gateways, plan.idleWindowS));
+  }
+  progress(`holder audit cost for ${plan.auditSizes.join(', ')} processes`);
+  figures.audit = await measureAuditCost(plan.auditSizes);
+
+  const rows = new Map<RunnerKind, ComparisonRow[]>();
+  let timeline: SideBySideResult['timeline'];
+  for (let run = 1; run <= plan.comparisonRuns; run++) {
+    // Runners take turns, so a noisy minute on the shared machine does not land on one of them.
+    for (const kind of Object.keys(RUNNERS) as RunnerKind[]) {
+      progress(`side by side, run ${run}/${plan.comparisonRuns}: ${RUNNERS[kind]}`);
+      const result = await runSideBySide(kind, plan.windowMs);
+      rows.set(kind, [...(rows.get(kind) ?? []), result.row]);
+      timeline ??= result.timeline;
+    }
+  }
+
+  const report: BenchReport = {
+    generated_at: new Date().toISOString(),
+    mode: quick ? 'quick' : 'full',
+    duration_s: Math.round((Date.now() - started) / 1000),
+    ...info,
+    figures,
+    comparison: [...rows].map(([kind, runs]) => foldRuns(kind, runs)),
+    notes: NOTES,
+  };
+
+  const resultsDir = path.join(repoRoot, 'bench-results');
+  mkdirSync(resultsDir, { recursive: true });
+  writeFileSync(path.join(resultsDir, 'bench.json'), `${JSON.stringify(report, null, 2)}\n`);
+  if (timeline) {
+    const svg = timelineSvg({
+      title: 'One rename-over swap under hermes-supervisor, from events.jsonl',
+      subtitle: `4 hold-mode gateways + 1 tick-mode gateway; max_parallel 1, ready_after 500 ms, debounce 250 ms (${report.generated_at.slice(0, 10)}, ${info.machine.cpus} CPUs)`,
+      at: timeline.at,
+      events: timeline.events,
+      profiles: Object.keys(SCENARIO),
+    });
+    const svgFile = quick ? path.join(resultsDir, 'timeline.svg') : path.join(repoRoot, 'docs', 'timeline.svg');
+    mkdirSync(path.dirname(svgFile), { recursive: true });
+    writeFileSync(svgFile, svg);
+    progress(`wrote ${path.relative(repoRoot, svgFile)}`);
+  }
+  progress(`wrote bench-results/bench.json in ${report.duration_s} s`);
+  console.log(markdown(report));
+}
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    progress(`${signal}: cleaning up`);
+    void runCleanups().finally(() => process.exit(130));
+  });
+}
+
+try {
+  await main();
+} catch (error) {
+  process.exitCode = 1;
+  console.error(error);
+} finally {
+  await runCleanups();
+}

@@ -1,0 +1,197 @@
+import Database from 'better-sqlite3';
+import { readGatewayLog, type GatewayEvent } from '../helpers/gatewayLog.js';
+import { statIdentity } from './boardOps.js';
+import { checkFinalWrites, checkSpawnExitAlternation, classifyErrors, lateWrites, swapFigures, type Violation } from './checks.js';
+import type { SupervisorEvent } from './eventTail.js';
+import { processesNaming, type Overlap } from './procWatch.js';
+import { CHECKS, type ChaosReport } from './report.js';
+import type { ChaosDriver } from './scenario.js';
+import { spread } from './stats.js';
+import { mergeObserved, type Generation } from './timeline.js';
+
+const LISTED = 20;
+
+/** integrity_check and every row's payload, read once every process of the run is gone. */
+function readFinalBoard(file: string): { integrity: string; rows: Map<number, string> } {
+  const db = new Database(file, { timeout: 5000 });
+  try {
+    const integrity = (db.pragma('integrity_check', { simple: true }) as string | undefined) ?? 'no result';
+    const rows = new Map<number, string>();
+    for (const row of db.prepare('SELECT id, payload FROM task_events').iterate() as Iterable<{ id: number; payload: string | null }>) {
+      rows.set(row.id, row.payload ?? '');
+    }
+    return { integrity, rows };
+  } finally {
+    db.close();
+  }
+}
+
+/** The supervisor's events for one profile around a moment, as short lines. */
+function excerpt(events: readonly SupervisorEvent[], atMs: number, profile?: string, windowMs = 1500): string[] {
+  return events
+    .filter((event) => Math.abs(event.ts_ms - atMs) <= windowMs && (!profile || !event.profile || event.profile === profile))
+    .map((event) => {
+      const { ts_ms, type, ts: _ts, ...rest } = event;
+      return `${Math.round(ts_ms - atMs) >= 0 ? '+' : ''}${Math.round(ts_ms - atMs)} ms ${type} ${JSON.stringify(rest)}`;
+    });
+}
+
+/** Adjacent samples showing the same pair of processes are one finding. */
+function groupOverlaps(overlaps: readonly Overlap[]): Array<Overlap & { untilMs: number; samples: number }> {
+  const grouped: Array<Overlap & { untilMs: number; samples: number }> = [];
+  for (const overlap of overlaps) {
+    const key = overlap.processes.map((p) => p.pid).sort().join(',');
+    const last = grouped.find((g) => g.profile === overlap.profile && g.processes.map((p) => p.pid).sort().join(',') === key);
+    if (last) {
+      last.untilMs = overlap.atMs;
+      last.samples += 1;
+    } else {
+      grouped.push({ ...overlap, untilMs: overlap.atMs, samples: 1 });
+    }
+  }
+  return grouped;
+}
+
+export function evaluate(driver: ChaosDriver, seed: number, startedAt: number): ChaosReport {
+  const { fleet } = driver;
+  const events = driver.tail.events;
+  const violations: Violation[] = [...driver.violations];
+  const notes = [...driver.notes];
+
+  const leftovers = processesNaming(fleet.root);
+  for (const process of leftovers) {
+    violations.push({ check: 'leftover-processes', message: `pid ${process.pid} (${process.state}) still runs after the final stop: ${process.cmdline}` });
+  }
+
+  const logs = new Map<string, GatewayEvent[]>(fleet.profiles.map((profile) => [profile.name, readGatewayLog(fleet.logFile(profile.name))]));
+  const { generations, unexplained } = mergeObserved(driver.ops.generations, driver.watch.pathIdentities);
+  const final = generations.at(-1) as Generation;
+  const onDisk = statIdentity(fleet.board);
+  if (!onDisk || onDisk.dev !== final.dev || onDisk.ino !== final.ino) {
+    notes.push(`the board on disk (${JSON.stringify(onDisk)}) is not the last recorded generation (${JSON.stringify(final)})`);
+  }
+
+  let board: { integrity: string; rows: Map<number, string> } = { integrity: 'board missing', rows: new Map() };
+  if (onDisk) {
+    try {
+      board = readFinalBoard(fleet.board);
+    } catch (error) {
+      board = { integrity: `cannot read: ${(error as Error).message}`, rows: new Map() };
+    }
+  }
+  if (board.integrity !== 'ok') violations.push({ check: 'integrity', message: `integrity_check on the final board: ${board.integrity}` });
+
+  const written = checkFinalWrites(logs, final, board.rows);
+  for (const write of written.missing.slice(0, LISTED)) {
+    violations.push({
+      check: 'acknowledged-writes',
+      message: `${write.profile} pid ${write.pid}: row ${write.rowid} acknowledged at ${write.ts_ms} into the final file is not in it`,
+      details: write,
+    });
+  }
+  for (const { write, payload } of written.mismatched.slice(0, LISTED)) {
+    violations.push({
+      check: 'acknowledged-writes',
+      message: `${write.profile} pid ${write.pid}: row ${write.rowid} holds another writer's payload ${payload}`,
+      details: write,
+    });
+  }
+  const unlisted = Math.max(0, written.missing.length - LISTED) + Math.max(0, written.mismatched.length - LISTED);
+  if (unlisted > 0) violations.push({ check: 'acknowledged-writes', message: `${unlisted} more lost or mismatched writes (not listed)` });
+  if (written.checked === 0) violations.push({ check: 'scenario', message: 'no acknowledged write went into the final file: nothing was checked' });
+
+  const alternation = checkSpawnExitAlternation(events, (profile, pid) => driver.watch.lastSeen(profile, pid));
+  for (const violation of alternation.violations) {
+    const at = (violation.details as { ts_ms?: number } | undefined)?.ts_ms ?? 0;
+    const profile = (violation.details as { profile?: string } | undefined)?.profile;
+    violations.push({ ...violation, details: { ...(violation.details as object), events: excerpt(events, at, profile) } });
+  }
+  notes.push(...alternation.notes);
+  const overlaps = groupOverlaps(driver.watch.overlaps);
+  for (const overlap of overlaps) {
+    violations.push({
+      check: 'one-gateway-per-profile',
+      message: `${overlap.profile}: ${overlap.processes.length} live gateway processes at once in /proc (${overlap.processes.map((p) => `${p.pid}:${p.state}`).join(', ')}), ${overlap.samples} sample(s)`,
+      details: { ...overlap, events: excerpt(events, overlap.atMs, overlap.profile, 3000) },
+    });
+  }
+
+  const errors = classifyErrors(logs, generations);
+  for (const error of errors.ioCurrent.slice(0, LISTED)) {
+    violations.push({
+      check: 'io-errors',
+      message: `${error.profile} pid ${error.pid}: "${error.error}" (${error.stage}) on the current file ${error.dev}:${error.ino}`,
+      details: { error, events: excerpt(events, error.ts_ms, undefined, 1000) },
+    });
+  }
+  const late = lateWrites(logs, generations);
+  const figures = swapFigures(events, generations);
+
+  const failed = new Set(violations.map((violation) => violation.check));
+  const checks = Object.fromEntries([...CHECKS, 'scenario' as const].map((check) => [check, failed.has(check) ? 'fail' : 'pass'])) as ChaosReport['checks'];
+  const seenProcesses = driver.watch.seen.size;
+  return {
+    ok: violations.length === 0,
+    seed,
+    started_at: new Date(startedAt).toISOString(),
+    duration_s: Math.round((Date.now() - startedAt) / 100) / 10,
+    checks,
+    violations,
+    swaps: {
+      total: driver.ops.swapCount,
+      by_kind: { ...driver.ops.swaps },
+      maintenance_kanban_inits: driver.ops.maintenanceInits,
+      bursts: driver.bursts,
+      mid_wave_bursts: driver.midWaveBursts,
+      kanban_init_failures: driver.ops.kanbanInitFailures,
+      init_retries: driver.ops.initRetries.count,
+    },
+    supervisor_events: {
+      board_swap: figures.boardSwaps,
+      board_gone: figures.boardGone,
+      detected_by: figures.detectedBy,
+      fences: figures.fences,
+      later_fences: figures.laterFences,
+      fenced_on_unlink: figures.fencedOnUnlink,
+      swap_to_fence_ms: spread(figures.swapToFenceMs),
+      action_to_fence_ms: Object.fromEntries(Object.entries(figures.actionToFenceMs).map(([kind, values]) => [kind, spread(values)])),
+      audit_ms: spread(figures.auditMs),
+      file_landed_to_swap_event_ms: spread(figures.detectMs),
+      waves: {
+        started: figures.waves.started,
+        done: figures.waves.done,
+        replans: figures.waves.replans,
+        duration_ms: spread(figures.waves.durationMs),
+        failed: figures.waves.failed,
+      },
+      kanban_inits: { started: figures.kanbanInits.started, done: figures.kanbanInits.done, not_ok: figures.kanbanInits.notOk },
+      spawns: alternation.spawns,
+      leftovers: alternation.leftovers,
+      unparsable_lines: driver.tail.unparsable,
+    },
+    gateways_killed: { count: driver.kills.length, kills: driver.kills },
+    supervisor_kill: driver.supervisorKill,
+    writes: {
+      total: late.total,
+      final_generation: {
+        checked: written.checked,
+        by_older_processes: written.byOlderProcesses,
+        missing: written.missing.length,
+        mismatched: written.mismatched.length,
+      },
+      late_into_old_inodes: { count: late.late, late_ms: spread(late.lateMs), by_profile: late.byProfile },
+      unknown_file: late.unknownFile,
+    },
+    errors: {
+      busy_locked: errors.busy,
+      io_current: errors.ioCurrent.length,
+      io_stale: errors.ioStale,
+      io_unattributed: errors.ioUnattributed.length,
+      other: errors.other,
+    },
+    generations: { recorded: generations.length, unexplained, final, final_rows: board.rows.size, integrity: board.integrity },
+    proc: { samples: driver.watch.samples, overlaps: overlaps.length, gateway_processes_seen: seenProcesses },
+    final_stop: driver.finalStop,
+    notes,
+  };
+}

@@ -1,0 +1,122 @@
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { stringify } from 'yaml';
+import { fixture, python } from '../helpers/swapFleet.js';
+
+export type GatewayMode = 'hold' | 'tick' | 'idle';
+
+export interface ChaosProfile {
+  name: string;
+  mode: GatewayMode;
+  grant: boolean;
+  intervalMs: number;
+}
+
+/** Eight writers on the shared board (one connection held, or one per tick) and two denied idlers. */
+export const CHAOS_PROFILES: readonly ChaosProfile[] = [
+  { name: 'hold-1', mode: 'hold', grant: true, intervalMs: 100 },
+  { name: 'hold-2', mode: 'hold', grant: true, intervalMs: 100 },
+  { name: 'hold-3', mode: 'hold', grant: true, intervalMs: 100 },
+  { name: 'hold-4', mode: 'hold', grant: true, intervalMs: 120 },
+  { name: 'tick-1', mode: 'tick', grant: true, intervalMs: 250 },
+  { name: 'tick-2', mode: 'tick', grant: true, intervalMs: 300 },
+  { name: 'tick-3', mode: 'tick', grant: true, intervalMs: 350 },
+  { name: 'tick-4', mode: 'tick', grant: true, intervalMs: 400 },
+  { name: 'idle-1', mode: 'idle', grant: false, intervalMs: 1000 },
+  { name: 'idle-2', mode: 'idle', grant: false, intervalMs: 1000 },
+];
+
+export const RESTART_SETTINGS = {
+  stop_timeout: '3s',
+  ready_after: '300ms',
+  max_parallel: 3,
+  debounce: '100ms',
+  // Chaos kills gateways on purpose: back off briefly and never give up on one during the run.
+  backoff: { initial: '200ms', max: '2s', reset_after: '10s' },
+  give_up: { crashes: 30, within: '60s' },
+};
+
+export const HEALTH_SETTINGS = { poll_interval: '200ms' };
+
+export interface ChaosFleet {
+  /** The run's temp folder; every process the run starts names it on its command line. */
+  root: string;
+  hermesHome: string;
+  stateDir: string;
+  board: string;
+  logsDir: string;
+  configFile: string;
+  eventsFile: string;
+  /** Shared log of every board init (the supervisor's init_command and the run's own). */
+  initLog: string;
+  profiles: readonly ChaosProfile[];
+  logFile(profile: string): string;
+}
+
+/**
+ * A Hermes home with one profile per gateway and a supervisor config, in a fresh temp folder.
+ * Each gateway's argv carries its own log path (`<root>/gateway-logs/<profile>.jsonl`): that
+ * argument is the marker /proc is searched for.
+ */
+export function createChaosFleet(profiles: readonly ChaosProfile[] = CHAOS_PROFILES): ChaosFleet {
+  const root = mkdtempSync(path.join(os.tmpdir(), 'hs-chaos-'));
+  const hermesHome = path.join(root, 'hermes');
+  const stateDir = path.join(root, 'state');
+  const logsDir = path.join(root, 'gateway-logs');
+  mkdirSync(path.join(hermesHome, 'profiles'), { recursive: true });
+  mkdirSync(logsDir);
+  const logFile = (profile: string) => path.join(logsDir, `${profile}.jsonl`);
+  const initLog = path.join(logsDir, 'board-init.jsonl');
+  const configFile = path.join(root, 'supervisor.yaml');
+
+  writeFileSync(
+    configFile,
+    stringify({
+      hermes_home: hermesHome,
+      state_dir: stateDir,
+      gateway: { command: [python, fixture, '--mode', 'idle', '--profile', '{profile}', '--log', logFile('{profile}')] },
+      restart: RESTART_SETTINGS,
+      kanban: { init_command: [python, fixture, '--mode', 'init', '--profile', 'board-init', '--log', initLog] },
+      health: HEALTH_SETTINGS,
+    }),
+  );
+  for (const profile of profiles) {
+    const dir = path.join(hermesHome, 'profiles', profile.name);
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(
+      path.join(dir, 'config.yaml'),
+      stringify({
+        kanban: { enabled: profile.grant },
+        supervisor: {
+          command: [
+            python,
+            fixture,
+            '--profile',
+            profile.name,
+            '--log',
+            logFile(profile.name),
+            '--mode',
+            profile.mode,
+            '--interval-ms',
+            String(profile.intervalMs),
+            // Only an init creates a board, so each generation has one known creator and birth time.
+            '--no-create',
+          ],
+        },
+      }),
+    );
+  }
+  return {
+    root,
+    hermesHome,
+    stateDir,
+    board: path.join(hermesHome, 'kanban.db'),
+    logsDir,
+    configFile,
+    eventsFile: path.join(stateDir, 'events.jsonl'),
+    initLog,
+    profiles,
+    logFile,
+  };
+}
