@@ -31,7 +31,7 @@ async function opsFleet(t: ExecutionContext, profiles: string[], extra: Record<s
   const supervisor = startSupervisor(['--config', fleet.configFile]);
   t.teardown(async () => {
     supervisor.child.kill('SIGTERM');
-    await Promise.race([supervisor.exited, sleep(8000)]);
+    await Promise.race([supervisor.exited, sleep(8000, undefined, { ref: false })]);
     supervisor.child.kill('SIGKILL');
     for (const pid of pidsWithMarker(marker)) process.kill(pid, 'SIGKILL');
   });
@@ -214,7 +214,7 @@ test('after SIGKILL of the supervisor, a new start leaves exactly one gateway pe
   const again = startSupervisor(['--config', fleet.configFile]);
   t.teardown(async () => {
     again.child.kill('SIGTERM');
-    await Promise.race([again.exited, sleep(8000)]);
+    await Promise.race([again.exited, sleep(8000, undefined, { ref: false })]);
   });
   await fleet.waitForEvents((events) => ofType(events, 'supervisor.start').length === 2 && ofType(events, 'gateway.ready').length >= 6);
   for (const profile of ['alpha', 'beta', 'gamma']) {

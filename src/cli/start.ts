@@ -49,5 +49,7 @@ export async function startCommand(options: { config?: string }): Promise<number
   }
   await stopped;
   clearInterval(keepAlive);
+  // Every gateway is stopped: nothing left behind (a stuck watcher, a stray timer) may keep us running.
+  setTimeout(() => process.exit(0), 2000).unref();
   return 0;
 }

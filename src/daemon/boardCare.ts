@@ -121,6 +121,7 @@ export class BoardCare {
       return;
     }
     try {
+      await Promise.all(gateways.map((gateway) => gateway.whenExited()));
       await this.quarantineAndRebuild(board);
       this.deps.health.set(board.slug, 'ok (rebuilt)');
     } catch (err) {
@@ -147,7 +148,6 @@ export class BoardCare {
 
   private async quarantineAndRebuild(board: BoardState): Promise<void> {
     const { config } = this;
-    await Promise.all([...this.deps.fleet.gateways.values()].map((gateway) => gateway.whenExited()));
     const dir = path.join(config.state_dir, 'quarantine', board.slug);
     const copy = await quarantineBoard(board.path, { dir, slug: board.slug, keep: config.kanban.quarantine_keep });
     const temp = path.join(path.dirname(board.path), `.${path.basename(board.path)}.rebuild-${process.pid}`);

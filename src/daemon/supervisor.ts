@@ -103,9 +103,15 @@ export class Supervisor {
       this.events.emit('supervisor.stopping', { pid: process.pid, reason });
       this.waves.close();
       this.care.stop();
-      await this.steward.stop();
-      await this.fleet.stopAll();
-      await this.control?.close();
+      // Each step runs whatever the one before it did: the gateways must be stopped in any case.
+      const steps = [() => this.steward.stop(), () => this.fleet.stopAll(), () => this.control?.close()];
+      for (const step of steps) {
+        try {
+          await step();
+        } catch (err) {
+          this.events.emit('supervisor.error', { during: 'shutdown', error: (err as Error).message });
+        }
+      }
       this.events.emit('supervisor.stop', { pid: process.pid, reason });
     })();
     return this.stopping;

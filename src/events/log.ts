@@ -21,6 +21,7 @@ export type EventListener = (event: SupervisorEvent) => void;
 export class EventLog {
   readonly file: string;
   private readonly listeners = new Set<EventListener>();
+  private appendFailed = false;
 
   constructor(stateDir: string) {
     mkdirSync(stateDir, { recursive: true, mode: 0o700 });
@@ -30,7 +31,13 @@ export class EventLog {
   emit(type: string, fields: Record<string, unknown> = {}): SupervisorEvent {
     const now = performance.timeOrigin + performance.now();
     const event: SupervisorEvent = { ts: new Date(now).toISOString(), ts_ms: Math.round(now * 1000) / 1000, type, ...fields };
-    appendFileSync(this.file, `${JSON.stringify(event)}\n`, { mode: 0o600 });
+    try {
+      appendFileSync(this.file, `${JSON.stringify(event)}\n`, { mode: 0o600 });
+    } catch (err) {
+      // A full disk or a removed state dir must not stop the supervisor from running or shutting down.
+      if (!this.appendFailed) process.stderr.write(`hermes-supervisor: cannot write ${this.file}: ${(err as Error).message}\n`);
+      this.appendFailed = true;
+    }
     for (const listener of this.listeners) {
       try {
         listener(event);

@@ -17,7 +17,7 @@ import { measureWave } from './waveTime.js';
 const quick = process.argv.includes('--quick');
 const plan = quick
   ? { swaps: 4, waveSwaps: 1, idleSizes: [10, 50], idleWindowS: 5, auditSizes: [50], comparisonRuns: 1, windowMs: 5000 }
-  : { swaps: 24, waveSwaps: 5, idleSizes: [10, 50, 200], idleWindowS: 30, auditSizes: [50, 200], comparisonRuns: 3, windowMs: 5000 };
+  : { swaps: 20, waveSwaps: 5, idleSizes: [10, 50, 200], idleWindowS: 30, auditSizes: [50, 200], comparisonRuns: 3, windowMs: 5000 };
 
 const NOTES = [
   'Swap moments are taken in the bench process on a clock anchored to wall time when the supervisor was spawned, as the supervisor stamps its events, so clock drift does not enter the latencies; the gateways log whole milliseconds, so a write in the swap\'s own millisecond is not counted as late.',
@@ -92,6 +92,9 @@ async function main(): Promise<void> {
   progress(`wrote bench-results/bench.json in ${report.duration_s} s`);
   console.log(markdown(report));
 }
+
+// A reader that goes away (`| head`) must not cut the clean-up short.
+process.stdout.on('error', () => undefined);
 
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {

@@ -69,7 +69,9 @@ export function timelineSvg(input: TimelineInput): string {
   const waveDone = first('wave.done');
   const fenced = new Set((fence?.profiles as string[] | undefined) ?? []);
   const end = waveDone ? rel(waveDone) : Math.max(0, ...input.events.map(rel));
-  const early = Math.max(...[swap, fence, sidecars].filter((e): e is TimelineEvent => e !== undefined).map(rel), 1);
+  // The zoom panel covers detection, fence and the stops, up to the wave's start.
+  const stops = input.events.filter((e) => e.type === 'gateway.exit' && (!waveStart || e.ts_ms < waveStart.ts_ms));
+  const early = Math.max(...[swap, fence, sidecars, ...stops].filter((e): e is TimelineEvent => e !== undefined).map(rel), 1);
   const zoom: Panel = { ...ZOOM, span: niceStep(early * 1.4), id: 'zoom' };
   const wave: Panel = { ...WAVE, span: niceStep(end / 8) * Math.ceil((end * 1.04) / niceStep(end / 8)), id: 'wave' };
   const rows = [...input.profiles];
@@ -103,7 +105,7 @@ export function timelineSvg(input: TimelineInput): string {
         const leftwards = Number(x) + 3 + textWidth(text) > panel.x + panel.w + (panel === zoom ? 30 : 0);
         const anchor = leftwards ? ` text-anchor="end"` : '';
         const tx = (Number(x) + (leftwards ? -3 : 3)).toFixed(1);
-        labels.push(`<text x="${tx}" y="${TOP + 12 + line * 12}" fill="${m.color}"${anchor}>${esc(text)}</text>`);
+        labels.push(`<text x="${tx}" y="${TOP + 12 + line * 12}" fill="${m.color}"${anchor} stroke="#fff" stroke-width="3" paint-order="stroke">${esc(text)}</text>`);
       }
     });
     rows.forEach((profile, i) => {
@@ -123,6 +125,10 @@ export function timelineSvg(input: TimelineInput): string {
       }
       bar(0, rel(fence!), COLORS.run, 3, `${profile}: running on the old file`);
       if (exit) bar(rel(fence!), rel(exit), COLORS.stop, 12, `${profile}: fenced -> exit ${fmt(rel(exit))} ms`);
+      if (exit && panel === zoom && rel(exit) <= panel.span) {
+        const signal = exit.signal ? ` ${String(exit.signal)}` : '';
+        labels.push(`<text x="${(px(panel, rel(exit)) + 4).toFixed(1)}" y="${y + 4}" fill="#555" font-size="11" stroke="#fff" stroke-width="3" paint-order="stroke">exit +${fmt(rel(exit))} ms${esc(signal)}</text>`);
+      }
       if (exit && spawn) inner.push(`<line x1="${px(panel, rel(exit)).toFixed(1)}" y1="${y}" x2="${px(panel, rel(spawn)).toFixed(1)}" y2="${y}" stroke="#bbb" stroke-dasharray="2,3"/>`);
       if (spawn) bar(rel(spawn), ready ? rel(ready) : end, COLORS.start, 12, `${profile}: spawn +${fmt(rel(spawn))} -> ready +${ready ? fmt(rel(ready)) : '?'} ms`);
       if (ready) bar(rel(ready), panel.span * 2, COLORS.run, 3, `${profile}: running on the new file`);

@@ -170,13 +170,21 @@ export interface ErrorSummary {
   ioCurrent: ErrorEvent[];
   /** The same on a file already replaced (a stale holder's problem, fenced anyway). */
   ioStale: number;
-  /** The same without a file identity (raised while opening). */
+  /**
+   * The same raised while opening, before the fixture knew the file's identity, when the path had
+   * held one file for STABLE_MS before: the gateway can only have opened that file. Violations too.
+   */
+  ioOnOpenCurrent: ErrorEvent[];
+  /** Raised while opening close to a swap: which file it was cannot be told. */
   ioUnattributed: ErrorEvent[];
   other: Record<string, number>;
 }
 
+/** An open takes a few ms (an I/O or corruption error does not wait on the busy timeout). */
+const STABLE_MS = 250;
+
 export function classifyErrors(logs: ReadonlyMap<string, readonly GatewayEvent[]>, generations: readonly Generation[]): ErrorSummary {
-  const summary: ErrorSummary = { busy: 0, ioCurrent: [], ioStale: 0, ioUnattributed: [], other: {} };
+  const summary: ErrorSummary = { busy: 0, ioCurrent: [], ioStale: 0, ioOnOpenCurrent: [], ioUnattributed: [], other: {} };
   for (const events of logs.values()) {
     for (const event of events) {
       if (event.event !== 'error') continue;
@@ -184,7 +192,9 @@ export function classifyErrors(logs: ReadonlyMap<string, readonly GatewayEvent[]
         summary.busy += 1;
       } else if (IO_ERROR.test(event.error)) {
         if (event.dev === null || event.ino === null) {
-          summary.ioUnattributed.push(event);
+          const atPath = generationAt(generations, event.ts_ms);
+          const stable = atPath !== null && atPath === generationAt(generations, event.ts_ms - STABLE_MS);
+          (stable ? summary.ioOnOpenCurrent : summary.ioUnattributed).push(event);
           continue;
         }
         const atPath = generationAt(generations, event.ts_ms);

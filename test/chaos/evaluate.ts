@@ -7,7 +7,7 @@ import { processesNaming, type Overlap } from './procWatch.js';
 import { CHECKS, type ChaosReport } from './report.js';
 import type { ChaosDriver } from './scenario.js';
 import { spread } from './stats.js';
-import { mergeObserved, type Generation } from './timeline.js';
+import { generationAt, mergeObserved, type Generation } from './timeline.js';
 
 const LISTED = 20;
 
@@ -124,6 +124,13 @@ export function evaluate(driver: ChaosDriver, seed: number, startedAt: number): 
       details: { error, events: excerpt(events, error.ts_ms, undefined, 1000) },
     });
   }
+  for (const error of errors.ioOnOpenCurrent.slice(0, LISTED)) {
+    violations.push({
+      check: 'io-errors',
+      message: `${error.profile} pid ${error.pid}: "${error.error}" (${error.stage}) opening the board while one file had been at the path for 250 ms`,
+      details: { error, events: excerpt(events, error.ts_ms, undefined, 1000) },
+    });
+  }
   const late = lateWrites(logs, generations);
   const figures = swapFigures(events, generations);
 
@@ -186,7 +193,13 @@ export function evaluate(driver: ChaosDriver, seed: number, startedAt: number): 
       busy_locked: errors.busy,
       io_current: errors.ioCurrent.length,
       io_stale: errors.ioStale,
+      io_on_open_current: errors.ioOnOpenCurrent.length,
       io_unattributed: errors.ioUnattributed.length,
+      io_unattributed_examples: errors.ioUnattributed.slice(0, LISTED).map((error) => ({
+        error,
+        generation_at_path: generationAt(generations, error.ts_ms),
+        events: excerpt(events, error.ts_ms, undefined, 500),
+      })),
       other: errors.other,
     },
     generations: { recorded: generations.length, unexplained, final, final_rows: board.rows.size, integrity: board.integrity },

@@ -47,7 +47,15 @@ export interface ChaosReport {
     late_into_old_inodes: { count: number; late_ms: Spread; by_profile: Record<string, number> };
     unknown_file: number;
   };
-  errors: { busy_locked: number; io_current: number; io_stale: number; io_unattributed: number; other: Record<string, number> };
+  errors: {
+    busy_locked: number;
+    io_current: number;
+    io_stale: number;
+    io_on_open_current: number;
+    io_unattributed: number;
+    io_unattributed_examples: unknown[];
+    other: Record<string, number>;
+  };
   generations: { recorded: number; unexplained: unknown[]; final: unknown; final_rows: number; integrity: string };
   proc: { samples: number; overlaps: number; gateway_processes_seen: number };
   final_stop: unknown;
@@ -85,7 +93,10 @@ export function summaryTable(report: ChaosReport): string {
     ],
     ['acknowledged writes', `${report.writes.total}; into the final file ${report.writes.final_generation.checked} (missing ${report.writes.final_generation.missing}, mismatched ${report.writes.final_generation.mismatched})`],
     ['late writes into old inodes', `${report.writes.late_into_old_inodes.count}; ms after the swap ${ms(report.writes.late_into_old_inodes.late_ms)}`],
-    ['errors: busy / io current / io stale', `${report.errors.busy_locked} / ${report.errors.io_current} / ${report.errors.io_stale} (unattributed io ${report.errors.io_unattributed})`],
+    [
+      'errors: busy / io current / io stale',
+      `${report.errors.busy_locked} / ${report.errors.io_current} (+${report.errors.io_on_open_current} on open) / ${report.errors.io_stale}; io on open near a swap ${report.errors.io_unattributed}`,
+    ],
     ['/proc samples (two at once)', `${report.proc.samples} (${report.proc.overlaps})`],
     ['final board', `${report.generations.integrity}; ${report.generations.final_rows} rows`],
   );

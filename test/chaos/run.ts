@@ -13,7 +13,7 @@ import { ChaosDriver } from './scenario.js';
  * gateway SIGKILLs and one supervisor SIGKILL mid-wave; then the invariants are checked and a
  * report is written to bench-results/chaos.json. Exits 1 on any violation.
  *
- * Environment: CHAOS_SEED (replay a schedule), CHAOS_SWAPS (default 200), CHAOS_KEEP=1 (keep the
+ * Environment: CHAOS_SEED (replay a schedule), CHAOS_SWAPS (default 260), CHAOS_KEEP=1 (keep the
  * temp folder for a post-mortem; processes are stopped anyway).
  */
 const REPORT = path.join(repoRoot, 'bench-results', 'chaos.json');
@@ -30,7 +30,7 @@ function tailOf(file: string, chars: number): string {
 async function main(): Promise<number> {
   const startedAt = Date.now();
   const seed = Number(process.env.CHAOS_SEED ?? startedAt % 2 ** 31);
-  const swaps = Number(process.env.CHAOS_SWAPS ?? 200);
+  const swaps = Number(process.env.CHAOS_SWAPS ?? 260);
   const keep = process.env.CHAOS_KEEP === '1';
   const fleet = createChaosFleet();
   const driver = new ChaosDriver(fleet, seededRandom(seed), {

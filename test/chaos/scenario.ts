@@ -46,6 +46,8 @@ export interface SupervisorKill {
 }
 
 const BURST_SIZES = [1, 1, 1, 1, 2, 2, 2, 3, 3, 4];
+/** Fewer swaps than this and the run proves too little: a scenario failure. */
+const MIN_SWAPS = 100;
 
 /**
  * Drives the run: replaces the board in bursts with varied spacing, calls `kanban init`, kills
@@ -118,7 +120,9 @@ export class ChaosDriver {
     const killSupervisorAt = Math.floor(swaps * 0.45);
     while (this.ops.swapCount < swaps) {
       if (Date.now() > this.options.deadlineMs) {
-        this.notes.push(`swap phase hit its deadline after ${this.ops.swapCount} swaps`);
+        const message = `the swap phase hit its deadline after ${this.ops.swapCount} of ${swaps} swaps`;
+        if (this.ops.swapCount < MIN_SWAPS) this.violations.push({ check: 'scenario', message });
+        else this.notes.push(message);
         break;
       }
       if (!this.supervisorKill && this.ops.swapCount >= killSupervisorAt) {

@@ -84,7 +84,7 @@ export async function startSwapFleet(
   t.teardown(async () => {
     if (supervisor.child.exitCode === null) {
       supervisor.child.kill('SIGTERM');
-      await Promise.race([supervisor.exited, sleep(10_000)]);
+      await Promise.race([supervisor.exited, sleep(10_000, undefined, { ref: false })]);
       supervisor.child.kill('SIGKILL');
     }
   });

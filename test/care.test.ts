@@ -1,0 +1,227 @@
+import { execFileSync } from 'node:child_process';
+import { closeSync, openSync, readdirSync, writeSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import path from 'node:path';
+import { spawn } from 'node:child_process';
+import { setTimeout as sleep } from 'node:timers/promises';
+import test, { type ExecutionContext } from 'ava';
+import Database from 'better-sqlite3';
+import { networkFsIssue } from '../src/plan/index.js';
+import { loadConfig } from '../src/config/index.js';
+import { runCli, startSupervisor } from './helpers/cli.js';
+import { makeFleetDir } from './helpers/fleetDir.js';
+import { errorsOf, readGatewayLog } from './helpers/gatewayLog.js';
+import { fixture, initBoard, integrityCheck, python } from './helpers/swapFleet.js';
+
+const ofType = (events: Array<Record<string, unknown>>, type: string) => events.filter((event) => event.type === type);
+
+interface CareFleet {
+  board: string;
+  stateDir: string;
+  logsDir: string;
+  configFile: string;
+  events(): Array<Record<string, unknown>>;
+  waitFor(predicate: (events: Array<Record<string, unknown>>) => boolean, timeoutMs?: number): Promise<Array<Record<string, unknown>>>;
+  cli(...args: string[]): ReturnType<typeof runCli>;
+}
+
+/** A supervisor over fixture gateways with the fixture's `init` mode as kanban.init_command. */
+async function careFleet(
+  t: ExecutionContext,
+  profiles: Record<string, { grant: boolean; args: string[] }>,
+  settings: { kanban?: Record<string, unknown>; prepare?: (board: string) => void } = {},
+): Promise<CareFleet> {
+  const fleet = makeFleetDir(t, 'hs-care-');
+  const board = path.join(fleet.hermesHome, 'kanban.db');
+  const logsDir = path.join(fleet.root, 'gateway-logs');
+  execFileSync('mkdir', ['-p', logsDir]);
+  settings.prepare?.(board);
+  fleet.config({
+    gateway: { command: [python, fixture] },
+    restart: { stop_timeout: '3s', ready_after: '500ms', debounce: '100ms' },
+    health: { poll_interval: '200ms' },
+    kanban: { init_command: [python, fixture, '--mode', 'init'], ...settings.kanban },
+  });
+  for (const [name, profile] of Object.entries(profiles)) {
+    fleet.profile(name, {
+      kanban: profile.grant ? { enabled: true } : { enabled: false },
+      supervisor: { command: [python, fixture, '--profile', name, '--log', path.join(logsDir, `${name}.jsonl`), ...profile.args] },
+    });
+  }
+  const supervisor = startSupervisor(['--config', fleet.configFile]);
+  t.teardown(async () => {
+    supervisor.child.kill('SIGTERM');
+    await Promise.race([supervisor.exited, sleep(10_000, undefined, { ref: false })]);
+    supervisor.child.kill('SIGKILL');
+  });
+  const care: CareFleet = {
+    board,
+    stateDir: fleet.stateDir,
+    logsDir,
+    configFile: fleet.configFile,
+    events: () => fleet.events(),
+    async waitFor(predicate, timeoutMs = 30_000) {
+      const deadline = Date.now() + timeoutMs;
+      while (Date.now() < deadline) {
+        if (predicate(fleet.events())) return fleet.events();
+        await sleep(50);
+      }
+      throw new Error(`timed out: ${fleet.events().map((event) => event.type).join(' ')}\n${supervisor.output().slice(-3000)}`);
+    },
+    cli: (...args) => runCli([...args, '--config', fleet.configFile]),
+  };
+  return care;
+}
+
+/** Fills task_events with rows big enough to span many pages, all checkpointed into the db file. */
+function seed(board: string, rows: number): void {
+  initBoard(board);
+  const db = new Database(board);
+  const insert = db.prepare('INSERT INTO task_events (task_id, kind, payload, created_at) VALUES (?, ?, ?, ?)');
+  db.transaction(() => {
+    for (let i = 0; i < rows; i++) insert.run(`t${i}`, 'seed', 'x'.repeat(300), i);
+  })();
+  db.pragma('wal_checkpoint(TRUNCATE)');
+  db.close();
+}
+
+/** Overwrites whole pages in the middle of the file with garbage, as a bad disk or a stray writer would. */
+function corruptPages(board: string, firstPage: number, count: number): void {
+  const fd = openSync(board, 'r+');
+  try {
+    writeSync(fd, randomBytes(4096 * count), 0, 4096 * count, 4096 * (firstPage - 1));
+  } finally {
+    closeSync(fd);
+  }
+}
+
+const quarantinedCopies = (stateDir: string) =>
+  readdirSync(path.join(stateDir, 'quarantine', 'default')).filter((name) => name.endsWith('.db') && !name.startsWith('.'));
+
+test('under the supervisor, seven gateways migrating at once on an unmigrated board never race', async (t) => {
+  // Without the supervisor the same start hits `duplicate column name` (test/fixture.test.ts).
+  const startAt = String(Date.now() + 4000);
+  const gateway = { grant: true, args: ['--mode', 'migrate', '--migrate-delay-ms', '300', '--start-at-ms', startAt, '--interval-ms', '200'] };
+  const profiles = Object.fromEntries(Array.from({ length: 7 }, (_, i) => [`m${i}`, gateway]));
+  const fleet = await careFleet(t, profiles, {
+    // An unmigrated board: tables without the newer columns, as an older Hermes left it.
+    prepare: (board) => execFileSync(python, [fixture, '--mode', 'tick', '--ticks', '1', '--db', board]),
+  });
+  const events = await fleet.waitFor((all) => ofType(all, 'gateway.ready').length >= 7);
+  const init = ofType(events, 'board.init')[0]!;
+  t.truthy(init, 'the init ran');
+  t.true((init.ts_ms as number) < (ofType(events, 'gateway.spawn')[0]!.ts_ms as number), 'before any gateway started');
+  await sleep(Math.max(0, Number(startAt) - Date.now()) + 1500);
+  const errors = Object.keys(profiles).flatMap((name) => errorsOf(readGatewayLog(path.join(fleet.logsDir, `${name}.jsonl`))));
+  t.deepEqual(errors.filter((error) => /duplicate column/.test(error.error)), []);
+  const db = new Database(fleet.board, { readonly: true });
+  const columns = (db.prepare('PRAGMA table_info(tasks)').all() as Array<{ name: string }>).map((column) => column.name);
+  db.close();
+  t.true(columns.includes('consecutive_failures'));
+});
+
+test('a failing init command holds the granted gateways; denied ones still start', async (t) => {
+  const fleet = makeFleetDir(t, 'hs-care-');
+  const failing = fleet.script('init.sh', '#!/bin/sh\necho "migration 12 failed: disk full" >&2\nexit 4\n');
+  const idle = fleet.script('idle.py', 'import time\ntime.sleep(600)\n');
+  fleet.config({ gateway: { command: [python, idle] }, kanban: { init_command: [failing] }, restart: { ready_after: '300ms' } });
+  fleet.profile('granted', { kanban: { enabled: true } });
+  fleet.profile('denied', {});
+  const supervisor = startSupervisor(['--config', fleet.configFile]);
+  t.teardown(async () => {
+    supervisor.child.kill('SIGTERM');
+    await Promise.race([supervisor.exited, sleep(10_000, undefined, { ref: false })]);
+  });
+  await supervisor.waitFor('gateway.ready profile=denied');
+  const events = fleet.events();
+  t.like(ofType(events, 'board.init_failed')[0], { board: 'default', code: 4 });
+  t.regex(String(ofType(events, 'board.init_failed')[0]!.output), /migration 12 failed/);
+  t.deepEqual(ofType(events, 'supervisor.held')[0]!.profiles, ['granted']);
+  t.deepEqual(ofType(events, 'gateway.spawn').map((event) => event.profile), ['denied']);
+  t.regex(supervisor.output(), /supervisor\.held profiles=\["granted"\] reason=kanban\.init_command failed for board default/);
+});
+
+test('a corrupt board is quarantined once, rebuilt from every readable row, and its gateways come back', async (t) => {
+  const fleet = await careFleet(
+    t,
+    { writer: { grant: true, args: ['--mode', 'tick', '--interval-ms', '1000'] }, denied: { grant: false, args: ['--mode', 'idle'] } },
+    { prepare: (board) => seed(board, 3000) },
+  );
+  await fleet.waitFor((all) => ofType(all, 'gateway.ready').length >= 2);
+  corruptPages(fleet.board, 80, 3);
+  const check = await fleet.cli('check', '--json');
+  t.is(check.code, 1, 'check reports the corruption');
+  t.is(JSON.parse(check.stdout).integrity[0].status, 'corrupt');
+  const events = await fleet.waitFor((all) => ofType(all, 'board.rebuilt').length >= 1 && ofType(all, 'wave.done').length >= 1);
+
+  t.is(ofType(events, 'board.corrupt').length, 1);
+  const quarantine = ofType(events, 'board.quarantine')[0]!;
+  const tasks = (quarantine.tables as Record<string, { recovered: number; lost: number | null }>).task_events!;
+  t.log(`task_events: recovered ${tasks.recovered}, lost ${tasks.lost}`);
+  t.true(tasks.recovered >= 2500 && tasks.recovered < 3000 + 10, `most rows kept: ${tasks.recovered}`);
+  t.deepEqual(quarantinedCopies(fleet.stateDir), [path.basename(quarantine.copy as string)]);
+  t.is(integrityCheck(fleet.board), 'ok');
+  const db = new Database(fleet.board, { readonly: true });
+  const rows = (db.prepare('SELECT count(*) AS n FROM task_events').get() as { n: number }).n;
+  db.close();
+  t.true(rows >= tasks.recovered, 'the rebuilt file holds the recovered rows');
+  const done = ofType(events, 'wave.done')[0]!;
+  t.deepEqual(done.restarted, ['writer']);
+  t.is(ofType(events, 'gateway.spawn').filter((event) => event.profile === 'denied').length, 1, 'denied gateway untouched');
+  t.true(ofType(events, 'board.rebuilt')[0]!.generation as number >= 2);
+});
+
+test('three corruptions in a row with quarantine_keep 2 keep two copies and report three quarantines', async (t) => {
+  const fleet = await careFleet(t, { denied: { grant: false, args: ['--mode', 'idle'] } }, { kanban: { quarantine_keep: 2 }, prepare: (board) => seed(board, 2000) });
+  await fleet.waitFor((all) => ofType(all, 'gateway.ready').length >= 1);
+  for (let round = 1; round <= 3; round++) {
+    if (round > 1) seed(fleet.board, 2000);
+    corruptPages(fleet.board, 40 + round, 2);
+    await fleet.cli('check');
+    await fleet.waitFor((all) => ofType(all, 'board.rebuilt').length >= round);
+    t.is(integrityCheck(fleet.board), 'ok');
+  }
+  t.is(ofType(fleet.events(), 'board.quarantine').length, 3);
+  t.is(ofType(fleet.events(), 'board.corrupt').length, 3);
+  t.is(quarantinedCopies(fleet.stateDir).length, 2);
+});
+
+test('a busy board is never taken for a corrupt one', async (t) => {
+  const fleet = await careFleet(t, { denied: { grant: false, args: ['--mode', 'idle'] } }, { prepare: (board) => seed(board, 100) });
+  await fleet.waitFor((all) => ofType(all, 'gateway.ready').length >= 1);
+  const locker = spawn(python, ['-c', [
+    'import sqlite3, sys, time',
+    'c = sqlite3.connect(sys.argv[1], isolation_level=None)',
+    'c.execute("PRAGMA locking_mode=EXCLUSIVE")',
+    'c.execute("BEGIN EXCLUSIVE")',
+    'print("locked", flush=True)',
+    'time.sleep(60)',
+  ].join('\n'), fleet.board], { stdio: ['ignore', 'pipe', 'inherit'] });
+  t.teardown(() => locker.kill('SIGKILL'));
+  await new Promise((resolve) => locker.stdout!.once('data', resolve));
+  const check = await fleet.cli('check', '--json');
+  const report = JSON.parse(check.stdout);
+  t.is(report.integrity[0].status, 'busy');
+  t.is(check.code, 0);
+  t.deepEqual(ofType(fleet.events(), 'board.corrupt'), []);
+});
+
+test('a WAL past kanban.wal_limit gets a passive checkpoint', async (t) => {
+  const fleet = await careFleet(t, { writer: { grant: true, args: ['--mode', 'hold', '--interval-ms', '20'] } }, { kanban: { wal_limit: '64K' } });
+  const events = await fleet.waitFor((all) => ofType(all, 'board.checkpoint').length >= 1);
+  const checkpoint = ofType(events, 'board.checkpoint')[0]!;
+  t.true((checkpoint.wal_bytes as number) > 64 * 1024);
+  t.true((checkpoint.log_frames as number) > 0);
+});
+
+test('a board on a network filesystem is refused unless allowed', (t) => {
+  const fleet = makeFleetDir(t);
+  fleet.config({ gateway: { command: [python] } });
+  const config = loadConfig(fleet.configFile);
+  const board = { slug: 'default', path: path.join(fleet.hermesHome, 'kanban.db') };
+  const issue = networkFsIssue(config, board, { type: 'nfs', magic: 0x6969, network: true });
+  t.like(issue, { file: fleet.configFile, key: 'kanban.allow_network_fs' });
+  t.regex(issue!.message, /on a nfs mount/);
+  t.is(networkFsIssue(config, board, { type: 'ext4', magic: 0xef53, network: false }), null);
+  t.is(networkFsIssue({ ...config, kanban: { ...config.kanban, allow_network_fs: true } }, board, { type: 'nfs', magic: 0x6969, network: true }), null);
+});
