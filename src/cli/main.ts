@@ -43,8 +43,15 @@ Examples:
   hermes-supervisor start --config ~/.hermes/supervisor.yaml
   hermes-supervisor status                          boards and gateways of the running supervisor
   hermes-supervisor restart worker --reason deploy  one wave, waits until it is done
-  hermes-supervisor kanban init --board default     the safe way to re-init a board
+  hermes-supervisor restart --stale                 every gateway still on a replaced board
+  hermes-supervisor stop research                   stop it and keep it stopped
+  hermes-supervisor start research                  resume it
+  hermes-supervisor reload                          re-read every config (same as SIGHUP)
+  hermes-supervisor check --full                    holder audit and integrity_check now
+  hermes-supervisor logs worker -f                  follow a gateway's output
   hermes-supervisor events -f                       follow the event log
+  hermes-supervisor kanban init --board default     the safe way to re-init a board
+  hermes-supervisor shutdown                        stop every gateway and the supervisor
 
 The config is --config FILE, else $HERMES_SUPERVISOR_CONFIG, else ./supervisor/supervisor.yaml, else
 ~/.hermes/supervisor.yaml. Exit codes: 0 ok, 1 failed (or nothing running), 2 bad config or usage.`,
