@@ -9,6 +9,8 @@ export interface HolderTarget {
   board: string;
   generation: number;
   role: BoardRole;
+  /** When known, an open file must also have this birthtime: ext4 hands a freed inode number to the next file at once. */
+  birthtimeMs?: number;
 }
 
 export interface Holder {
@@ -34,6 +36,11 @@ export interface HolderAudit {
   scanned: number;
 }
 
+/** Birthtimes from two stat calls may differ in the last float bits; a microsecond apart is another file. */
+function sameBirth(a: number | undefined, b: number | undefined): boolean {
+  return a === undefined || b === undefined || Math.abs(a - b) < 0.001;
+}
+
 /** Collects holder rows, one per pid/board/generation/role; the first sighting (fd before maps) wins. */
 class HolderRows {
   readonly rows: Holder[] = [];
@@ -54,6 +61,7 @@ class HolderRows {
 
   add(owner: string, file: OpenFile): void {
     for (const target of this.byKey.get(file.key) ?? []) {
+      if (!sameBirth(target.birthtimeMs, file.birthtimeMs)) continue;
       const id = `${file.pid}\u0000${target.board}\u0000${target.generation}\u0000${target.role}`;
       if (this.seen.has(id)) continue;
       this.seen.add(id);

@@ -18,6 +18,8 @@ export interface OpenFile {
   key: string;
   via: 'fd' | 'maps';
   fd?: number;
+  /** The open file's birthtime (fds only): tells a reused inode number from the file that had it. */
+  birthtimeMs?: number;
 }
 
 /** Errors that mean the process exited (or is not ours to read) while we looked: skip it. */
@@ -201,7 +203,7 @@ export function openFiles(pid: number, wanted: Set<string>, options: OpenFilesOp
     }
     if (st === undefined) continue;
     const key = fileKey(st.dev, st.ino);
-    if (wanted.has(key)) found.push({ pid, key, via: 'fd', fd: Number(name) });
+    if (wanted.has(key)) found.push({ pid, key, via: 'fd', fd: Number(name), birthtimeMs: st.birthtimeMs });
   }
   if (options.maps ?? true) {
     for (const key of mappedFiles(pid, wanted)) found.push({ pid, key, via: 'maps' });

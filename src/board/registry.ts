@@ -11,8 +11,8 @@ export interface BoardState {
   /** Identity of the board file now; null while it is missing. */
   identity: Identity | null;
   generation: number;
-  /** Every file key (db and sidecars) seen, with the generation it belonged to. */
-  known: Map<string, { generation: number; role: BoardRole }>;
+  /** Every file key (db and sidecars) seen, with the generation it belonged to and its birthtime. */
+  known: Map<string, { generation: number; role: BoardRole; birthtimeMs: number }>;
 }
 
 export type IdentityChange =
@@ -51,7 +51,7 @@ export function advanceGeneration(state: BoardState, identity: Identity | null):
 export function rememberFiles(state: BoardState, ids: Partial<BoardIdentities>): void {
   for (const role of ['db', 'wal', 'shm'] as const) {
     const identity = ids[role];
-    if (identity) state.known.set(fileKey(identity.dev, identity.ino), { generation: state.generation, role });
+    if (identity) state.known.set(fileKey(identity.dev, identity.ino), { generation: state.generation, role, birthtimeMs: identity.birthtimeMs });
   }
 }
 
@@ -59,7 +59,9 @@ export function rememberFiles(state: BoardState, ids: Partial<BoardIdentities>):
 export function holderTargets(states: Iterable<BoardState>): HolderTarget[] {
   const targets: HolderTarget[] = [];
   for (const state of states) {
-    for (const [key, entry] of state.known) targets.push({ key, board: state.slug, generation: entry.generation, role: entry.role });
+    for (const [key, entry] of state.known) {
+      targets.push({ key, board: state.slug, generation: entry.generation, role: entry.role, ...(entry.birthtimeMs > 0 ? { birthtimeMs: entry.birthtimeMs } : {}) });
+    }
   }
   return targets;
 }
@@ -81,8 +83,9 @@ export function oldSidecars(input: {
     if (!sidecar) continue;
     const key = fileKey(sidecar.dev, sidecar.ino);
     const remembered = state.known.get(key);
+    const sameFile = remembered !== undefined && (remembered.birthtimeMs === 0 || Math.abs(remembered.birthtimeMs - sidecar.birthtimeMs) < 0.001);
     const olderThanBoard = state.identity !== null && sidecar.birthtimeMs > 0 && sidecar.birthtimeMs < state.identity.birthtimeMs;
-    if ((remembered && remembered.generation < state.generation) || staleKeys.has(key) || olderThanBoard) result.push(role);
+    if ((sameFile && remembered.generation < state.generation) || staleKeys.has(key) || olderThanBoard) result.push(role);
   }
   return result;
 }

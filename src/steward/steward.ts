@@ -232,7 +232,11 @@ export class BoardSteward {
     const owners = this.owners();
     const targets = [...holderTargets([state]), ...extraTargets];
     const audit = auditHolders(targets, owners);
-    const stale = audit.holders.filter((holder) => holder.generation > 0 && holder.generation < state.generation);
+    // A gateway already fenced and on its way out (SIGCONT + SIGTERM sent) is not frozen again: it
+    // would then sit stopped until the SIGKILL at stop_timeout.
+    const stale = audit.holders.filter(
+      (holder) => holder.generation > 0 && holder.generation < state.generation && this.deps.fleet.get(holder.owner)?.state !== 'stopping',
+    );
     const stalePids = new Set(stale.map((holder) => holder.pid));
     const profiles = [...new Set(stale.map((holder) => holder.owner))];
     const groups = profiles.map((profile) => this.deps.fleet.get(profile)?.pid).filter((pid): pid is number => typeof pid === 'number');
