@@ -1,6 +1,6 @@
 import type { SupervisorEvent } from './log.js';
 
-const QUIET_FIELDS = new Set(['ts', 'ts_ms', 'type']);
+const QUIET_FIELDS = new Set(['ts', 'ts_ms', 'mono_ms', 'type']);
 
 /** One readable line for an event: its type, then `name=value` for every field that has a value. */
 export function formatEvent(event: SupervisorEvent, withTime = false): string {

@@ -5,11 +5,15 @@ import { performance } from 'node:perf_hooks';
 export interface SupervisorEvent {
   /** ISO 8601 with milliseconds. */
   ts: string;
-  /** Epoch milliseconds with sub-millisecond precision, for latency figures. */
+  /** Epoch milliseconds with sub-millisecond precision. */
   ts_ms: number;
+  /** CLOCK_MONOTONIC in milliseconds: the same clock in every process on the host, for latency figures. */
+  mono_ms: number;
   type: string;
   [field: string]: unknown;
 }
+
+export const monotonicMs = (): number => Math.round(Number(process.hrtime.bigint()) / 1000) / 1000;
 
 export type EventListener = (event: SupervisorEvent) => void;
 
@@ -30,7 +34,13 @@ export class EventLog {
 
   emit(type: string, fields: Record<string, unknown> = {}): SupervisorEvent {
     const now = performance.timeOrigin + performance.now();
-    const event: SupervisorEvent = { ts: new Date(now).toISOString(), ts_ms: Math.round(now * 1000) / 1000, type, ...fields };
+    const event: SupervisorEvent = {
+      ts: new Date(now).toISOString(),
+      ts_ms: Math.round(now * 1000) / 1000,
+      mono_ms: monotonicMs(),
+      type,
+      ...fields,
+    };
     try {
       appendFileSync(this.file, `${JSON.stringify(event)}\n`, { mode: 0o600 });
     } catch (err) {

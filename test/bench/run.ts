@@ -20,7 +20,7 @@ const plan = quick
   : { swaps: 20, waveSwaps: 5, idleSizes: [10, 50, 200], idleWindowS: 30, auditSizes: [50, 200], comparisonRuns: 3, windowMs: 5000 };
 
 const NOTES = [
-  'Swap moments are taken in the bench process on a clock anchored to wall time when the supervisor was spawned, as the supervisor stamps its events, so clock drift does not enter the latencies; the gateways log whole milliseconds, so a write in the swap\'s own millisecond is not counted as late.',
+  'Supervisor latencies are measured on CLOCK_MONOTONIC, which both the bench and the supervisor read (events carry mono_ms); writes are placed on a wall clock anchored when the supervisor was spawned; the gateways log whole milliseconds, so a write in the swap\'s own millisecond is not counted as late.',
   'With 20-odd samples p99 is the largest or second largest value: read it as "worst seen".',
   '"Unneeded" restarts: for PM2, every restart except the first one after the swap of each hold-mode gateway (the tick-mode gateway never holds the old file for long); for hermes-supervisor, restarts of gateways it did not fence.',
   '"Missing from the final board": writes acknowledged after the swap whose row (payload pid and sequence number) is not in the board once everything stopped. "Old-file rows in the final board": writes acknowledged into the old file that nevertheless show up in the new board, carried over through the old -wal/-shm that new connections find by name; integrity_check cannot see this, as both files have the same schema.',

@@ -235,7 +235,7 @@ export async function runSideBySide(kind: RunnerKind, windowMs: number): Promise
     }
     await sleep(SETTLE_MS);
     await running.beforeSwap?.();
-    const { at, old, next } = renameOver(running);
+    const { at, mono, old, next } = renameOver(running);
     await sleep(windowMs);
     const during = Object.fromEntries(profiles.map((profile) => [profile, logOf(profile)]));
     const restarts = await running.restarts(at, during);
@@ -256,7 +256,7 @@ export async function runSideBySide(kind: RunnerKind, windowMs: number): Promise
     );
     const rows = safely(() => rowsInBoard(running.board));
     const integrity = safely(() => integrityCheck(running.board));
-    const timeline = events ? supervisorTimeline(events, at) : undefined;
+    const timeline = events ? supervisorTimeline(events, at, mono) : undefined;
     return {
       row: {
         runner: kind,
@@ -281,8 +281,10 @@ export async function runSideBySide(kind: RunnerKind, windowMs: number): Promise
   }
 }
 
-function supervisorTimeline(events: SupervisorEvent[], at: number): SideBySideResult['timeline'] {
-  const done = events.find((e) => e.type === 'wave.done' && e.ts_ms >= at);
+/** The supervisor's events of one swap, placed on the swap's clock through CLOCK_MONOTONIC (mono_ms). */
+function supervisorTimeline(events: SupervisorEvent[], at: number, mono: number): SideBySideResult['timeline'] {
+  const placed = events.map((e) => ({ ...e, ts_ms: at + (Number(e.mono_ms) - mono) }));
+  const done = placed.find((e) => e.type === 'wave.done' && e.ts_ms >= at);
   const end = done ? done.ts_ms : Infinity;
-  return { at, events: events.filter((e) => e.ts_ms >= at && e.ts_ms <= end) };
+  return { at, events: placed.filter((e) => e.ts_ms >= at && e.ts_ms <= end) };
 }

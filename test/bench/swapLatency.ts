@@ -1,6 +1,7 @@
 // Figures 1 and 2: how soon a rename-over swap is noticed and its stale holders fenced, and how
 // many writes still land in the old file meanwhile; with file events, and with the stat poll alone.
 import { renameSync, statSync } from 'node:fs';
+import { monotonicMs } from '../../src/events/index.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { writesOf } from '../helpers/gatewayLog.js';
 import { initBoard } from '../helpers/swapFleet.js';
@@ -44,13 +45,14 @@ const PROFILES = {
 const POLL_INTERVAL_MS = 1000;
 
 /** Prepares a new board beside the live one and renames it over; returns the moment of the rename. */
-export function renameOver(fleet: Pick<BenchFleet, 'board' | 'clock'>): { at: number; old: FileId; next: FileId } {
+export function renameOver(fleet: Pick<BenchFleet, 'board' | 'clock'>): { at: number; mono: number; old: FileId; next: FileId } {
   initBoard(`${fleet.board}.new`);
   const { dev, ino } = statSync(fleet.board);
   const at = fleet.clock.now();
+  const mono = monotonicMs();
   renameSync(`${fleet.board}.new`, fleet.board);
   const next = statSync(fleet.board);
-  return { at, old: { dev, ino }, next: { dev: next.dev, ino: next.ino } };
+  return { at, mono, old: { dev, ino }, next: { dev: next.dev, ino: next.ino } };
 }
 
 /** Waits until every hold-mode gateway has written at least once: they hold the board. */
@@ -77,7 +79,7 @@ export async function measureSwapLatency(detection: 'watch' | 'poll', swaps: num
       await sleep(detection === 'poll' ? Math.random() * POLL_INTERVAL_MS : 100);
       const generation = i + 2;
       const waves = ofType(fleet.events(), 'wave.done').length;
-      const { at, old } = renameOver(fleet);
+      const { at, mono, old } = renameOver(fleet);
       const events = await fleet.waitForEvents(
         (all) => ofType(all, 'wave.done').length > waves && all.some((e) => e.type === 'board.swap' && e.generation === generation),
         30_000,
@@ -88,12 +90,13 @@ export async function measureSwapLatency(detection: 'watch' | 'poll', swaps: num
       samples.push({
         at,
         old,
-        detection_ms: swap.ts_ms - at,
+        // Latencies on CLOCK_MONOTONIC, which the supervisor's events carry as mono_ms: one clock for both processes.
+        detection_ms: Number(swap.mono_ms) - mono,
         detected_by: String(swap.detected_by),
-        fence_ms: fence ? fence.ts_ms - at : null,
+        fence_ms: fence ? Number(fence.mono_ms) - mono : null,
         audit_ms: fence ? Number(fence.audit_ms) : null,
         fenced: fence ? (fence.profiles as string[]) : [],
-        wave_done_ms: done.ts_ms - at,
+        wave_done_ms: Number(done.mono_ms) - mono,
         late_writes: 0,
       });
     }

@@ -58,16 +58,16 @@ export async function measureWave(gateways: number, maxParallel: number, swaps: 
     for (let i = 0; i < swaps; i++) {
       await sleep(200);
       const waves = ofType(fleet.events(), 'wave.done').length;
-      const { at, next } = renameOver(fleet);
+      const { at, mono, next } = renameOver(fleet);
       const events = await fleet.waitForEvents((all) => ofType(all, 'wave.done').length > waves, 60_000);
       const done = ofType(events, 'wave.done')[waves]!;
       const restarted = done.restarted as string[];
       const fence = events.find((e) => e.type === 'board.fence' && e.ts_ms >= at)!;
       const after = events.filter((e) => e.ts_ms >= at && e.ts_ms <= done.ts_ms);
-      const readyAt = after.filter((e) => e.type === 'gateway.ready' && restarted.includes(String(e.profile))).map((e) => e.ts_ms);
+      const readyAt = after.filter((e) => e.type === 'gateway.ready' && restarted.includes(String(e.profile))).map((e) => Number(e.mono_ms));
       const exits = after.filter((e) => e.type === 'gateway.exit');
       const slowest = exits.reduce((a, b) => (b.ts_ms > a.ts_ms ? b : a));
-      ready.push(Math.max(...readyAt) - at);
+      ready.push(Math.max(...readyAt) - mono);
       stops.push(slowest.ts_ms - fence.ts_ms);
       samples.push({
         all_ready_ms: Math.round(ready.at(-1)!),
