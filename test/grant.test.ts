@@ -28,7 +28,7 @@ test('a granted gateway may switch its notifier off; a denied one never notifies
   t.false(decideGrant({ notify_in_gateway: true }).notify);
 });
 
-const homes = { profileHome: '/h/profiles/p', kanbanHome: '/h', deniedHome: '/state/denied/p' };
+const homes = { profileHome: '/h/profiles/p', kanbanHome: '/h', deniedHome: '/state/denied/p', stateDir: '/state' };
 
 test('granted env points at the shared root with the configured switches', (t) => {
   const env = gatewayEnv({ grant: decideGrant({ dispatch_in_gateway: true }), ...homes, extra: { A: '1' } });
@@ -38,6 +38,7 @@ test('granted env points at the shared root with the configured switches', (t) =
     HERMES_KANBAN_HOME: '/h',
     HERMES_KANBAN_DISPATCH_IN_GATEWAY: '1',
     HERMES_KANBAN_NOTIFY_IN_GATEWAY: '1',
+    HERMES_SUPERVISOR_STATE_DIR: '/state',
   });
   t.is(gatewayEnv({ grant: decideGrant({ enabled: true }), ...homes, extra: {} }).HERMES_KANBAN_DISPATCH_IN_GATEWAY, '0');
 });

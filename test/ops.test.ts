@@ -1,4 +1,4 @@
-import { statSync } from 'node:fs';
+import { rmSync, statSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -223,6 +223,31 @@ test('after SIGKILL of the supervisor, a new start leaves exactly one gateway pe
     t.false(old.includes(pids[0]), `${profile} is a fresh gateway`);
   }
   t.is(ofType(fleet.events(), 'gateway.leftover').length, 3);
+  again.child.kill('SIGTERM');
+  t.is((await again.exited).code, 0);
+  t.deepEqual(pidsWithMarker(fleet.marker), []);
+});
+
+test('a gateway no record names (spawned an instant before the kill) is found by its environment mark', async (t) => {
+  const fleet = await opsFleet(t, ['alpha', 'beta']);
+  const old = ['alpha', 'beta'].map((profile) => runningPids(fleet, profile)[0]);
+  fleet.supervisor.child.kill('SIGKILL');
+  await fleet.supervisor.exited;
+  rmSync(path.join(fleet.stateDir, 'gateways.json'), { force: true });
+  const again = startSupervisor(['--config', fleet.configFile]);
+  t.teardown(async () => {
+    again.child.kill('SIGTERM');
+    await Promise.race([again.exited, sleep(8000, undefined, { ref: false })]);
+  });
+  await fleet.waitForEvents((events) => ofType(events, 'supervisor.start').length === 2 && ofType(events, 'gateway.ready').length >= 4);
+  for (const profile of ['alpha', 'beta']) {
+    const pids = runningPids(fleet, profile);
+    t.is(pids.length, 1, `${profile} runs once`);
+    t.false(old.includes(pids[0]), `${profile} is a fresh gateway`);
+  }
+  const leftovers = ofType(fleet.events(), 'gateway.leftover');
+  t.is(leftovers.length, 2);
+  t.true(leftovers.every((event) => /no record/.test(String(event.reason))));
   again.child.kill('SIGTERM');
   t.is((await again.exited).code, 0);
   t.deepEqual(pidsWithMarker(fleet.marker), []);

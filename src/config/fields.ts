@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { GRANT_ENV_KEYS } from '../hermes/index.js';
+import { RESERVED_ENV_KEYS } from '../hermes/index.js';
 import { parseDuration, parseSize } from '../util/index.js';
 
 /** A duration string ("250ms", "10s", "5m"), parsed to milliseconds. */
@@ -45,8 +45,8 @@ export const envMap = z
     for (const name of Object.keys(env)) {
       if (!ENV_NAME.test(name)) {
         ctx.addIssue({ code: 'custom', path: [name], message: 'expected an environment variable name (letters, digits, _)' });
-      } else if (GRANT_ENV_KEYS.has(name)) {
-        ctx.addIssue({ code: 'custom', path: [name], message: 'is set by the supervisor from the kanban grant and cannot be overridden' });
+      } else if (RESERVED_ENV_KEYS.has(name)) {
+        ctx.addIssue({ code: 'custom', path: [name], message: 'is set by the supervisor (from the kanban grant, or to find its gateways) and cannot be overridden' });
       }
     }
   });

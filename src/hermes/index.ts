@@ -10,8 +10,11 @@ export const ENV = {
   notifyInGateway: 'HERMES_KANBAN_NOTIFY_IN_GATEWAY',
 } as const;
 
+/** Marks a gateway as started by the supervisor of one state dir, so it is found again after a crash. */
+export const STATE_DIR_MARK = 'HERMES_SUPERVISOR_STATE_DIR';
+
 /** Set only by the supervisor: configs may not override them, and inherited values are dropped. */
-export const GRANT_ENV_KEYS: ReadonlySet<string> = new Set(Object.values(ENV));
+export const RESERVED_ENV_KEYS: ReadonlySet<string> = new Set([...Object.values(ENV), STATE_DIR_MARK]);
 
 export const DEFAULT_BOARD_SLUG = 'default';
 

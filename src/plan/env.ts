@@ -1,4 +1,4 @@
-import { ENV, GRANT_ENV_KEYS } from '../hermes/index.js';
+import { ENV, RESERVED_ENV_KEYS, STATE_DIR_MARK } from '../hermes/index.js';
 import type { Grant } from './grant.js';
 
 export interface GatewayEnvInput {
@@ -11,6 +11,8 @@ export interface GatewayEnvInput {
   deniedHome: string;
   /** gateway.env then the profile's supervisor.env, already free of grant variables. */
   extra: Record<string, string>;
+  /** The supervisor's state dir: marks the gateway as this supervisor's, for recovery after a crash. */
+  stateDir: string;
 }
 
 /** The variables the supervisor sets for a gateway (on top of the inherited, sanitised environment). */
@@ -22,6 +24,7 @@ export function gatewayEnv(input: GatewayEnvInput): Record<string, string> {
     [ENV.kanbanHome]: grant.granted ? input.kanbanHome : input.deniedHome,
     [ENV.dispatchInGateway]: grant.dispatch ? '1' : '0',
     [ENV.notifyInGateway]: grant.notify ? '1' : '0',
+    [STATE_DIR_MARK]: input.stateDir,
   };
 }
 
@@ -32,7 +35,7 @@ export function gatewayEnv(input: GatewayEnvInput): Record<string, string> {
 export function childEnvironment(inherited: NodeJS.ProcessEnv, env: Record<string, string>): Record<string, string> {
   const result: Record<string, string> = {};
   for (const [name, value] of Object.entries(inherited)) {
-    if (value !== undefined && !GRANT_ENV_KEYS.has(name)) result[name] = value;
+    if (value !== undefined && !RESERVED_ENV_KEYS.has(name)) result[name] = value;
   }
   return { ...result, ...env };
 }

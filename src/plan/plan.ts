@@ -91,6 +91,7 @@ function planProfile(config: SupervisorConfig, profile: Profile): PlannedProfile
       kanbanHome: config.hermes_home,
       deniedHome: deniedHome(config, profile.name),
       extra: { ...config.gateway.env, ...supervisor.env },
+      stateDir: config.state_dir,
     }),
     cwd: config.gateway.cwd,
   };

@@ -1,7 +1,9 @@
-import { processStartTime } from '../board/proc.js';
+import { processStartTime, readProcStat } from '../board/proc.js';
 import type { EventLog } from '../events/index.js';
 import { signalGroup } from '../fleet/processGroup.js';
 import { waitGroupGone } from '../fleet/processGroup.js';
+import { STATE_DIR_MARK } from '../hermes/index.js';
+import { findMarkedGroups } from './marked.js';
 import { forgetGateway, readGateways, type GatewayRecord } from './records.js';
 
 export type LeftoverResult = 'stopped' | 'killed' | 'gone';
@@ -50,7 +52,7 @@ async function stopGroup(pgid: number, stopTimeoutMs: number): Promise<LeftoverR
  */
 export async function reapLeftovers(stateDir: string, options: ReapOptions): Promise<ReapedGateway[]> {
   const records = readGateways(stateDir);
-  return Promise.all(
+  const recorded = await Promise.all(
     records.map(async (record): Promise<ReapedGateway> => {
       const startTime = processStartTime(record.pid);
       const verified = isSameProcess(record, startTime);
@@ -67,4 +69,15 @@ export async function reapLeftovers(stateDir: string, options: ReapOptions): Pro
       return { profile: record.profile, pid: record.pid, result };
     }),
   );
+  // Gateways no record names (spawned right before the previous supervisor died) are found by their mark.
+  const own = readProcStat(process.pid)?.pgrp ?? process.pid;
+  const unrecorded = findMarkedGroups(stateDir, new Set([process.pid, own]));
+  const marked = await Promise.all(
+    unrecorded.map(async (pgid): Promise<ReapedGateway> => {
+      const result = await stopGroup(pgid, options.stopTimeoutMs);
+      options.events?.emit('gateway.leftover', { profile: null, pid: pgid, pgid, result, reason: `no record; found by ${STATE_DIR_MARK}` });
+      return { profile: '(unrecorded)', pid: pgid, result };
+    }),
+  );
+  return [...recorded, ...marked];
 }

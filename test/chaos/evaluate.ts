@@ -7,20 +7,33 @@ import { processesNaming, type Overlap } from './procWatch.js';
 import { CHECKS, type ChaosReport } from './report.js';
 import type { ChaosDriver } from './scenario.js';
 import { spread } from './stats.js';
-import { generationAt, mergeObserved, type Generation } from './timeline.js';
+import { generationAt, mergeObserved, sameFile, type Generation } from './timeline.js';
 
 const LISTED = 20;
 
-/** integrity_check and every row's payload, read once every process of the run is gone. */
-function readFinalBoard(file: string): { integrity: string; rows: Map<number, string> } {
+interface FinalBoard {
+  integrity: string;
+  tables: string[];
+  rows: Map<number, string>;
+  rowsError: string | null;
+}
+
+/** integrity_check, the tables and every row's payload, read once every process of the run is gone. */
+function readFinalBoard(file: string): FinalBoard {
   const db = new Database(file, { timeout: 5000 });
   try {
     const integrity = (db.pragma('integrity_check', { simple: true }) as string | undefined) ?? 'no result';
+    const tables = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as Array<{ name: string }>).map((row) => row.name);
     const rows = new Map<number, string>();
-    for (const row of db.prepare('SELECT id, payload FROM task_events').iterate() as Iterable<{ id: number; payload: string | null }>) {
-      rows.set(row.id, row.payload ?? '');
+    let rowsError: string | null = null;
+    try {
+      for (const row of db.prepare('SELECT id, payload FROM task_events').iterate() as Iterable<{ id: number; payload: string | null }>) {
+        rows.set(row.id, row.payload ?? '');
+      }
+    } catch (error) {
+      rowsError = (error as Error).message;
     }
-    return { integrity, rows };
+    return { integrity, tables, rows, rowsError };
   } finally {
     db.close();
   }
@@ -66,20 +79,34 @@ export function evaluate(driver: ChaosDriver, seed: number, startedAt: number): 
   const logs = new Map<string, GatewayEvent[]>(fleet.profiles.map((profile) => [profile.name, readGatewayLog(fleet.logFile(profile.name))]));
   const { generations, unexplained } = mergeObserved(driver.ops.generations, driver.watch.pathIdentities);
   const final = generations.at(-1) as Generation;
+  const reinits = generations.filter((generation) => generation.origin === 'kanban-init').length;
+  if (reinits > 0) notes.push(`${reinits} kanban init call(s) on a present board replaced the file (expected: migrate in place)`);
   const onDisk = statIdentity(fleet.board);
   if (!onDisk || onDisk.dev !== final.dev || onDisk.ino !== final.ino) {
     notes.push(`the board on disk (${JSON.stringify(onDisk)}) is not the last recorded generation (${JSON.stringify(final)})`);
   }
 
-  let board: { integrity: string; rows: Map<number, string> } = { integrity: 'board missing', rows: new Map() };
+  let board: FinalBoard = { integrity: 'board missing', tables: [], rows: new Map(), rowsError: null };
   if (onDisk) {
     try {
       board = readFinalBoard(fleet.board);
     } catch (error) {
-      board = { integrity: `cannot read: ${(error as Error).message}`, rows: new Map() };
+      board = { ...board, integrity: `cannot open: ${(error as Error).message}` };
     }
   }
   if (board.integrity !== 'ok') violations.push({ check: 'integrity', message: `integrity_check on the final board: ${board.integrity}` });
+
+  // An init that logged success on the final file acknowledged its schema: the tables must be there.
+  const schemaAcks = readGatewayLog(fleet.initLog).filter(
+    (event) => event.event === 'init' && sameFile(event, final) && event.ts_ms > final.birthtimeMs,
+  );
+  if (schemaAcks.length > 0 && !board.tables.includes('task_events')) {
+    violations.push({
+      check: 'acknowledged-writes',
+      message: `the final file lacks task_events (tables: ${board.tables.join(', ') || 'none'}) although ${schemaAcks.length} init(s) logged its schema into it (pid ${schemaAcks.map((event) => event.pid).join(', ')})`,
+      details: { inits: schemaAcks, rows_error: board.rowsError, events: excerpt(events, schemaAcks[0]!.ts_ms, undefined, 1500) },
+    });
+  }
 
   const written = checkFinalWrites(logs, final, board.rows);
   for (const write of written.missing.slice(0, LISTED)) {
@@ -98,7 +125,9 @@ export function evaluate(driver: ChaosDriver, seed: number, startedAt: number): 
   }
   const unlisted = Math.max(0, written.missing.length - LISTED) + Math.max(0, written.mismatched.length - LISTED);
   if (unlisted > 0) violations.push({ check: 'acknowledged-writes', message: `${unlisted} more lost or mismatched writes (not listed)` });
-  if (written.checked === 0) violations.push({ check: 'scenario', message: 'no acknowledged write went into the final file: nothing was checked' });
+  if (written.checked === 0 && !violations.some((violation) => violation.check === 'acknowledged-writes')) {
+    violations.push({ check: 'scenario', message: 'no acknowledged write went into the final file: nothing was checked' });
+  }
 
   const alternation = checkSpawnExitAlternation(events, (profile, pid) => driver.watch.lastSeen(profile, pid));
   for (const violation of alternation.violations) {
@@ -202,7 +231,15 @@ export function evaluate(driver: ChaosDriver, seed: number, startedAt: number): 
       })),
       other: errors.other,
     },
-    generations: { recorded: generations.length, unexplained, final, final_rows: board.rows.size, integrity: board.integrity },
+    generations: {
+      recorded: generations.length,
+      unexplained,
+      final,
+      final_rows: board.rows.size,
+      final_tables: board.tables,
+      final_rows_error: board.rowsError,
+      integrity: board.integrity,
+    },
     proc: { samples: driver.watch.samples, overlaps: overlaps.length, gateway_processes_seen: seenProcesses },
     final_stop: driver.finalStop,
     notes,

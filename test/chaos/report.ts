@@ -56,7 +56,15 @@ export interface ChaosReport {
     io_unattributed_examples: unknown[];
     other: Record<string, number>;
   };
-  generations: { recorded: number; unexplained: unknown[]; final: unknown; final_rows: number; integrity: string };
+  generations: {
+    recorded: number;
+    unexplained: unknown[];
+    final: unknown;
+    final_rows: number;
+    final_tables: string[];
+    final_rows_error: string | null;
+    integrity: string;
+  };
   proc: { samples: number; overlaps: number; gateway_processes_seen: number };
   final_stop: unknown;
   notes: string[];
@@ -98,7 +106,10 @@ export function summaryTable(report: ChaosReport): string {
       `${report.errors.busy_locked} / ${report.errors.io_current} (+${report.errors.io_on_open_current} on open) / ${report.errors.io_stale}; io on open near a swap ${report.errors.io_unattributed}`,
     ],
     ['/proc samples (two at once)', `${report.proc.samples} (${report.proc.overlaps})`],
-    ['final board', `${report.generations.integrity}; ${report.generations.final_rows} rows`],
+    [
+      'final board',
+      `integrity ${report.generations.integrity}; ${report.generations.final_rows} rows${report.generations.final_rows_error ? ` (${report.generations.final_rows_error})` : ''}`,
+    ],
   );
   for (const check of [...CHECKS, 'scenario' as const]) table.push([`check: ${check}`, report.checks[check]]);
   table.push(['violations', String(report.violations.length)]);
