@@ -18,9 +18,6 @@ export const RESERVED_ENV_KEYS: ReadonlySet<string> = new Set([...Object.values(
 
 export const DEFAULT_BOARD_SLUG = 'default';
 
-/** Hermes's own gateway command for a profile. */
-export const GATEWAY_COMMAND = ['hermes', '-p', '{profile}', 'gateway', 'run', '--replace'];
-
 /** Hermes's profile naming rule: lowercase letters, digits, '-' and '_', at most 64, not starting with '-' or '_'. */
 const PROFILE_NAME = /^[a-z0-9][a-z0-9_-]{0,63}$/;
 
