@@ -223,6 +223,10 @@ function routeStart(args: string[]): string[] {
 
 /** Runs the CLI; resolves with the exit code. Config problems exit 2 with one line per problem. */
 export async function main(args: string[]): Promise<number> {
+  // Output piped into `head` and closed early is not an error worth a stack trace.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(0);
+  });
   let result: Promise<number> | number = 0;
   const root = program((value) => (result = value));
   try {
