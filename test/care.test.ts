@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { closeSync, openSync, readdirSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
@@ -224,4 +224,52 @@ test('a board on a network filesystem is refused unless allowed', (t) => {
   t.regex(issue!.message, /on a nfs mount/);
   t.is(networkFsIssue(config, board, { type: 'ext4', magic: 0xef53, network: false }), null);
   t.is(networkFsIssue({ ...config, kanban: { ...config.kanban, allow_network_fs: true } }, board, { type: 'nfs', magic: 0x6969, network: true }), null);
+});
+
+test('on_corruption: stop fences and holds the granted gateways until an operator runs restart --all', async (t) => {
+  const fleet = await careFleet(
+    t,
+    { writer: { grant: true, args: ['--mode', 'tick', '--interval-ms', '500'] }, denied: { grant: false, args: ['--mode', 'idle'] } },
+    { kanban: { on_corruption: 'stop' }, prepare: (board) => seed(board, 2000) },
+  );
+  await fleet.waitFor((all) => ofType(all, 'gateway.ready').length >= 2);
+  const good = path.join(path.dirname(fleet.board), 'good.db');
+  const source = new Database(fleet.board, { readonly: true });
+  await source.backup(good);
+  source.close();
+  corruptPages(fleet.board, 40, 2);
+  // Two checks at once: one corruption event, one fence, not two.
+  await Promise.all([fleet.cli('check'), fleet.cli('check')]);
+  const events = await fleet.waitFor((all) => ofType(all, 'board.stopped').length >= 1);
+  t.is(ofType(events, 'board.corrupt').length, 1);
+  t.deepEqual(ofType(events, 'board.stopped')[0]!.profiles, ['writer']);
+  t.deepEqual(ofType(events, 'board.quarantine'), []);
+  const status = JSON.parse((await fleet.cli('status', '--json')).stdout);
+  t.like(status.profiles.find((profile: { name: string }) => profile.name === 'writer'), { state: 'stopped', pid: null });
+  t.like(status.profiles.find((profile: { name: string }) => profile.name === 'denied'), { state: 'running' });
+
+  // The operator's fix: a good copy renamed into place, then restart --all.
+  for (const suffix of ['-wal', '-shm']) rmSync(fleet.board + suffix, { force: true });
+  renameSync(good, fleet.board);
+  const restart = await fleet.cli('restart', '--all');
+  t.is(restart.code, 0, restart.stderr);
+  const after = JSON.parse((await fleet.cli('status', '--json')).stdout);
+  t.like(after.profiles.find((profile: { name: string }) => profile.name === 'writer'), { state: 'running' });
+  t.is(integrityCheck(fleet.board), 'ok');
+});
+
+test('gateway logs rotate at logs.max_size and keep logs.keep files', async (t) => {
+  const fleet = makeFleetDir(t, 'hs-care-');
+  const chatty = fleet.script('chatty.py', 'import time\nfor i in range(400):\n    print("line %04d " % i + "x" * 40, flush=True)\ntime.sleep(600)\n');
+  fleet.config({ gateway: { command: [python, chatty] }, logs: { max_size: '4K', keep: 2 }, restart: { ready_after: '300ms' } });
+  fleet.profile('chatty', {});
+  const supervisor = startSupervisor(['--config', fleet.configFile]);
+  t.teardown(async () => {
+    supervisor.child.kill('SIGTERM');
+    await Promise.race([supervisor.exited, sleep(10_000, undefined, { ref: false })]);
+  });
+  await supervisor.waitFor('chatty | line 0399');
+  await sleep(300);
+  const logs = readdirSync(path.join(fleet.stateDir, 'logs')).filter((name) => name.startsWith('chatty.log')).sort();
+  t.deepEqual(logs, ['chatty.log', 'chatty.log.1', 'chatty.log.2']);
 });

@@ -23,7 +23,8 @@ export class GatewayOutput {
     private readonly options: OutputOptions,
   ) {
     mkdirSync(options.logsDir, { recursive: true, mode: 0o700 });
-    this.file = createStream((_time, index) => (index ? `${profile}.log.${index}` : `${profile}.log`), {
+    // In logrotate mode (`rotate`) the generator is called with the rotated file's number alone.
+    this.file = createStream((rotated) => (typeof rotated === 'number' && rotated > 0 ? `${profile}.log.${rotated}` : `${profile}.log`), {
       path: options.logsDir,
       size: options.maxSize as `${number}M`,
       rotate: options.keep,
