@@ -273,3 +273,25 @@ test('gateway logs rotate at logs.max_size and keep logs.keep files', async (t) 
   const logs = readdirSync(path.join(fleet.stateDir, 'logs')).filter((name) => name.startsWith('chatty.log')).sort();
   t.deepEqual(logs, ['chatty.log', 'chatty.log.1', 'chatty.log.2']);
 });
+
+test('kanban init through the supervisor fences and stops the granted gateways, re-inits, and brings them back', async (t) => {
+  const fleet = await careFleet(t, {
+    writer: { grant: true, args: ['--mode', 'hold', '--interval-ms', '100'] },
+    denied: { grant: false, args: ['--mode', 'idle'] },
+  });
+  await fleet.waitFor((all) => ofType(all, 'gateway.ready').length >= 2);
+  // The board is deleted first, so the init creates a new file: a real swap under the fleet.
+  for (const suffix of ['', '-wal', '-shm']) rmSync(fleet.board + suffix, { force: true });
+  const result = await fleet.cli('kanban', 'init', '--board', 'default');
+  t.is(result.code, 0, result.stderr + result.stdout);
+  t.regex(result.stdout, /board default: init ok \(exit 0\), integrity ok/);
+  t.regex(result.stdout, /gateways back: writer/);
+  const events = fleet.events();
+  t.deepEqual(ofType(events, 'kanban.init.start')[0]!.profiles, ['writer']);
+  t.like(ofType(events, 'kanban.init.done')[0], { board: 'default', ok: true, integrity: 'ok' });
+  t.is(ofType(events, 'gateway.spawn').filter((event) => event.profile === 'denied').length, 1, 'denied gateway untouched');
+  t.is(integrityCheck(fleet.board), 'ok');
+  const unknown = await fleet.cli('kanban', 'init', '--board', 'nope');
+  t.is(unknown.code, 1);
+  t.regex(unknown.stderr, /unknown board "nope"; known: default/);
+});

@@ -93,11 +93,20 @@ test('restart: a wave that waits, unknown profiles named, --all', async (t) => {
   t.is(unknown.code, 1);
   t.regex(unknown.stderr, /unknown profiles: nope, ghost/);
 
+  const queued = await fleet.cli('restart', 'beta', '--no-wait');
+  t.is(queued.code, 0);
+  t.regex(queued.stdout, /queued: beta/);
+  await fleet.waitForEvents((events) => ofType(events, 'wave.done').length >= 2);
+  const stale = await fleet.cli('restart', '--stale');
+  t.is(stale.code, 0, 'nothing stale is nothing to do');
+  t.regex(stale.stdout, /restarted: none/);
+
   const all = await fleet.cli('restart', '--all');
   t.is(all.code, 0);
   t.regex(all.stdout, /restarted: alpha, beta|restarted: beta, alpha/);
   const status = JSON.parse((await fleet.cli('status', '--json')).stdout);
   t.like(status.profiles.find((profile: { name: string }) => profile.name === 'alpha'), { restarts: 2, last_restart_reason: 'wave:manual' });
+  t.like(status.profiles.find((profile: { name: string }) => profile.name === 'beta'), { restarts: 2 });
 });
 
 test('stop keeps a gateway stopped through waves; start brings it back', async (t) => {
