@@ -187,3 +187,33 @@ test('gateways start in priority order and log to their own files', async (t) =>
   t.false(existsSync(path.join(fleet.stateDir, 'logs', 'skipped.log')));
   t.like(fleet.events()[0], { type: 'supervisor.start', profiles: ['early', 'middle', 'late'] });
 });
+
+test('a descendant that left the gateway\'s group holding its stdout neither delays the stop nor outlives it', async (t) => {
+  const fleet = makeFleetDir(t);
+  const marker = `escape-${path.basename(fleet.root)}`;
+  const escaper = fleet.script(
+    'escaper.py',
+    [
+      'import subprocess, sys, time',
+      '# A worker in a session of its own that inherits stdout, as start_new_session=True makes it.',
+      'subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)", sys.argv[1]], start_new_session=True)',
+      'print("spawned", flush=True)',
+      'time.sleep(600)',
+    ].join('\n'),
+  );
+  fleet.config({ gateway: { command: ['python3', escaper, marker] }, restart: { stop_timeout: '2s', ready_after: '300ms' } });
+  fleet.profile('escaper', {});
+  const supervisor = startSupervisor(['--config', fleet.configFile]);
+  t.teardown(() => {
+    supervisor.child.kill('SIGKILL');
+    for (const pid of pidsWithMarker(marker)) process.kill(pid, 'SIGKILL');
+  });
+  await supervisor.waitFor('escaper | spawned');
+  await waitUntil(() => pidsWithMarker(marker).length === 2);
+  t.is(pidsWithMarker(marker).length, 2);
+  supervisor.child.kill('SIGTERM');
+  t.is((await supervisor.exited).code, 0);
+  const exit = ofType(fleet.events(), 'gateway.exit', 'escaper')[0]!;
+  t.is(exit.signal, 'SIGTERM', 'stopped by SIGTERM, not by the SIGKILL at stop_timeout');
+  t.deepEqual(pidsWithMarker(marker), []);
+});

@@ -223,9 +223,11 @@ function routeStart(args: string[]): string[] {
 
 /** Runs the CLI; resolves with the exit code. Config problems exit 2 with one line per problem. */
 export async function main(args: string[]): Promise<number> {
-  // Output piped into `head` and closed early is not an error worth a stack trace.
+  // Output piped into `head` and closed early is not an error worth a stack trace. The supervisor
+  // itself must not die of it (`start | tee` with tee gone): it stops printing instead.
+  const daemon = routeStart(args)[0] === 'start';
   process.stdout.on('error', (err: NodeJS.ErrnoException) => {
-    if (err.code === 'EPIPE') process.exit(0);
+    if (err.code === 'EPIPE' && !daemon) process.exit(0);
   });
   let result: Promise<number> | number = 0;
   const root = program((value) => (result = value));

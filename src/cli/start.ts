@@ -1,6 +1,7 @@
 import { AlreadyRunningError } from '../control/index.js';
 import { loadConfig } from '../config/index.js';
 import { Supervisor } from '../daemon/index.js';
+import { signalGroup } from '../fleet/index.js';
 import { buildPlan } from '../plan/index.js';
 import { notifyReady, notifyStatus, notifyStopping } from '../systemd/index.js';
 
@@ -11,7 +12,14 @@ import { notifyReady, notifyStatus, notifyStopping } from '../systemd/index.js';
 export async function startCommand(options: { config?: string }): Promise<number> {
   const plan = buildPlan(loadConfig(options.config));
   for (const warning of plan.warnings) process.stderr.write(`hermes-supervisor: warning: ${warning}\n`);
-  const supervisor = new Supervisor(plan, { print: (line) => process.stdout.write(`${line}\n`) });
+  const supervisor = new Supervisor(plan, { print: (line) => void (process.stdout.writable && process.stdout.write(`${line}\n`)) });
+  // A bug in one callback must not end the supervisor with its gateways orphaned: report and go on.
+  process.on('unhandledRejection', (reason) => {
+    supervisor.events.emit('supervisor.error', { during: 'an asynchronous task', error: reason instanceof Error ? reason.message : String(reason) });
+  });
+  process.on('uncaughtException', (err) => {
+    supervisor.events.emit('supervisor.error', { during: 'a callback', error: err.message, stack: err.stack?.split('\n').slice(0, 4).join(' | ') });
+  });
 
   let signals = 0;
   const stopped = new Promise<void>((resolve) => {
@@ -21,7 +29,7 @@ export async function startCommand(options: { config?: string }): Promise<number
         void notifyStopping();
         supervisor.shutdown(signal).then(resolve, resolve);
       } else {
-        for (const gateway of supervisor.fleet.gateways.values()) if (gateway.pid) process.kill(-gateway.pid, 'SIGKILL');
+        for (const gateway of supervisor.fleet.gateways.values()) if (gateway.pid) signalGroup(gateway.pid, 'SIGKILL');
       }
     };
     process.on('SIGTERM', onSignal);

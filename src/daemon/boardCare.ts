@@ -1,3 +1,4 @@
+import { rmSync } from 'node:fs';
 import path from 'node:path';
 import type { BoardState } from '../board/index.js';
 import type { EventLog } from '../events/index.js';
@@ -16,6 +17,7 @@ import {
 import type { FleetPlan } from '../plan/index.js';
 import { freeze, type BoardSteward } from '../steward/index.js';
 import { runBoardInit } from './boardInit.js';
+import { HOLD } from './holds.js';
 
 export interface BoardCareDeps {
   plan: () => FleetPlan;
@@ -39,6 +41,8 @@ interface CheckpointMark {
 export class BoardCare {
   /** Boards being quarantined or held for an operator: a second corruption there starts nothing. */
   private readonly busy = new Set<string>();
+  /** Boards left busy for an operator (`on_corruption: stop`, or a rebuild that failed). */
+  private readonly stoppedBoards = new Set<string>();
   private readonly checkpoints = new Map<string, CheckpointMark>();
   private timers: NodeJS.Timeout[] = [];
 
@@ -50,7 +54,11 @@ export class BoardCare {
 
   /** Periodic work: quick_check every integrity_interval, the WAL size every poll_interval. */
   start(): void {
-    this.timers.push(setInterval(() => void this.probeAll(false), this.config.health.integrity_interval));
+    this.timers.push(
+      setInterval(() => {
+        this.probeAll(false).catch((err: Error) => this.deps.events.emit('supervisor.error', { during: 'integrity probe', error: err.message }));
+      }, this.config.health.integrity_interval),
+    );
     this.timers.push(setInterval(() => this.checkpointAll(), this.config.health.poll_interval));
   }
 
@@ -88,7 +96,7 @@ export class BoardCare {
   async probeAll(full: boolean): Promise<Array<{ board: string; probe: ProbeResult }>> {
     const results: Array<{ board: string; probe: ProbeResult }> = [];
     for (const board of this.deps.steward.boards.values()) {
-      if (this.busy.has(board.slug)) continue;
+      if (this.busy.has(board.slug) || !this.unchanged(board)) continue;
       const probe = probeIntegrity(board.path, { full });
       this.deps.health.set(board.slug, probe.status);
       results.push({ board: board.slug, probe });
@@ -97,11 +105,34 @@ export class BoardCare {
     return results;
   }
 
-  /** An operator's `restart --all` after fixing a board held by `on_corruption: stop` releases it. */
+  /** Whether a board is being quarantined, rebuilt or re-initialised (or held for an operator). */
+  isBusy(slug: string): boolean {
+    return this.busy.has(slug);
+  }
+
+  /** Marks a board busy for one maintenance job at a time; false when another one holds it. */
+  lock(slug: string): boolean {
+    if (this.busy.has(slug)) return false;
+    this.busy.add(slug);
+    return true;
+  }
+
+  unlock(slug: string): void {
+    this.busy.delete(slug);
+  }
+
+  /**
+   * An operator's `restart --all` after fixing a board held by `on_corruption: stop` (or after a
+   * failed rebuild or init) releases it. A board whose quarantine or init is running stays busy.
+   */
   release(): string[] {
-    const released = [...this.busy];
-    this.busy.clear();
-    for (const gateway of this.deps.fleet.gateways.values()) if (gateway.holdReason === 'corruption') gateway.release();
+    const released = [...this.stoppedBoards];
+    for (const slug of released) this.busy.delete(slug);
+    this.stoppedBoards.clear();
+    for (const gateway of this.deps.fleet.gateways.values()) {
+      gateway.release(HOLD.corruption);
+      gateway.release(HOLD.initFailed);
+    }
     return released;
   }
 
@@ -112,6 +143,7 @@ export class BoardCare {
     this.deps.events.emit('board.corrupt', { board: board.slug, path: board.path, detail: probe.detail, code: probe.code ?? null, action: config.kanban.on_corruption });
     const gateways = this.fenceGranted();
     if (config.kanban.on_corruption === 'stop') {
+      this.stoppedBoards.add(board.slug);
       this.deps.health.set(board.slug, 'corrupt: stopped');
       this.deps.events.emit('board.stopped', {
         board: board.slug,
@@ -123,24 +155,41 @@ export class BoardCare {
     try {
       await Promise.all(gateways.map((gateway) => gateway.whenExited()));
       await this.quarantineAndRebuild(board);
-      this.deps.health.set(board.slug, 'ok (rebuilt)');
     } catch (err) {
+      // Back onto a corrupt board they would only crash or spread it: held for an operator instead.
+      this.stoppedBoards.add(board.slug);
       this.deps.health.set(board.slug, 'corrupt: rebuild failed');
-      this.deps.events.emit('board.rebuild_failed', { board: board.slug, error: (err as Error).message });
-    } finally {
-      this.busy.delete(board.slug);
-      const profiles = gateways.map((gateway) => gateway.name);
-      for (const gateway of gateways) gateway.release();
-      void this.deps.waves.request({ profiles, reason: 'board.rebuilt', board: board.slug, mandatory: profiles, immediate: true });
+      this.deps.events.emit('board.rebuild_failed', {
+        board: board.slug,
+        error: (err as Error).message,
+        note: 'granted gateways stay stopped until an operator fixes the board and runs `hermes-supervisor restart --all`',
+      });
+      return;
     }
+    this.deps.health.set(board.slug, 'ok (rebuilt)');
+    this.busy.delete(board.slug);
+    const profiles = gateways.map((gateway) => gateway.name);
+    for (const gateway of gateways) gateway.release(HOLD.corruption);
+    void this.deps.waves.request({ profiles, reason: 'board.rebuilt', board: board.slug, mandatory: profiles, immediate: true });
+  }
+
+  /**
+   * Looks at the board file once more before a connection is opened on it: a swap not yet handled
+   * would pair the new file with the old generation's -wal. False when the steward just handled one.
+   */
+  private unchanged(board: BoardState): boolean {
+    const generation = board.generation;
+    this.deps.steward.check(board, 'poll');
+    return board.generation === generation && board.identity !== null;
   }
 
   /** Freezes every granted gateway at once (any of them may open the board), then stops them, held. */
   private fenceGranted(): Gateway[] {
     const gateways = [...this.deps.fleet.gateways.values()].filter((gateway) => gateway.profile.grant && !gateway.held);
-    freeze(gateways.filter((gateway) => gateway.pid !== null).map((gateway) => ({ pid: gateway.pid!, group: true })));
+    // One already stopping got SIGCONT + SIGTERM: freezing it again would leave it stopped until the SIGKILL.
+    freeze(gateways.filter((gateway) => gateway.pid !== null && gateway.state !== 'stopping').map((gateway) => ({ pid: gateway.pid!, group: true })));
     for (const gateway of gateways) {
-      gateway.hold('corruption');
+      gateway.hold(HOLD.corruption);
       void gateway.stop();
     }
     return gateways;
@@ -151,6 +200,7 @@ export class BoardCare {
     const dir = path.join(config.state_dir, 'quarantine', board.slug);
     const copy = await quarantineBoard(board.path, { dir, slug: board.slug, keep: config.kanban.quarantine_keep });
     const temp = path.join(path.dirname(board.path), `.${path.basename(board.path)}.rebuild-${process.pid}`);
+    rmSync(temp, { force: true });
     const rebuilt = rebuildBoard(board.path, temp);
     this.deps.events.emit('board.quarantine', {
       board: board.slug,
@@ -162,8 +212,12 @@ export class BoardCare {
       schema_errors: rebuilt.schemaErrors,
     });
     // The corrupt file's sidecars are in the copy; SQLite must not pair them with the rebuilt file.
-    await moveAsideSidecars(board.path, dir, 'corrupt');
-    installRebuilt(temp, board.path);
+    try {
+      await moveAsideSidecars(board.path, dir, 'corrupt');
+      installRebuilt(temp, board.path);
+    } finally {
+      rmSync(temp, { force: true });
+    }
     this.deps.steward.check(board, 'poll');
     this.deps.events.emit('board.rebuilt', { board: board.slug, path: board.path, generation: board.generation, tables: rebuilt.tables });
   }
@@ -172,7 +226,7 @@ export class BoardCare {
   private checkpointAll(): void {
     const limit = this.config.kanban.wal_limit;
     for (const board of this.deps.steward.boards.values()) {
-      if (this.busy.has(board.slug)) continue;
+      if (this.busy.has(board.slug) || !this.unchanged(board)) continue;
       let bytes: number;
       try {
         bytes = walSize(board.path);

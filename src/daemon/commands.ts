@@ -1,6 +1,7 @@
 import { findForeignHolders, holderTargets } from '../board/index.js';
 import { ControlError, type CommandHandler } from '../control/index.js';
 import type { Gateway } from '../fleet/index.js';
+import { HOLD } from './holds.js';
 import { kanbanInit } from './kanbanInit.js';
 import { statusReport } from './status.js';
 import { ReloadRejected, type Supervisor } from './supervisor.js';
@@ -37,8 +38,7 @@ export function commandHandlers(supervisor: Supervisor): Record<string, CommandH
         // After an operator fixed a board held by on_corruption: stop, or before an upgrade's restart:
         // release held boards and run the staged init once per board before the wave.
         supervisor.care.release();
-        for (const gateway of supervisor.fleet.gateways.values()) if (gateway.holdReason !== 'operator') gateway.release();
-        await supervisor.care.initAll('restart --all');
+        await supervisor.initBoards('restart --all');
         profiles = [...supervisor.fleet.gateways.keys()];
       }
       if (stale) {
@@ -58,7 +58,7 @@ export function commandHandlers(supervisor: Supervisor): Record<string, CommandH
     stop: async (args) => {
       const gateways = named(supervisor, strings(args.profiles, 'profiles'));
       if (gateways.length === 0) throw new ControlError('bad_request', 'name the profiles to stop');
-      for (const gateway of gateways) gateway.hold('operator');
+      for (const gateway of gateways) gateway.hold(HOLD.operator);
       await Promise.all(gateways.map((gateway) => gateway.stop()));
       return { stopped: gateways.map((gateway) => gateway.name) };
     },
@@ -66,12 +66,19 @@ export function commandHandlers(supervisor: Supervisor): Record<string, CommandH
     start: async (args) => {
       const gateways = named(supervisor, strings(args.profiles, 'profiles'));
       if (gateways.length === 0) throw new ControlError('bad_request', 'name the profiles to start');
+      const blocked: string[] = [];
       for (const gateway of gateways) {
-        gateway.release();
-        gateway.start('operator');
+        gateway.release(HOLD.operator);
+        // A gateway held for a board's maintenance starts when that is done, not before.
+        if (gateway.held) blocked.push(`${gateway.name} (held: ${[...gateway.holds].join(', ')})`);
+        else gateway.start('operator');
       }
-      const ready = await Promise.all(gateways.map((gateway) => gateway.waitReady()));
-      return { started: gateways.filter((_, index) => ready[index]).map((g) => g.name), failed: gateways.filter((_, index) => !ready[index]).map((g) => g.name) };
+      const startable = gateways.filter((gateway) => !gateway.held);
+      const ready = await Promise.all(startable.map((gateway) => gateway.waitReady()));
+      return {
+        started: startable.filter((_, index) => ready[index]).map((g) => g.name),
+        failed: [...startable.filter((_, index) => !ready[index]).map((g) => g.name), ...blocked],
+      };
     },
 
     shutdown: async () => {

@@ -3,6 +3,7 @@ import { ControlError } from '../control/index.js';
 import { probeIntegrity } from '../maintenance/index.js';
 import type { WaveResult } from '../fleet/index.js';
 import { runBoardInit } from './boardInit.js';
+import { HOLD } from './holds.js';
 import type { Supervisor } from './supervisor.js';
 
 /**
@@ -18,19 +19,29 @@ export async function kanbanInit(supervisor: Supervisor, slug: string) {
   if (!board) {
     throw new ControlError('unknown_board', `unknown board "${slug}"; known: ${[...supervisor.steward.boards.keys()].join(', ')}`);
   }
+  if (!supervisor.care.lock(slug)) {
+    throw new ControlError('board_busy', `board "${slug}" is being quarantined, rebuilt or re-initialised, or is held for an operator; try again later`);
+  }
   const gateways = [...supervisor.fleet.gateways.values()].filter((gateway) => gateway.profile.grant && !gateway.held);
   const profiles = gateways.map((gateway) => gateway.name);
-  freeze(gateways.filter((gateway) => gateway.pid !== null).map((gateway) => ({ pid: gateway.pid!, group: true })));
-  // Held, so no wave started by the swap the init itself causes brings them back mid-init.
-  for (const gateway of gateways) gateway.hold('kanban init');
-  supervisor.events.emit('kanban.init.start', { board: slug, path: board.path, profiles });
-  await Promise.all(gateways.map((gateway) => gateway.stop()));
-
-  const init = await runBoardInit(config, board);
-  const probe = init.ok ? probeIntegrity(board.path) : null;
+  let init: Awaited<ReturnType<typeof runBoardInit>>;
+  let probe: ReturnType<typeof probeIntegrity> | null;
+  try {
+    // Running gateways are frozen at once; one already stopping is only being waited for.
+    freeze(gateways.filter((gateway) => gateway.pid !== null && gateway.state !== 'stopping').map((gateway) => ({ pid: gateway.pid!, group: true })));
+    // Held, so no wave started by the swap the init itself causes brings them back mid-init.
+    for (const gateway of gateways) gateway.hold(HOLD.kanbanInit);
+    supervisor.events.emit('kanban.init.start', { board: slug, path: board.path, profiles });
+    await Promise.all(gateways.map((gateway) => gateway.stop()));
+    init = await runBoardInit(config, board);
+    probe = init.ok ? probeIntegrity(board.path) : null;
+    // Take the new file's identity now rather than at the next event, so the wave lands on it.
+    supervisor.steward.check(board, 'poll');
+  } finally {
+    for (const gateway of gateways) gateway.release(HOLD.kanbanInit);
+    supervisor.care.unlock(slug);
+  }
   const ok = init.ok && probe?.status === 'ok';
-  // Take the new file's identity now rather than at the next event, so the wave lands on it.
-  supervisor.steward.check(board, 'poll');
   supervisor.events.emit('kanban.init.done', {
     board: slug,
     ok,
@@ -42,7 +53,6 @@ export async function kanbanInit(supervisor: Supervisor, slug: string) {
     ...(init.error ? { error: init.error } : {}),
   });
   // The gateways come back whatever happened: the old file is still there if the init failed.
-  for (const gateway of gateways) gateway.release();
   const wave: WaveResult = await supervisor.waves.request({ profiles, reason: 'kanban.init', board: slug, mandatory: profiles, immediate: true });
   return {
     board: slug,

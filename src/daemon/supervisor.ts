@@ -9,6 +9,7 @@ import { forgetGateway, reapLeftovers, recordGateway } from '../recovery/index.j
 import { BoardSteward } from '../steward/index.js';
 import { BoardCare } from './boardCare.js';
 import { commandHandlers } from './commands.js';
+import { HOLD } from './holds.js';
 import { wireHooks } from './hookWiring.js';
 
 export interface SupervisorOptions {
@@ -88,13 +89,19 @@ export class Supervisor {
     });
     await reapLeftovers(config.state_dir, { stopTimeoutMs: config.restart.stop_timeout, events: this.events });
     this.prepareDeniedHomes(this.plan);
-    // Board identities are known, and every board initialised, migrated and probed, before any gateway opens one.
-    await this.steward.start();
-    const failed = await this.care.initAll('start');
-    if (failed.length > 0) this.holdGranted(`kanban.init_command failed for board ${failed.join(', ')}`);
-    await this.care.probeAll(false);
-    this.care.start();
-    await this.fleet.startAll();
+    // Board identities are known, and every board initialised, migrated and probed, before any gateway
+    // opens one. A signal during any step ends the start there: nothing is started after a shutdown began.
+    const steps = [
+      () => this.steward.start(),
+      () => this.initBoards('start'),
+      () => this.care.probeAll(false),
+      () => this.care.start(),
+      () => this.fleet.startAll(),
+    ];
+    for (const step of steps) {
+      if (this.shuttingDown) return;
+      await step();
+    }
   }
 
   /** Stops every gateway (in parallel, each within its stop_timeout); safe to call more than once. */
@@ -152,7 +159,7 @@ export class Supervisor {
     this.steward.setPlan(plan);
     this.waves.setOptions({ maxParallel: plan.config.restart.max_parallel, debounceMs: plan.config.restart.debounce });
     await Promise.all(diff.removed.map((name) => this.fleet.remove(name)));
-    for (const profile of diff.added) this.fleet.add(profile).start('reload');
+    const added = diff.added.map((profile) => this.fleet.add(profile));
     this.events.emit('supervisor.reload', {
       added: diff.added.map((profile) => profile.name),
       removed: diff.removed,
@@ -160,19 +167,30 @@ export class Supervisor {
     });
     if (diff.changed.some((profile) => before.profiles.find((old) => old.name === profile.name)?.command.join('\0') !== profile.command.join('\0'))) {
       // A new command is an upgrade: migrations run once, before any new gateway starts.
-      await this.care.initAll('upgrade');
+      await this.initBoards('upgrade');
     }
+    for (const gateway of added) if (!gateway.held) gateway.start('reload');
     if (diff.changed.length > 0) {
       void this.waves.request({ profiles: diff.changed.map((profile) => profile.name), reason: 'reload', immediate: true });
     }
     return diff;
   }
 
-  /** A board whose init failed keeps every granted gateway from starting (any of them may open it); denied ones still start. */
-  private holdGranted(reason: string): void {
+  /**
+   * Runs the staged init of every board. A board whose init failed keeps every granted gateway from
+   * starting (any of them may open it); denied ones still run.
+   */
+  async initBoards(reason: string): Promise<string[]> {
+    const failed = await this.care.initAll(reason);
+    if (failed.length === 0) return failed;
     const held = [...this.fleet.gateways.values()].filter((gateway) => gateway.profile.grant);
-    for (const gateway of held) gateway.hold(reason);
-    this.events.emit('supervisor.held', { profiles: held.map((gateway) => gateway.name), reason, note: 'fix the board, then run `hermes-supervisor restart --all`' });
+    for (const gateway of held) gateway.hold(HOLD.initFailed);
+    this.events.emit('supervisor.held', {
+      profiles: held.map((gateway) => gateway.name),
+      reason: `kanban.init_command failed for board ${failed.join(', ')}`,
+      note: 'fix the board, then run `hermes-supervisor restart --all`',
+    });
+    return failed;
   }
 
   private prepareDeniedHomes(plan: FleetPlan): void {

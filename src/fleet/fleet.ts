@@ -45,8 +45,9 @@ export class Fleet {
     }
   }
 
-  /** Stops every gateway in parallel, each within its stop_timeout. */
+  /** Stops every gateway in parallel, each within its stop_timeout; none starts again afterwards. */
   async stopAll(): Promise<void> {
+    for (const gateway of this.gateways.values()) gateway.retire();
     await Promise.all([...this.gateways.values()].map((gateway) => gateway.stop()));
     await Promise.all([...this.outputs.values()].map((output) => output.close()));
   }
@@ -64,6 +65,7 @@ export class Fleet {
   async remove(name: string): Promise<void> {
     const gateway = this.gateways.get(name);
     if (!gateway) return;
+    gateway.retire();
     await gateway.stop();
     this.gateways.delete(name);
     await this.outputs.get(name)?.close();

@@ -1,4 +1,5 @@
-import { execa, type Result } from 'execa';
+import { execa, type Result, type ResultPromise } from 'execa';
+import { processStartTime, processTree, readProcStat } from '../board/proc.js';
 import type { EventLog } from '../events/index.js';
 import { childEnvironment, type PlannedProfile } from '../plan/index.js';
 import { decideAfterCrash, emptyHistory, type CrashHistory, type CrashPolicy } from './backoff.js';
@@ -39,8 +40,10 @@ export class Gateway {
   lastRestartReason: string | null = null;
   /** Frozen by the board steward because it held a replaced board; cleared by the next spawn. */
   fenced = false;
-  /** Why the gateway is held stopped (an operator's stop, a board init, a corruption); waves leave it alone. */
-  holdReason: string | null = null;
+  /** Why the gateway is held stopped (an operator's stop, a board init, a corruption); waves and backoff leave it alone. */
+  readonly holds = new Set<string>();
+  /** Removed from the fleet: it never starts again. */
+  private retired = false;
   /** Each board's generation when this gateway was last spawned. */
   boardGenerations: Record<string, number> = {};
 
@@ -51,6 +54,8 @@ export class Gateway {
   private readyTimer: NodeJS.Timeout | undefined;
   private backoffTimer: NodeJS.Timeout | undefined;
   private readonly stateListeners = new Set<(state: GatewayState) => void>();
+  /** Descendants outside the gateway's group, seen when a stop began: killed with the gateway. */
+  private escaped: Array<{ pid: number; startTime: number }> = [];
 
   constructor(
     plan: PlannedProfile,
@@ -77,15 +82,21 @@ export class Gateway {
   }
 
   get held(): boolean {
-    return this.holdReason !== null;
+    return this.holds.size > 0;
   }
 
   hold(reason: string): void {
-    this.holdReason = reason;
+    this.holds.add(reason);
   }
 
-  release(): void {
-    this.holdReason = null;
+  /** Lifts one hold; others (an operator's stop during a rebuild, say) stay. */
+  release(reason: string): void {
+    this.holds.delete(reason);
+  }
+
+  /** Leaves the fleet for good (a profile removed by a reload): nothing starts it again. */
+  retire(): void {
+    this.retired = true;
   }
 
   get alive(): boolean {
@@ -94,7 +105,7 @@ export class Gateway {
 
   /** Starts the gateway unless it is already up. A failed or backing-off gateway starts now. */
   start(reason = 'start'): void {
-    if (this.child) return;
+    if (this.child || this.retired) return;
     clearTimeout(this.backoffTimer);
     if (this.state === 'failed') this.history = emptyHistory();
     this.spawn(reason);
@@ -110,6 +121,8 @@ export class Gateway {
     if (this.state !== 'stopping') {
       this.setState('stopping');
       const pgid = this.pid;
+      // Descendants that left the group (setsid) are found now, while their parent still links them.
+      if (pgid !== null) this.escaped = escapedDescendants(pgid);
       if (pgid !== null) {
         signalGroup(pgid, 'SIGTERM');
         // A fenced (stopped) gateway must be woken to act on SIGTERM.
@@ -164,7 +177,8 @@ export class Gateway {
     }
     this.setState('starting');
     this.events.emit('gateway.spawn', { profile: this.name, pid: this.pid, reason });
-    if (this.pid !== null) this.lifecycle?.spawned(this.name, this.pid);
+    const pid = this.pid;
+    if (pid !== null) guarded(this.events, 'gateway spawn record', () => this.lifecycle?.spawned(this.name, pid));
     this.output.attach(child.stdout);
     this.output.attach(child.stderr);
     this.readyTimer = setTimeout(() => {
@@ -173,24 +187,31 @@ export class Gateway {
         this.events.emit('gateway.ready', { profile: this.name, pid: this.pid });
       }
     }, this.timings.readyAfterMs);
-    this.exited = child.then((result) => this.onExit(result));
+    this.exited = exitOf(child).then((exit) => this.onExit(exit, child));
   }
 
-  private async onExit(result: Result): Promise<void> {
+  private async onExit(exit: ChildExit, child: ResultPromise): Promise<void> {
     clearTimeout(this.readyTimer);
     const pid = this.pid;
     const ranForMs = Date.now() - (this.startedAt ?? Date.now());
     if (pid !== null) {
       await reapGroup(pid);
-      this.lifecycle?.exited(this.name, pid);
+      killEscaped(this.escaped);
+      this.escaped = [];
+      guarded(this.events, 'gateway exit record', () => this.lifecycle?.exited(this.name, pid));
     }
+    // A descendant outside the group may hold the pipes open: stop reading once their lines drained.
+    setTimeout(() => {
+      child.stdout?.destroy();
+      child.stderr?.destroy();
+    }, PIPE_DRAIN_MS).unref();
     const expected = this.state === 'stopping';
     this.child = null;
     this.pid = null;
-    const spawnError = result.exitCode === undefined && !result.signal ? spawnFailure(result) : undefined;
+    const spawnError = exit.error;
     this.lastExit = {
-      code: result.exitCode ?? null,
-      signal: result.signal ?? null,
+      code: exit.code,
+      signal: exit.signal,
       ...(spawnError ? { error: spawnError } : {}),
       at: new Date().toISOString(),
     };
@@ -221,7 +242,7 @@ export class Gateway {
     this.setState('backoff');
     this.events.emit('gateway.backoff', { profile: this.name, delay_ms: decision.delayMs, crashes: history.consecutive });
     this.backoffTimer = setTimeout(() => {
-      if (this.state === 'backoff') this.spawn('crash');
+      if (this.state === 'backoff' && !this.held && !this.retired) this.spawn('crash');
     }, decision.delayMs);
   }
 
@@ -231,7 +252,59 @@ export class Gateway {
   }
 }
 
-function spawnFailure(result: Result): string {
-  const code = (result as Result & { code?: string }).code;
-  return code ? `cannot start: ${code}` : (result.shortMessage ?? 'cannot start');
+/** Processes in a gateway's tree but outside its process group, with their start times. */
+function escapedDescendants(pgid: number): Array<{ pid: number; startTime: number }> {
+  const escaped: Array<{ pid: number; startTime: number }> = [];
+  for (const pid of processTree([pgid]).get(pgid) ?? []) {
+    const stat = readProcStat(pid);
+    if (stat && stat.pgrp !== pgid) escaped.push({ pid, startTime: stat.startTime });
+  }
+  return escaped;
+}
+
+/** SIGKILL to each escaped descendant still alive, checking its start time so a reused pid is never hit. */
+function killEscaped(escaped: Array<{ pid: number; startTime: number }>): void {
+  for (const { pid, startTime } of escaped) {
+    if (processStartTime(pid) !== startTime) continue;
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+}
+
+/** How long a gateway's pipes are still read after it exited. */
+const PIPE_DRAIN_MS = 200;
+
+interface ChildExit {
+  code: number | null;
+  signal: string | null;
+  error?: string;
+}
+
+/**
+ * Resolves when the process exits (the 'exit' event), not when its pipes close: a descendant that
+ * left the group may keep stdout open for ever. A child that could not start at all resolves with
+ * the error.
+ */
+function exitOf(child: ResultPromise): Promise<ChildExit> {
+  return new Promise((resolve) => {
+    child.once('exit', (code, signal) => resolve({ code, signal }));
+    child.then((result: Result) => {
+      if (result.exitCode === undefined && !result.signal) {
+        const code = (result as Result & { code?: string }).code;
+        resolve({ code: null, signal: null, error: code ? `cannot start: ${code}` : (result.shortMessage ?? 'cannot start') });
+      }
+    });
+  });
+}
+
+/** A failing side task (a full disk under the crash-safety records) is reported, never thrown. */
+function guarded(events: EventLog, what: string, task: () => void): void {
+  try {
+    task();
+  } catch (err) {
+    events.emit('supervisor.error', { during: what, error: (err as Error).message });
+  }
 }

@@ -77,11 +77,15 @@ export class WaveRunner {
     return this.wave !== null;
   }
 
-  /** Drops any wave not yet begun; a running wave stops after its current batch. */
+  /** Drops any wave not yet begun (its callers get an empty result); a running wave stops after its current batch. */
   close(): void {
     this.closed = true;
     clearTimeout(this.debounceTimer);
     this.debounceTimer = undefined;
+    if (this.wave && !this.wave.running) {
+      for (const resolve of this.wave.waiters) resolve(emptyResult());
+      this.wave = null;
+    }
   }
 
   private begin(): void {
@@ -89,7 +93,11 @@ export class WaveRunner {
     const wave = this.wave;
     if (!wave || this.closed) return;
     wave.running = true;
-    void this.run(wave.queue).then((result) => {
+    void this.run(wave.queue).catch((err: Error) => {
+      // A failed wave must not wedge the runner: report it and let its callers go on.
+      this.events.emit('wave.error', { error: err.message });
+      return { ...emptyResult(), profiles: [...wave.queue.profiles], failed: [...wave.queue.profiles] };
+    }).then((result) => {
       this.wave = null;
       // A request that landed after the last batch was taken still gets its restart, in a wave of its own.
       const leftovers = wave.queue.nextBatch(Number.MAX_SAFE_INTEGER);
@@ -166,6 +174,8 @@ export class WaveRunner {
     }
     await gateway.stop();
     if (this.closed) return 'failed';
+    // While we waited, an operator may have stopped it, a board job held it, or a reload removed it.
+    if (gateway.held || this.fleet.get(profile) !== gateway) return 'skipped';
     gateway.start(`wave:${reason}`);
     const ready = await gateway.waitReady();
     if (ready) this.options.restarted?.(profile, reason);

@@ -43,8 +43,12 @@ export async function moveAsideSidecars(
       fs.renameSync(source, destination);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EXDEV') throw err;
-      await copyInChild(source, destination);
-      fs.unlinkSync(source);
+      // Across filesystems: first out of SQLite's sight at once (a rename in the board's own folder),
+      // then copied to `dir` and only then unlinked.
+      const aside = freeName(`${source}.${fileStamp(now)}.${tag}.moved`);
+      fs.renameSync(source, aside);
+      await copyInChild(aside, destination);
+      fs.unlinkSync(aside);
     }
     moved.push(destination);
   }

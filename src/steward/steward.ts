@@ -100,7 +100,14 @@ export class BoardSteward {
   /** Stats a board's files and acts on an identity change. The hot path of a swap. */
   check(state: BoardState, detectedBy: 'watch' | 'poll'): void {
     if (this.stopped) return;
-    const ids = readBoardIdentities(state.path);
+    let ids: BoardIdentities;
+    try {
+      ids = readBoardIdentities(state.path);
+    } catch (err) {
+      // An unreadable folder (EACCES, EIO) is reported and looked at again at the next poll.
+      this.deps.events.emit('board.stat_error', { board: state.slug, path: state.path, error: (err as Error).message });
+      return;
+    }
     const change = compareIdentity(state.identity, ids.db);
     switch (change.kind) {
       case 'same':
