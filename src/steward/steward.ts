@@ -189,6 +189,10 @@ export class BoardSteward {
 
   private onVanished(state: BoardState, old: Identity, detectedBy: 'watch' | 'poll'): void {
     advanceGeneration(state, null);
+    // With the board gone, every sidecar still at its path belongs to the old file: out of the way
+    // before anything re-creates the board and picks them up by name.
+    const left = readSidecars(state.path);
+    this.moveSidecars(state, (['wal', 'shm'] as const).filter((role) => left[role] !== null));
     // Fenced now, restarted later: a gateway started while the file is missing could create an
     // empty board of its own and race whatever is re-creating it.
     const { profiles } = this.fence(state, []);
@@ -219,14 +223,19 @@ export class BoardSteward {
       generation: state.generation,
       detected_by: detectedBy,
     });
-    // Sidecars at the path now are audited too, so one a stale holder has open is known to be old.
+    // Sidecars known to be older go first, a rename taking microseconds: every millisecond they stay,
+    // a gateway opening the new file may pair it with them. Renaming a file a stale holder has open
+    // does not disturb that holder.
+    this.quarantineSidecars(state, ids, new Set());
+    // Those left are audited too, so one a stale holder has open is known to be old.
+    const rest = readSidecars(state.path);
     const sidecarTargets: HolderTarget[] = [];
     for (const role of ['wal', 'shm'] as const) {
-      const sidecar = ids[role];
+      const sidecar = rest[role];
       if (sidecar) sidecarTargets.push({ key: fileKey(sidecar.dev, sidecar.ino), board: state.slug, generation: 0, role });
     }
     const fenced = this.fence(state, sidecarTargets);
-    this.quarantineSidecars(state, ids, fenced.staleKeys);
+    if (fenced.staleKeys.size > 0) this.quarantineSidecars(state, { ...rest, db: next }, fenced.staleKeys);
     this.restart(state, old ? 'swap' : 'new', [...fenced.profiles, ...(vanished?.fenced ?? [])]);
     rememberFiles(state, { db: next, ...readSidecars(state.path) });
   }
@@ -290,7 +299,11 @@ export class BoardSteward {
   }
 
   private quarantineSidecars(state: BoardState, ids: BoardIdentities, staleKeys: Set<string>): void {
-    const roles = oldSidecars({ state, sidecars: { wal: ids.wal, shm: ids.shm }, staleKeys });
+    this.moveSidecars(state, oldSidecars({ state, sidecars: { wal: ids.wal, shm: ids.shm }, staleKeys }));
+  }
+
+  /** Moves sidecars into `<state_dir>/quarantine/<slug>/`, never deleting them. The renames happen before this returns. */
+  private moveSidecars(state: BoardState, roles: ReadonlyArray<'wal' | 'shm'>): void {
     if (roles.length === 0) return;
     const dir = path.join(this.config.state_dir, 'quarantine', state.slug);
     const suffixes = roles.map((role) => (role === 'wal' ? '-wal' : '-shm') as '-wal' | '-shm');
