@@ -4,7 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { stringify } from 'yaml';
 import { startSupervisor, type RunningSupervisor } from '../helpers/cli.js';
 import { readGatewayLog, type GatewayEvent } from '../helpers/gatewayLog.js';
-import { fixture, initBoard, python } from '../helpers/swapFleet.js';
+import { fixture, fixtureArgs as fixtureCommandArgs, initBoard, python } from '../helpers/swapFleet.js';
 import { AnchoredClock } from './clock.js';
 import { onCleanup, tempRoot } from './cleanup.js';
 import { settlesWithin } from './wait.js';
@@ -47,17 +47,7 @@ export interface BenchFleet {
 
 /** The fixture command line every runner (plain, PM2, supervisor) uses for a profile. */
 export function fixtureArgs(name: string, profile: BenchProfile, logsDir: string): string[] {
-  return [
-    fixture,
-    '--profile',
-    name,
-    '--log',
-    path.join(logsDir, `${name}.jsonl`),
-    '--mode',
-    profile.mode,
-    '--interval-ms',
-    String(profile.intervalMs ?? 100),
-  ];
+  return fixtureCommandArgs(name, profile.mode, profile.intervalMs ?? 100, logsDir);
 }
 
 /** A throw-away Hermes home with one board at `<hermes_home>/kanban.db` and granted profiles. */

@@ -30,6 +30,11 @@ export interface SwapFleet extends FleetDir {
   waitForEvent(predicate: (events: Array<Record<string, unknown>>) => boolean, timeoutMs?: number): Promise<Array<Record<string, unknown>>>;
 }
 
+/** The fixture's arguments for one profile's gateway, its write log in `logsDir`. */
+export function fixtureArgs(name: string, mode: string, intervalMs: number, logsDir: string): string[] {
+  return [fixture, '--profile', name, '--log', path.join(logsDir, `${name}.jsonl`), '--mode', mode, '--interval-ms', String(intervalMs)];
+}
+
 /** Creates a board the way `hermes kanban init` does, at `file`. */
 export function initBoard(file: string): void {
   mkdirSync(path.dirname(file), { recursive: true });
@@ -65,18 +70,7 @@ export async function startSwapFleet(
     fleet.profile(name, {
       kanban: profile.grant ? { enabled: true, dispatch_in_gateway: false } : { enabled: false },
       supervisor: {
-        command: profile.command?.(board) ?? [
-          python,
-          fixture,
-          '--profile',
-          name,
-          '--log',
-          path.join(logsDir, `${name}.jsonl`),
-          '--mode',
-          profile.mode,
-          '--interval-ms',
-          profile.mode === 'tick' ? '1000' : '100',
-        ],
+        command: profile.command?.(board) ?? [python, ...fixtureArgs(name, profile.mode, profile.mode === 'tick' ? 1000 : 100, logsDir)],
       },
     });
   }
