@@ -96,7 +96,7 @@ async function main(): Promise<void> {
 // A reader that goes away (`| head`) must not cut the clean-up short.
 process.stdout.on('error', () => undefined);
 
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
   process.once(signal, () => {
     progress(`${signal}: cleaning up`);
     void runCleanups().finally(() => process.exit(130));
