@@ -28,7 +28,8 @@ print('ready', flush=True)
 time.sleep(600)  # safety net: the bench kills it long before
 `;
 
-interface Result {
+/** One line of this script's JSON output: the cost of one holder audit at one fleet size. */
+export interface AuditCostResult {
   gateways: number;
   runs: number;
   p50_ms: number;
@@ -86,7 +87,7 @@ function countProcesses(): number {
   return fs.readdirSync('/proc').filter((name) => /^\d+$/.test(name)).length;
 }
 
-async function measure(gateways: number): Promise<Result> {
+async function measure(gateways: number): Promise<AuditCostResult> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'audit-cost-'));
   const children: ChildProcess[] = [];
   try {
@@ -156,6 +157,6 @@ async function measure(gateways: number): Promise<Result> {
 }
 
 const sizes = process.argv.slice(2).map(Number);
-const results: Result[] = [];
+const results: AuditCostResult[] = [];
 for (const gateways of sizes.length > 0 ? sizes : [50, 200]) results.push(await measure(gateways));
 console.log(JSON.stringify(results, null, 2));

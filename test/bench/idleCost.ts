@@ -1,5 +1,6 @@
 // Figure 4: what the supervisor itself costs with a fleet of idle gateways (CPU and RSS, read from
 // /proc), and what one holder audit costs (test/bench/auditCost.ts, run as a child).
+import type { AuditCostResult } from './auditCost.js';
 import { execFile, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
@@ -75,23 +76,9 @@ export async function measureIdleCost(gateways: number, windowS: number): Promis
   }
 }
 
-export interface AuditCost {
-  gateways: number;
-  runs: number;
-  p50_ms: number;
-  p99_ms: number;
-  mean_ms: number;
-  processes_scanned: number;
-  holders_found: number;
-  host_processes: number;
-  maps_p50_ms: number;
-  maps_p99_ms: number;
-  foreign_p50_ms: number;
-  [field: string]: unknown;
-}
 
 /** Runs dist/test/bench/auditCost.js with its temp files (and gateways) under a folder of ours. */
-export async function measureAuditCost(sizes: number[]): Promise<AuditCost[]> {
+export async function measureAuditCost(sizes: number[]): Promise<AuditCostResult[]> {
   const temp = tempRoot('hs-bench-audit-');
   const script = path.join(repoRoot, 'dist', 'test', 'bench', 'auditCost.js');
   let child: ChildProcess | undefined;
@@ -107,7 +94,7 @@ export async function measureAuditCost(sizes: number[]): Promise<AuditCost[]> {
         (error, out) => (error ? reject(error) : resolve(out)),
       );
     });
-    return JSON.parse(stdout) as AuditCost[];
+    return JSON.parse(stdout) as AuditCostResult[];
   } finally {
     await stopChild();
     await temp.dispose();

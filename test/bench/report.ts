@@ -1,6 +1,7 @@
 // The Markdown tables `npm run bench` prints, from the JSON report.
 import type { ComparisonEntry } from './comparison.js';
-import type { AuditCost, IdleCost } from './idleCost.js';
+import type { AuditCostResult } from './auditCost.js';
+import type { IdleCost } from './idleCost.js';
 import type { MachineInfo } from './machine.js';
 import type { Summary } from './stats.js';
 import type { SwapLatency } from './swapLatency.js';
@@ -14,7 +15,7 @@ export interface BenchReport extends MachineInfo {
     swap: SwapLatency[];
     wave: WaveTime[];
     idle: IdleCost[];
-    audit: AuditCost[];
+    audit: AuditCostResult[];
   };
   comparison: ComparisonEntry[];
   notes: string[];
