@@ -228,6 +228,8 @@ test('a socket left by a killed process is recovered', async (t) => {
   const stale = fs.lstatSync(socketPath);
   t.true(stale.isSocket(), 'the killed process left its socket file');
   t.is(await controlErrorCode(t, request(socketPath, 'ping')), 'not_running');
+  // A second link keeps the stale inode alive, so the fresh socket cannot be handed its number.
+  fs.linkSync(socketPath, `${socketPath}.stale`);
 
   const server = await startControlServer({ socketPath, commands: { echo } });
   t.teardown(() => server.close());
