@@ -3,7 +3,8 @@ import { ConfigError } from '../config/index.js';
 import { ControlError } from '../control/index.js';
 import type { StatusReport } from '../daemon/index.js';
 import { formatEvent, type SupervisorEvent } from '../events/index.js';
-import { eventsFile, follow, logFile, tail } from './files.js';
+import { eventsFile, logFile } from './files.js';
+import { showFile } from './tailFile.js';
 import { checkFailed, checkText, statusText } from './format.js';
 import { ask } from './remote.js';
 import { startCommand } from './start.js';
@@ -21,13 +22,27 @@ function count(value: string): number {
   return parsed;
 }
 
-/** Follows a file until Ctrl-C. */
-async function followUntilInterrupted(file: string, print: (line: string) => void): Promise<void> {
+/** Prints a file's last lines and, when following, its new lines until Ctrl-C. */
+async function showUntilInterrupted(file: string, lines: number, print: (line: string) => void, follow: boolean): Promise<number> {
+  if (!follow) {
+    await showFile(file, lines, print, null);
+    return 0;
+  }
   const controller = new AbortController();
   const stop = () => controller.abort();
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
-  await follow(file, print, controller.signal);
+  await showFile(file, lines, print, controller.signal);
+  return 0;
+}
+
+/** An event line as a readable line; one that is not JSON (a torn write) is shown as it is. */
+function readableEvent(line: string): string {
+  try {
+    return formatEvent(JSON.parse(line) as SupervisorEvent, true);
+  } catch {
+    return line;
+  }
 }
 
 function program(setResult: (result: Promise<number> | number) => void): Command {
@@ -170,9 +185,7 @@ The config is --config FILE, else $HERMES_SUPERVISOR_CONFIG, else ./supervisor/s
     .option('-n, --lines <n>', 'how many lines', count, 50)
     .option('-f, --follow', 'keep printing new lines')
     .action((profile: string, options: { config?: string; lines: number; follow?: boolean }) => {
-      const file = logFile(options.config, profile);
-      for (const line of tail(file, options.lines)) out(line);
-      setResult(options.follow ? followUntilInterrupted(file, out).then(() => 0) : 0);
+      setResult(showUntilInterrupted(logFile(options.config, profile), options.lines, out, options.follow === true));
     });
 
   withConfig(root.command('events'))
@@ -181,10 +194,8 @@ The config is --config FILE, else $HERMES_SUPERVISOR_CONFIG, else ./supervisor/s
     .option('-f, --follow', 'keep printing new events')
     .option('--json', 'print events as JSON lines')
     .action((options: { config?: string; lines: number; follow?: boolean; json?: boolean }) => {
-      const file = eventsFile(options.config);
-      const print = (line: string) => out(options.json ? line : formatEvent(JSON.parse(line) as SupervisorEvent, true));
-      for (const line of tail(file, options.lines)) print(line);
-      setResult(options.follow ? followUntilInterrupted(file, print).then(() => 0) : 0);
+      const print = (line: string) => out(options.json ? line : readableEvent(line));
+      setResult(showUntilInterrupted(eventsFile(options.config), options.lines, print, options.follow === true));
     });
 
   const kanban = root.command('kanban').description('board maintenance through the supervisor');

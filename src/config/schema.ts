@@ -74,7 +74,7 @@ export const supervisorSchema = z.strictObject({
   control: z.strictObject({ socket: z.string().min(1).optional() }).prefault({}),
   logs: z
     .strictObject({
-      max_size: z.string().regex(/^\d+[KMG]$/, 'expected a size like "512K", "10M" or "1G"').default('10M'),
+      max_size: z.string().regex(/^[1-9]\d*[KMG]$/, 'expected a size like "512K", "10M" or "1G"').default('10M'),
       keep: count(1).default(5),
     })
     .prefault({}),

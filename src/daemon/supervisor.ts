@@ -3,6 +3,7 @@ import { loadConfig } from '../config/index.js';
 import { processStartTime } from '../board/index.js';
 import { ensureStateDir, startControlServer, type ControlServer } from '../control/index.js';
 import { EventLog, formatEvent } from '../events/index.js';
+import { parseSize } from '../util/index.js';
 import { Fleet, WaveRunner } from '../fleet/index.js';
 import { buildPlan, deniedHome, diffPlans, type FleetPlan, type PlanDiff } from '../plan/index.js';
 import { forgetGateway, reapLeftovers, recordGateway } from '../recovery/index.js';
@@ -41,7 +42,8 @@ export class Supervisor {
   ) {
     const { config } = plan;
     ensureStateDir(config.state_dir);
-    this.events = new EventLog(config.state_dir);
+    // logs.max_size is validated as a size by the schema.
+    this.events = new EventLog(config.state_dir, { maxBytes: parseSize(config.logs.max_size)!, keep: config.logs.keep });
     this.events.subscribe((event) => options.print(`supervisor | ${formatEvent(event)}`));
     this.fleet = new Fleet(plan, {
       events: this.events,

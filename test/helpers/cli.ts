@@ -39,7 +39,12 @@ export interface RunningSupervisor {
 
 /** Starts `hermes-supervisor start` in the background. */
 export function startSupervisor(args: string[], env: NodeJS.ProcessEnv = {}): RunningSupervisor {
-  const child = spawn(process.execPath, [cliPath, 'start', ...args], {
+  return spawnCli(['start', ...args], env);
+}
+
+/** Starts a long-running CLI command (`start`, `events -f`, ...) in the background. */
+export function spawnCli(args: string[], env: NodeJS.ProcessEnv = {}): RunningSupervisor {
+  const child = spawn(process.execPath, [cliPath, ...args], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

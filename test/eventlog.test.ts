@@ -1,0 +1,100 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import test from 'ava';
+import { EventLog } from '../src/events/index.js';
+import { runCli, spawnCli } from './helpers/cli.js';
+import { makeFleetDir } from './helpers/fleetDir.js';
+
+const seqsIn = (file: string): number[] =>
+  fs
+    .readFileSync(file, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => (JSON.parse(line) as { seq: number }).seq);
+
+test('the event log rotates by size, keeps logs.keep files and never splits an event', (t) => {
+  const fleet = makeFleetDir(t);
+  const maxBytes = 2048;
+  const events = new EventLog(fleet.stateDir, { maxBytes, keep: 3 });
+  for (let seq = 0; seq < 200; seq++) events.emit('test.tick', { seq });
+
+  const live = path.join(fleet.stateDir, 'events.jsonl');
+  const files = [`${live}.3`, `${live}.2`, `${live}.1`, live];
+  for (const file of files) t.true(fs.statSync(file).size <= maxBytes, `${path.basename(file)} is within the size`);
+  t.false(fs.existsSync(`${live}.4`), 'no more than keep rotated files');
+  const kept = files.flatMap(seqsIn);
+  t.is(kept.at(-1), 199, 'the newest event is in the live file');
+  t.deepEqual(kept, Array.from({ length: kept.length }, (_, i) => 200 - kept.length + i), 'oldest to newest, none missing between');
+  t.true(kept.length < 200, 'the oldest events were dropped with the oldest file');
+});
+
+test('a new event log picks up the size of the file it appends to', (t) => {
+  const fleet = makeFleetDir(t);
+  const first = new EventLog(fleet.stateDir, { maxBytes: 1024, keep: 2 });
+  for (let seq = 0; seq < 5; seq++) first.emit('test.tick', { seq });
+  const second = new EventLog(fleet.stateDir, { maxBytes: 1024, keep: 2 });
+  for (let seq = 5; seq < 30; seq++) second.emit('test.tick', { seq });
+  const live = path.join(fleet.stateDir, 'events.jsonl');
+  t.true(fs.statSync(live).size <= 1024);
+  t.true(fs.existsSync(`${live}.1`));
+});
+
+test('events -n reaches into the rotated files when the live one is short', async (t) => {
+  const fleet = makeFleetDir(t);
+  const configFile = fleet.config({ gateway: { command: ['/bin/true'] } });
+  const events = new EventLog(fleet.stateDir, { maxBytes: 1024, keep: 5 });
+  for (let seq = 0; seq < 40; seq++) events.emit('test.tick', { seq });
+  t.true(fs.existsSync(path.join(fleet.stateDir, 'events.jsonl.1')), 'the log has rotated');
+
+  const result = await runCli(['events', '--json', '-n', '20', '--config', configFile]);
+  t.is(result.code, 0, result.stderr);
+  const seqs = result.stdout.trim().split('\n').map((line) => (JSON.parse(line) as { seq: number }).seq);
+  t.deepEqual(seqs, Array.from({ length: 20 }, (_, i) => 20 + i));
+
+  const none = await runCli(['events', '-n', '0', '--config', configFile]);
+  t.is(none.code, 0, none.stderr);
+  t.is(none.stdout, '');
+});
+
+test('events -f prints every event once and in order while the log rotates under it', async (t) => {
+  const fleet = makeFleetDir(t);
+  const configFile = fleet.config({ gateway: { command: ['/bin/true'] } });
+  const events = new EventLog(fleet.stateDir, { maxBytes: 1200, keep: 2 });
+  events.emit('test.before', { seq: -1 });
+  const follower = spawnCli(['events', '-f', '--json', '-n', '1', '--config', configFile]);
+  t.teardown(() => follower.child.kill('SIGKILL'));
+  await follower.waitFor('"seq":-1');
+
+  // Small batches, each seen before the next: at most one rotation between two reads of the follower.
+  const live = path.join(fleet.stateDir, 'events.jsonl');
+  let rotations = 0;
+  let seq = 0;
+  for (let batch = 0; batch < 8; batch++) {
+    const before = fs.statSync(live).ino;
+    for (let i = 0; i < 4; i++) events.emit('test.tick', { seq: seq++ });
+    if (fs.statSync(live).ino !== before) rotations++;
+    await follower.waitFor(`"seq":${seq - 1}}`);
+  }
+  t.true(rotations >= 3, `the log rotated ${rotations} times while followed`);
+
+  follower.child.kill('SIGINT');
+  const exit = await follower.exited;
+  t.is(exit.code, 0);
+  const printed = follower
+    .output()
+    .trim()
+    .split('\n')
+    .map((line) => (JSON.parse(line) as { seq: number }).seq);
+  t.deepEqual(printed, [-1, ...Array.from({ length: seq }, (_, i) => i)]);
+});
+
+test('events shows a torn line as it is instead of failing', async (t) => {
+  const fleet = makeFleetDir(t);
+  const configFile = fleet.config({ gateway: { command: ['/bin/true'] } });
+  new EventLog(fleet.stateDir).emit('test.tick', { seq: 1 });
+  fs.appendFileSync(path.join(fleet.stateDir, 'events.jsonl'), '{"ts":"2026-11-22T\n');
+  const result = await runCli(['events', '--config', configFile]);
+  t.is(result.code, 0, result.stderr);
+  t.regex(result.stdout, /test\.tick seq=1/);
+  t.true(result.stdout.includes('{"ts":"2026-11-22T'));
+});
