@@ -1,7 +1,9 @@
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import test, { type ExecutionContext } from 'ava';
+import { parse, stringify } from 'yaml';
+import { runCli } from './helpers/cli.js';
 import { errorsOf, writesOf } from './helpers/gatewayLog.js';
 import { readIdentity } from '../src/board/index.js';
 import { backupBoard, eventsOf, initBoard, integrityCheck, python, startSwapFleet, swaps, type SwapFleet } from './helpers/swapFleet.js';
@@ -178,6 +180,23 @@ test.serial('a board deleted for good is reported gone; a new board is found and
   swaps.renameOver(ops);
   const swapped = await fleet.waitForEvent((all) => eventsOf(all, 'board.swap').some((event) => event.board === 'ops'));
   t.like(eventsOf(swapped, 'board.swap').find((event) => event.board === 'ops'), { generation: 2, path: ops });
+});
+
+test.serial('a board a reload adds in a new folder is watched by file events, not left to the poll', async (t) => {
+  // A poll too slow to matter: only a file event can report the swap within the test.
+  const fleet = await startSwapFleet(t, { h1: profiles.h1 }, { health: { poll_interval: '5m' } });
+  const ops = path.join(fleet.root, 'elsewhere', 'kanban.db');
+  initBoard(ops);
+  const config = parse(readFileSync(fleet.configFile, 'utf8')) as Record<string, unknown>;
+  config.kanban = { boards: [{ slug: 'default', path: fleet.board }, { slug: 'ops', path: ops }] };
+  writeFileSync(fleet.configFile, stringify(config));
+  const reload = await runCli(['reload', '--config', fleet.configFile]);
+  t.is(reload.code, 0, reload.stderr);
+  await fleet.waitForEvent((all) => eventsOf(all, 'board.new').some((event) => event.board === 'ops'));
+
+  swaps.renameOver(ops);
+  const swapped = await fleet.waitForEvent((all) => eventsOf(all, 'board.swap').some((event) => event.board === 'ops'), 10_000);
+  t.like(eventsOf(swapped, 'board.swap').find((event) => event.board === 'ops'), { generation: 2, path: ops, detected_by: 'watch' });
 });
 
 test.serial('on_swap: granted restarts every granted gateway, never a denied one', async (t) => {

@@ -16,24 +16,34 @@ export interface WatchOptions {
  * re-create into one `change`, so events only say "look now"; the identity comparison decides.
  */
 export class BoardWatcher {
-  private readonly watchers: FSWatcher[] = [];
+  /** By folder and depth, so a folder is never watched twice. */
+  private readonly watchers = new Map<string, FSWatcher>();
   private poll: NodeJS.Timeout | undefined;
+  private closed = false;
 
   constructor(private readonly options: WatchOptions) {}
 
   async start(): Promise<void> {
-    for (const folder of this.options.folders) {
-      const watcher = watch(folder.path, { ignoreInitial: true, depth: folder.depth, persistent: true, atomic: false });
-      watcher.on('all', (_event, path) => this.options.onEvent(path));
-      watcher.on('error', (err) => this.options.onError?.(err as Error));
-      this.watchers.push(watcher);
-      await new Promise<void>((resolve) => watcher.once('ready', () => resolve()));
-    }
+    await this.watchFolders(this.options.folders);
     this.poll = setInterval(() => this.options.onPoll(), this.options.pollIntervalMs);
   }
 
+  /** Adds folders (a reload may name boards in new ones); resolves once their events are flowing. */
+  async watchFolders(folders: WatchOptions['folders']): Promise<void> {
+    for (const folder of folders) {
+      const key = `${folder.depth}:${folder.path}`;
+      if (this.closed || this.watchers.has(key)) continue;
+      const watcher = watch(folder.path, { ignoreInitial: true, depth: folder.depth, persistent: true, atomic: false });
+      watcher.on('all', (_event, path) => this.options.onEvent(path));
+      watcher.on('error', (err) => this.options.onError?.(err as Error));
+      this.watchers.set(key, watcher);
+      await new Promise<void>((resolve) => watcher.once('ready', () => resolve()));
+    }
+  }
+
   async close(): Promise<void> {
+    this.closed = true;
     clearInterval(this.poll);
-    await Promise.all(this.watchers.map((watcher) => watcher.close()));
+    await Promise.all([...this.watchers.values()].map((watcher) => watcher.close()));
   }
 }

@@ -158,7 +158,7 @@ export class Supervisor {
     this.plan = plan;
     this.prepareDeniedHomes(plan);
     this.fleet.setPlan(plan);
-    this.steward.setPlan(plan);
+    await this.steward.setPlan(plan);
     this.waves.setOptions({ maxParallel: plan.config.restart.max_parallel, debounceMs: plan.config.restart.debounce });
     await Promise.all(diff.removed.map((name) => this.fleet.remove(name)));
     const added = diff.added.map((profile) => this.fleet.add(profile));

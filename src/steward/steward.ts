@@ -65,12 +65,21 @@ export class BoardSteward {
     return this.deps.plan.config;
   }
 
-  /** Takes a reloaded plan: boards it adds are adopted; boards it drops are no longer looked after. */
-  setPlan(plan: FleetPlan): void {
+  /**
+   * Takes a reloaded plan: boards it adds are adopted and their folders watched; boards it drops are
+   * no longer looked after. Resolves once file events for the added folders are flowing.
+   */
+  async setPlan(plan: FleetPlan): Promise<void> {
     this.deps.plan = plan;
     const slugs = new Set(plan.boards.map((board) => board.slug));
     for (const spec of plan.boards) if (!this.boards.has(spec.slug)) this.adopt(spec, true);
     if (plan.config.kanban.boards !== 'auto') for (const slug of this.boards.keys()) if (!slugs.has(slug)) this.boards.delete(slug);
+    try {
+      await this.watcher?.watchFolders(watchedFolders(plan.config));
+    } catch (err) {
+      // The stat poll still covers these boards.
+      this.deps.events.emit('board.watch_error', { error: (err as Error).message });
+    }
   }
 
   /** Each board's generation now, by slug. */
