@@ -19,6 +19,8 @@ import {
   type Holder,
   type HolderTarget,
 } from '../src/board/holders.js';
+import { runCli } from './helpers/cli.js';
+import { python, startSwapFleet } from './helpers/swapFleet.js';
 
 // A stand-in for a gateway: holds a board open in WAL mode the way Hermes's stdlib sqlite3 does.
 //   hold <db> [comm]         hold it (optionally renaming its own comm)
@@ -409,4 +411,16 @@ test('classifyHolders: only an older generation of a known board is stale', (t) 
   t.deepEqual(stale.map((h) => h.pid), [1]);
   t.deepEqual(current.map((h) => h.pid), [2, 3, 4]);
   t.deepEqual(classifyHolders([], new Map()), { stale: [], current: [] });
+});
+
+test('check reads the maps too: a gateway process that kept only the -shm mapping is listed', async (t) => {
+  const dir = tempDir(t);
+  const script = path.join(dir, 'holder.py');
+  fs.writeFileSync(script, HOLDER_PY);
+  const fleet = await startSwapFleet(t, { mapper: { mode: 'hold', grant: true, command: (board) => [python, script, 'mapped-only', board] } });
+  const check = await runCli(['check', '--json', '--config', fleet.configFile]);
+  t.is(check.code, 0, check.stderr);
+  const holders = (JSON.parse(check.stdout) as { holders: Holder[] }).holders.filter((holder) => holder.owner === 'mapper');
+  t.true(holders.some((holder) => holder.role === 'shm' && holder.via === 'maps'), JSON.stringify(holders));
+  t.true(holders.some((holder) => holder.role === 'db' && holder.via === 'fd'));
 });

@@ -98,11 +98,12 @@ export function commandHandlers(supervisor: Supervisor): Record<string, CommandH
     },
 
     check: async (args) => {
-      const audit = supervisor.steward.audit();
+      // An operator's check can afford the maps: it also finds a mapping kept after every fd closed.
+      const audit = supervisor.steward.audit({ maps: true });
       const generations = supervisor.steward.generations();
       const exclude = new Set<number>([process.pid]);
       for (const gateway of supervisor.fleet.gateways.values()) if (gateway.pid) exclude.add(gateway.pid);
-      const foreign = findForeignHolders(holderTargets(supervisor.steward.boards.values()), exclude).filter(
+      const foreign = findForeignHolders(holderTargets(supervisor.steward.boards.values()), exclude, { maps: true }).filter(
         (holder) => !audit.holders.some((own) => own.pid === holder.pid),
       );
       const integrity = (await supervisor.care.probeAll(args.full === true)).map(({ board, probe }) => ({

@@ -2,6 +2,7 @@ import path from 'node:path';
 import {
   advanceGeneration,
   auditHolders,
+  type AuditOptions,
   BoardWatcher,
   compareIdentity,
   discoverBoards,
@@ -136,10 +137,13 @@ export class BoardSteward {
     }
   }
 
-  /** Holders of every board, and which of them break the grant policy. Runs on every poll. */
-  audit(): AuditSummary {
+  /**
+   * Holders of every board, and which of them break the grant policy. Runs on every poll on fds
+   * alone; `check` adds /proc/<pid>/maps for a thorough audit.
+   */
+  audit(options: AuditOptions = {}): AuditSummary {
     const owners = this.owners();
-    const result = auditHolders(holderTargets(this.boards.values()), owners);
+    const result = auditHolders(holderTargets(this.boards.values()), owners, options);
     this.lastAudit = { at: new Date().toISOString(), durationMs: result.durationMs, holders: result.holders };
     for (const holder of result.holders) {
       const gateway = this.deps.fleet.get(holder.owner);
