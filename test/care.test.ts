@@ -8,6 +8,7 @@ import test, { type ExecutionContext } from 'ava';
 import Database from 'better-sqlite3';
 import { networkFsIssue } from '../src/plan/index.js';
 import { loadConfig } from '../src/config/index.js';
+import { request } from '../src/control/index.js';
 import { runCli, startSupervisor } from './helpers/cli.js';
 import { makeFleetDir } from './helpers/fleetDir.js';
 import { errorsOf, readGatewayLog } from './helpers/gatewayLog.js';
@@ -204,6 +205,35 @@ test('a busy board is never taken for a corrupt one', async (t) => {
   t.is(report.integrity[0].status, 'busy');
   t.is(check.code, 0);
   t.deepEqual(ofType(fleet.events(), 'board.corrupt'), []);
+});
+
+test('the supervisor keeps answering while an integrity probe waits on a locked board', async (t) => {
+  const fleet = await careFleet(t, { denied: { grant: false, args: ['--mode', 'idle'] } }, { prepare: (board) => seed(board, 100) });
+  await fleet.waitFor((all) => ofType(all, 'gateway.ready').length >= 1);
+  const locker = spawn(python, ['-c', [
+    'import sqlite3, sys, time',
+    'c = sqlite3.connect(sys.argv[1], isolation_level=None)',
+    'c.execute("PRAGMA locking_mode=EXCLUSIVE")',
+    'c.execute("BEGIN EXCLUSIVE")',
+    'print("locked", flush=True)',
+    'time.sleep(60)',
+  ].join('\n'), fleet.board], { stdio: ['ignore', 'pipe', 'inherit'] });
+  t.teardown(() => locker.kill('SIGKILL'));
+  await new Promise((resolve) => locker.stdout!.once('data', resolve));
+
+  const socket = path.join(fleet.stateDir, 'supervisor.sock');
+  const order: string[] = [];
+  // The probe waits out its busy timeout (2 s) on the lock; status must not wait behind it.
+  const check = request(socket, 'check', {}).then((report) => {
+    order.push('check');
+    return report as { integrity: Array<{ status: string }> };
+  });
+  await sleep(200);
+  await request(socket, 'status', {});
+  order.push('status');
+  const report = await check;
+  t.deepEqual(order, ['status', 'check']);
+  t.is(report.integrity[0]!.status, 'busy');
 });
 
 test('a WAL past kanban.wal_limit gets a passive checkpoint', async (t) => {

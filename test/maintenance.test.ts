@@ -18,6 +18,7 @@ import {
   passiveCheckpoint,
   planPrune,
   probeIntegrity,
+  probeIntegrityInThread,
   quarantineBoard,
   rebuildBoard,
   walNeedsCheckpoint,
@@ -162,6 +163,18 @@ test('probe reports corrupt when pages are overwritten', (t) => {
   smashPages(board, [leafAt(layout, 'task_events', 30).page, leafAt(layout, 'task_runs', 5).page]);
   t.is(probeIntegrity(board).status, 'corrupt');
   t.is(probeIntegrity(board, { full: true }).status, 'corrupt');
+});
+
+test('a probe on its own thread gives the same verdicts: ok, corrupt, missing', async (t) => {
+  const dir = tempDir(t);
+  const board = path.join(dir, 'kanban.db');
+  const layout = makeBoard(board);
+  t.like(await probeIntegrityInThread(board), { status: 'ok', detail: 'ok' });
+  smashPages(board, [leafAt(layout, 'task_events', 30).page]);
+  const corrupt = await probeIntegrityInThread(board, { full: true });
+  t.is(corrupt.status, 'corrupt');
+  t.deepEqual(corrupt, { ...probeIntegrity(board, { full: true }), durationMs: corrupt.durationMs });
+  t.is((await probeIntegrityInThread(path.join(dir, 'absent.db'))).status, 'missing');
 });
 
 test('probe reports corrupt for a file that is not a database', (t) => {

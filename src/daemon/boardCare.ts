@@ -7,7 +7,7 @@ import {
   installRebuilt,
   moveAsideSidecars,
   passiveCheckpoint,
-  probeIntegrity,
+  probeIntegrityInThread,
   quarantineBoard,
   rebuildBoard,
   walNeedsCheckpoint,
@@ -27,6 +27,9 @@ export interface BoardCareDeps {
   steward: BoardSteward;
   health: Map<string, string>;
 }
+
+/** A probe that raced a swap is taken again once; a board swapped again meanwhile waits for the next round. */
+const PROBE_ATTEMPTS = 2;
 
 /** A checkpoint is repeated only when the WAL grew past what it was at the last one. */
 interface CheckpointMark {
@@ -96,13 +99,29 @@ export class BoardCare {
   async probeAll(full: boolean): Promise<Array<{ board: string; probe: ProbeResult }>> {
     const results: Array<{ board: string; probe: ProbeResult }> = [];
     for (const board of this.deps.steward.boards.values()) {
-      if (this.busy.has(board.slug) || !this.unchanged(board)) continue;
-      const probe = probeIntegrity(board.path, { full });
+      const probe = await this.probeSteady(board, full);
+      if (probe === null) continue;
       this.deps.health.set(board.slug, probe.status);
       results.push({ board: board.slug, probe });
       if (probe.status === 'corrupt') await this.onCorrupt(board, probe);
     }
     return results;
+  }
+
+  /**
+   * Probes a board on its own thread. A verdict is only kept when the board was the same file, and
+   * free of other maintenance, before and after: one taken across a swap may have read the new file
+   * through the old generation's -wal, and says nothing about either. Null when there is no verdict.
+   */
+  private async probeSteady(board: BoardState, full: boolean): Promise<ProbeResult | null> {
+    for (let attempt = 1; attempt <= PROBE_ATTEMPTS; attempt++) {
+      if (this.busy.has(board.slug) || !this.unchanged(board)) return null;
+      const generation = board.generation;
+      const probe = await probeIntegrityInThread(board.path, { full });
+      if (this.busy.has(board.slug)) return null;
+      if (this.unchanged(board) && board.generation === generation) return probe;
+    }
+    return null;
   }
 
   /** Whether a board is being quarantined, rebuilt or re-initialised (or held for an operator). */

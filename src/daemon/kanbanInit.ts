@@ -1,6 +1,6 @@
 import { freeze } from '../steward/index.js';
 import { ControlError } from '../control/index.js';
-import { probeIntegrity } from '../maintenance/index.js';
+import { probeIntegrityInThread, type ProbeResult } from '../maintenance/index.js';
 import type { WaveResult } from '../fleet/index.js';
 import { runBoardInit } from './boardInit.js';
 import { HOLD } from './holds.js';
@@ -25,7 +25,7 @@ export async function kanbanInit(supervisor: Supervisor, slug: string) {
   const gateways = [...supervisor.fleet.gateways.values()].filter((gateway) => gateway.profile.grant && !gateway.held);
   const profiles = gateways.map((gateway) => gateway.name);
   let init: Awaited<ReturnType<typeof runBoardInit>>;
-  let probe: ReturnType<typeof probeIntegrity> | null;
+  let probe: ProbeResult | null;
   try {
     // Running gateways are frozen at once; one already stopping is only being waited for.
     freeze(gateways.filter((gateway) => gateway.pid !== null && gateway.state !== 'stopping').map((gateway) => ({ pid: gateway.pid!, group: true })));
@@ -34,7 +34,7 @@ export async function kanbanInit(supervisor: Supervisor, slug: string) {
     supervisor.events.emit('kanban.init.start', { board: slug, path: board.path, profiles });
     await Promise.all(gateways.map((gateway) => gateway.stop()));
     init = await runBoardInit(config, board);
-    probe = init.ok ? probeIntegrity(board.path) : null;
+    probe = init.ok ? await probeIntegrityInThread(board.path) : null;
     // Take the new file's identity now rather than at the next event, so the wave lands on it.
     supervisor.steward.check(board, 'poll');
   } finally {

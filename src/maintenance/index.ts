@@ -1,5 +1,6 @@
 export { probeIntegrity, classifyProbeError, classifyCheckRows, DEFAULT_PROBE_BUSY_TIMEOUT_MS } from './probe.js';
 export type { ProbeOptions, ProbeResult, ProbeStatus, ProbeVerdict } from './probe.js';
+export { probeIntegrityInThread } from './probeThread.js';
 export { quarantineBoard } from './quarantine.js';
 export type { QuarantineOptions, QuarantineResult } from './quarantine.js';
 export { fileStamp, parseCopyName, planPrune } from './copynames.js';
