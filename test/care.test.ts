@@ -322,6 +322,6 @@ test('kanban init through the supervisor fences and stops the granted gateways, 
   t.is(ofType(events, 'gateway.spawn').filter((event) => event.profile === 'denied').length, 1, 'denied gateway untouched');
   t.is(integrityCheck(fleet.board), 'ok');
   const unknown = await fleet.cli('kanban', 'init', '--board', 'nope');
-  t.is(unknown.code, 1);
+  t.is(unknown.code, 2);
   t.regex(unknown.stderr, /unknown board "nope"; known: default/);
 });

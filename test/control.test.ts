@@ -463,7 +463,8 @@ test('connections beyond the cap are answered busy', async (t) => {
   second.send('{"id":1,"cmd":"echo"}\n');
   t.is((await first.next()).ok, true);
   t.is((await second.next()).ok, true);
-  t.is(await controlErrorCode(t, request(server.socketPath, 'echo')), 'busy');
+  // Every refused client reads the reason, never a reset connection (EPIPE) in its place.
+  for (let attempt = 0; attempt < 30; attempt++) t.is(await controlErrorCode(t, request(server.socketPath, 'echo')), 'busy');
   first.destroy();
   await first.closed;
   // The server notices the close on its own schedule; retry until the slot is free.
@@ -472,6 +473,22 @@ test('connections beyond the cap are answered busy', async (t) => {
     result = await request(server.socketPath, 'echo', { again: true }).catch(() => delay(20).then(() => undefined));
   }
   t.deepEqual(result, { again: true });
+});
+
+test('an idle connection is closed with a reason; one waiting on a long request is not', async (t) => {
+  const server = await startServer(
+    t,
+    { slow: async () => delay(600).then(() => 'done') },
+    { idleTimeoutMs: 200 },
+  );
+  const idle = await rawClient(t, server.socketPath);
+  const reply = await idle.next();
+  t.like(reply, { ok: false, error: { code: 'idle' } });
+  await within(idle.closed, 'the idle connection closing');
+
+  const busy = await rawClient(t, server.socketPath);
+  busy.send('{"id":1,"cmd":"slow"}\n');
+  t.like(await busy.next(), { id: 1, ok: true, result: 'done' });
 });
 
 test('close() aborts a running handler, still sends its reply and ends the connection', async (t) => {

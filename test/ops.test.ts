@@ -1,4 +1,4 @@
-import { rmSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -66,6 +66,46 @@ test('the control socket is 0600 and a second supervisor on the same state dir i
   t.is(runningPids(fleet, 'alpha').length, 1, 'still one gateway');
 });
 
+test('the state dir is locked: a second start is refused even with the socket file gone, and leaves the fleet alone', async (t) => {
+  const fleet = await opsFleet(t, ['alpha']);
+  const pid = runningPids(fleet, 'alpha')[0];
+  const socket = path.join(fleet.stateDir, 'supervisor.sock');
+  // A tmp cleaner or an operator removed the socket's name; the first supervisor still runs.
+  renameSync(socket, `${socket}.moved`);
+  t.teardown(() => rmSync(`${socket}.moved`, { force: true }));
+  const second = await runCli(['start', '--config', fleet.configFile]);
+  t.is(second.code, 1);
+  t.regex(second.stderr, new RegExp(`another supervisor \\(pid ${fleet.supervisor.child.pid}\\) is already running with state dir`));
+  t.deepEqual(runningPids(fleet, 'alpha'), [pid], 'the running gateway was not touched');
+  t.deepEqual(ofType(fleet.events(), 'gateway.leftover'), []);
+  renameSync(`${socket}.moved`, socket);
+});
+
+test('a broken or re-pointed config still reaches the running supervisor; a broken reload is rejected and logged', async (t) => {
+  const fleet = await opsFleet(t, ['alpha']);
+  const good = readFileSync(fleet.configFile, 'utf8');
+
+  writeFileSync(fleet.configFile, `${good}restart_typo: true\n`);
+  const status = await fleet.cli('status', '--json');
+  t.is(status.code, 0, status.stderr);
+  t.is(JSON.parse(status.stdout).supervisor.pid, fleet.supervisor.child.pid);
+  t.regex(status.stderr, /warning: .*supervisor\.yaml has errors/);
+  const reload = await fleet.cli('reload');
+  t.is(reload.code, 2);
+  t.regex(reload.stderr, /config rejected, fleet untouched: .*restart_typo/);
+  t.regex(String(ofType(fleet.events(), 'supervisor.reload_rejected').at(-1)?.error), /restart_typo/);
+
+  const elsewhere = path.join(fleet.root, 'elsewhere.sock');
+  writeFileSync(fleet.configFile, `${good}control:\n  socket: ${elsewhere}\n`);
+  const repointed = await fleet.cli('status', '--json');
+  t.is(repointed.code, 0, repointed.stderr);
+  t.is(JSON.parse(repointed.stdout).supervisor.pid, fleet.supervisor.child.pid);
+  const second = await fleet.cli('start');
+  t.is(second.code, 1);
+  t.false(existsSync(elsewhere), 'the refused start never took the new socket');
+  t.is(runningPids(fleet, 'alpha').length, 1);
+});
+
 test('status reports the supervisor, boards and profiles', async (t) => {
   const fleet = await opsFleet(t, ['alpha', 'beta']);
   const result = await fleet.cli('status', '--json');
@@ -90,7 +130,7 @@ test('restart: a wave that waits, unknown profiles named, --all', async (t) => {
   t.like(ofType(fleet.events(), 'wave.done').at(-1), { reason: 'deploy', restarted: ['alpha'] });
 
   const unknown = await fleet.cli('restart', 'alpha', 'nope', 'ghost');
-  t.is(unknown.code, 1);
+  t.is(unknown.code, 2);
   t.regex(unknown.stderr, /unknown profiles: nope, ghost/);
 
   const queued = await fleet.cli('restart', 'beta', '--no-wait');
@@ -120,7 +160,7 @@ test('stop keeps a gateway stopped through waves; start brings it back', async (
   const start = await fleet.cli('start', 'alpha');
   t.is(start.code, 0, start.stderr);
   t.is(runningPids(fleet, 'alpha').length, 1);
-  t.is((await fleet.cli('stop', 'ghost')).code, 1);
+  t.is((await fleet.cli('stop', 'ghost')).code, 2);
 });
 
 test('garbage, truncated and oversized messages get error replies and never disturb the supervisor', async (t) => {
@@ -180,7 +220,7 @@ test('reload adds, removes and changes profiles, and rejects a bad config withou
   // A broken profile config reaches the supervisor (the CLI reads only the supervisor config).
   fleet.profile('keep', { kanban: { enabled: 'yes' } });
   const bad = await fleet.cli('reload');
-  t.is(bad.code, 1);
+  t.is(bad.code, 2);
   t.regex(bad.stderr, /config rejected, fleet untouched: .*keep\/config\.yaml.*kanban\.enabled/);
   t.regex(String(ofType(fleet.events(), 'supervisor.reload_rejected').at(-1)?.error), /kanban\.enabled/);
   t.deepEqual(runningPids(fleet, 'keep'), [keepPid], 'fleet untouched');

@@ -12,6 +12,8 @@ import { validateCommand } from './validate.js';
 
 const EXIT_FAILED = 1;
 const EXIT_USAGE = 2;
+/** Refusals by the supervisor that mean the request or the config was wrong, not that something failed. */
+const USAGE_ERROR_CODES = new Set(['bad_request', 'unknown_profile', 'unknown_board', 'reload_rejected']);
 
 const out = (text: string) => process.stdout.write(`${text}\n`);
 const json = (value: unknown) => out(JSON.stringify(value, null, 2));
@@ -257,6 +259,6 @@ export async function main(args: string[]): Promise<number> {
     }
     const message = err instanceof ControlError ? err.message : err instanceof Error ? err.message : String(err);
     process.stderr.write(`hermes-supervisor: ${message}\n`);
-    return EXIT_FAILED;
+    return err instanceof ControlError && USAGE_ERROR_CODES.has(err.code) ? EXIT_USAGE : EXIT_FAILED;
   }
 }

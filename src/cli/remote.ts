@@ -1,15 +1,41 @@
-import { loadConfig } from '../config/index.js';
-import { ControlError, request } from '../control/index.js';
+import { ConfigError, loadConfig, locateRuntime } from '../config/index.js';
+import { ControlError, readInstanceRecord, request } from '../control/index.js';
 
-/** Sends one command to the supervisor that the config names; long commands wait without a timeout. */
+/**
+ * Sends one command to the supervisor that the config names; long commands wait without a timeout.
+ *
+ * The supervisor is found even when the config has errors or names another socket since it started:
+ * the state dir and socket are read leniently, and the state dir's record of the running supervisor
+ * gives the socket it actually listens on. A `reload` of a broken config is sent all the same, so the
+ * supervisor rejects it, logs why and keeps running as it was.
+ */
 export async function ask(configFile: string | undefined, cmd: string, args: Record<string, unknown> = {}, waits = false): Promise<unknown> {
-  const config = loadConfig(configFile);
+  let configError: ConfigError | null = null;
+  let paths: { file: string; state_dir: string; socket: string };
   try {
-    return await request(config.control.socket, cmd, args, waits ? { timeoutMs: 0 } : {});
+    const config = loadConfig(configFile);
+    paths = { file: config.file, state_dir: config.state_dir, socket: config.control.socket };
   } catch (err) {
-    if (err instanceof ControlError && err.code === 'not_running') {
-      throw new ControlError('not_running', `no supervisor is running for ${config.file} (socket ${config.control.socket}); start one with: hermes-supervisor start --config ${config.file}`);
-    }
-    throw err;
+    if (!(err instanceof ConfigError)) throw err;
+    configError = err;
+    paths = locateRuntime(configFile);
   }
+  const running = readInstanceRecord(paths.state_dir);
+  const sockets = [...new Set([paths.socket, ...(running ? [running.socket] : [])])];
+  for (const socket of sockets) {
+    let result: unknown;
+    try {
+      result = await request(socket, cmd, args, waits ? { timeoutMs: 0 } : {});
+    } catch (err) {
+      if (err instanceof ControlError && err.code === 'not_running') continue;
+      throw err;
+    }
+    if (configError !== null && cmd !== 'reload') {
+      process.stderr.write(`hermes-supervisor: warning: ${paths.file} has errors; the running supervisor keeps the config it last loaded (run validate)\n`);
+    }
+    return result;
+  }
+  // Nothing to talk to: the broken config is the operator's real problem.
+  if (configError !== null) throw configError;
+  throw new ControlError('not_running', `no supervisor is running for ${paths.file} (socket ${paths.socket}); start one with: hermes-supervisor start --config ${paths.file}`);
 }

@@ -1,4 +1,4 @@
-export { loadConfig, type SupervisorConfig, type BoardSpec } from './load.js';
+export { loadConfig, locateRuntime, type SupervisorConfig, type BoardSpec } from './load.js';
 export { locateConfig, configCandidates, CONFIG_ENV } from './locate.js';
 export { ConfigError, formatIssue, type ConfigIssue } from './issues.js';
 export { loadYamlFile, parseYamlText, type Parsed } from './yamlSchema.js';

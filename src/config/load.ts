@@ -1,5 +1,7 @@
+import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { parse as parseYaml } from 'yaml';
 import { resolvePath } from '../util/index.js';
 import { ConfigError } from './issues.js';
 import { locateConfig } from './locate.js';
@@ -30,11 +32,45 @@ export function loadConfig(explicit?: string, env: NodeJS.ProcessEnv = process.e
   return resolveConfig(file, parsed.value, env);
 }
 
+/** Where a supervisor keeps its state and listens, from the config's own settings or their defaults. */
+interface RuntimePaths {
+  file: string;
+  hermes_home: string;
+  state_dir: string;
+  socket: string;
+}
+
+function runtimePaths(file: string, raw: { hermes_home?: string; state_dir?: string; socket?: string }, env: NodeJS.ProcessEnv): RuntimePaths {
+  const at = (value: string) => resolvePath(value, path.dirname(file));
+  const hermesHome = at(raw.hermes_home ?? env.HERMES_HOME ?? path.join(os.homedir(), '.hermes'));
+  const stateDir = at(raw.state_dir ?? path.join(hermesHome, 'supervisor'));
+  return { file, hermes_home: hermesHome, state_dir: stateDir, socket: at(raw.socket ?? path.join(stateDir, 'supervisor.sock')) };
+}
+
+/**
+ * The state dir and socket a config names, read leniently: a config with errors elsewhere (or none
+ * readable at all) still leads the CLI to the supervisor already running from it.
+ */
+export function locateRuntime(explicit?: string, env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): RuntimePaths {
+  const file = locateConfig(explicit, env, cwd);
+  let raw: unknown = null;
+  try {
+    raw = parseYaml(readFileSync(file, 'utf8'), { maxAliasCount: 100 });
+  } catch {
+    // Unreadable or not YAML: the defaults still say where a supervisor would be.
+  }
+  const text = (value: unknown) => (typeof value === 'string' && value.length > 0 ? value : undefined);
+  const top = (raw !== null && typeof raw === 'object' ? raw : {}) as Record<string, unknown>;
+  const control = (top.control !== null && typeof top.control === 'object' ? top.control : {}) as Record<string, unknown>;
+  return runtimePaths(file, { hermes_home: text(top.hermes_home), state_dir: text(top.state_dir), socket: text(control.socket) }, env);
+}
+
 function resolveConfig(file: string, raw: RawSupervisorConfig, env: NodeJS.ProcessEnv): SupervisorConfig {
   const dir = path.dirname(file);
   const at = (value: string) => resolvePath(value, dir);
-  const hermesHome = at(raw.hermes_home ?? env.HERMES_HOME ?? path.join(os.homedir(), '.hermes'));
-  const stateDir = at(raw.state_dir ?? path.join(hermesHome, 'supervisor'));
+  const paths = runtimePaths(file, { hermes_home: raw.hermes_home, state_dir: raw.state_dir, socket: raw.control.socket }, env);
+  const hermesHome = paths.hermes_home;
+  const stateDir = paths.state_dir;
   const boards = raw.kanban.boards === 'auto' ? 'auto' : raw.kanban.boards.map((board) => ({ slug: board.slug, path: at(board.path) }));
   if (boards !== 'auto') {
     const seen = new Set<string>();
@@ -54,6 +90,6 @@ function resolveConfig(file: string, raw: RawSupervisorConfig, env: NodeJS.Proce
     state_dir: stateDir,
     gateway: { ...raw.gateway, cwd: at(raw.gateway.cwd ?? '.') },
     kanban: { ...raw.kanban, boards },
-    control: { socket: at(raw.control.socket ?? path.join(stateDir, 'supervisor.sock')) },
+    control: { socket: paths.socket },
   };
 }

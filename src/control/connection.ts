@@ -26,6 +26,8 @@ export interface ConnectionOptions {
   maxLineBytes: number;
   /** A client that lets this much reply data pile up unread is dropped. */
   maxPendingWriteBytes: number;
+  /** A connection with no request in hand that sends nothing for this long is closed. */
+  idleTimeoutMs: number;
   onError(err: Error): void;
 }
 
@@ -65,6 +67,14 @@ export class Connection {
       this.queue.length = 0;
       this.inflight?.abort(new ControlError('disconnected', 'the client disconnected'));
     });
+    // Idle clients would otherwise hold connection slots until the limit locks every operator out.
+    socket.setTimeout(opts.idleTimeoutMs, () => this.onIdle());
+  }
+
+  private onIdle(): void {
+    if (this.inflight !== null || this.queue.length > 0 || this.pumping || this.shuttingDown) return;
+    this.stopReading();
+    this.enqueue({ kind: 'fatal', code: 'idle', message: `no request within ${this.opts.idleTimeoutMs} ms; closing the connection` });
   }
 
   /** Resolves once the socket is fully closed. */

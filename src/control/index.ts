@@ -15,6 +15,7 @@ export {
 export type { CommandContext, CommandHandler } from './connection.js';
 export {
   AlreadyRunningError,
+  DEFAULT_IDLE_TIMEOUT_MS,
   DEFAULT_MAX_CONNECTIONS,
   startControlServer,
   type ControlServer,
@@ -23,3 +24,5 @@ export {
 } from './server.js';
 export { DEFAULT_MAX_REPLY_LINE_BYTES, DEFAULT_REQUEST_TIMEOUT_MS, request, type RequestOptions } from './client.js';
 export { checkStateDir, ensureStateDir } from './statedir.js';
+export { lockStateDir, StateDirLockedError, LOCK_FILE, type InstanceLock } from './instanceLock.js';
+export { readInstanceRecord, removeInstanceRecord, writeInstanceRecord, RECORD_FILE, type InstanceRecord } from './instanceRecord.js';

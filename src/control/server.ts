@@ -14,6 +14,9 @@ import {
 } from './socketfile.js';
 
 export const DEFAULT_MAX_CONNECTIONS = 64;
+export const DEFAULT_IDLE_TIMEOUT_MS = 15_000;
+/** How long a refused client gets to read the busy reply before its connection is cut. */
+const BUSY_LINGER_MS = 1_000;
 /** How long a live-looking socket gets to answer ping before it counts as someone else's. */
 const PROBE_TIMEOUT_MS = 2_000;
 /** How long close() lets handlers in hand finish their replies before cutting connections. */
@@ -28,6 +31,8 @@ export interface ControlServerOptions {
   commands: Record<string, CommandHandler>;
   maxLineBytes?: number;
   maxConnections?: number;
+  /** A connection with no request in hand that sends nothing for this long is closed. */
+  idleTimeoutMs?: number;
   /** Server-side problems worth logging; clients going away are not reported. */
   onError?(err: Error): void;
 }
@@ -122,10 +127,16 @@ function buildCommands(commands: Record<string, CommandHandler>, ping: PingResul
   return map;
 }
 
+/**
+ * Tells a client over the limit why it is refused. Its request is read and dropped rather than left
+ * unread: closing on unread data resets the connection, and the client would see EPIPE, not the reason.
+ */
 function refuseBusy(socket: net.Socket, limit: number): void {
   socket.on('error', () => {});
-  const line = encodeLine(errorReply(undefined, 'busy', `too many control connections (limit ${limit}); try again shortly`));
-  socket.end(line, () => socket.destroy());
+  socket.on('data', () => {});
+  socket.on('end', () => socket.destroy());
+  setTimeout(() => socket.destroy(), BUSY_LINGER_MS).unref();
+  socket.end(encodeLine(errorReply(undefined, 'busy', `too many control connections (limit ${limit}); try again shortly`)));
 }
 
 export async function startControlServer(opts: ControlServerOptions): Promise<ControlServer> {
@@ -139,6 +150,7 @@ export async function startControlServer(opts: ControlServerOptions): Promise<Co
     commands,
     maxLineBytes: opts.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES,
     maxPendingWriteBytes: MAX_PENDING_WRITE_BYTES,
+    idleTimeoutMs: opts.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
     onError,
   };
 

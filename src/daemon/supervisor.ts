@@ -1,7 +1,15 @@
 import { mkdirSync } from 'node:fs';
 import { loadConfig } from '../config/index.js';
 import { processStartTime } from '../board/index.js';
-import { ensureStateDir, startControlServer, type ControlServer } from '../control/index.js';
+import {
+  ensureStateDir,
+  lockStateDir,
+  removeInstanceRecord,
+  startControlServer,
+  writeInstanceRecord,
+  type ControlServer,
+  type InstanceLock,
+} from '../control/index.js';
 import { EventLog, formatEvent } from '../events/index.js';
 import { parseSize } from '../util/index.js';
 import { Fleet, WaveRunner } from '../fleet/index.js';
@@ -32,6 +40,7 @@ export class Supervisor {
   /** Each board's health as last probed, by slug. */
   readonly health = new Map<string, string>();
   private control: ControlServer | null = null;
+  private lock: InstanceLock | null = null;
   private stopping: Promise<void> | null = null;
   private reloading: Promise<PlanDiff> | null = null;
   private readonly startTimes = new Map<number, number>();
@@ -72,11 +81,18 @@ export class Supervisor {
   }
 
   /**
-   * Takes the control socket (refusing to run beside another supervisor), stops gateways a killed
-   * predecessor left behind, then starts the fleet.
+   * Locks the state dir and takes the control socket (refusing to run beside another supervisor),
+   * stops gateways a killed predecessor left behind, then starts the fleet.
    */
   async start(): Promise<void> {
     const { config } = this.plan;
+    this.lock = lockStateDir(config.state_dir);
+    writeInstanceRecord(config.state_dir, {
+      pid: process.pid,
+      started_at: this.startedAt.toISOString(),
+      config: config.file,
+      socket: config.control.socket,
+    });
     this.control = await startControlServer({
       socketPath: config.control.socket,
       commands: commandHandlers(this),
@@ -113,7 +129,12 @@ export class Supervisor {
       this.waves.close();
       this.care.stop();
       // Each step runs whatever the one before it did: the gateways must be stopped in any case.
-      const steps = [() => this.steward.stop(), () => this.fleet.stopAll(), () => this.control?.close()];
+      const steps = [
+        () => this.steward.stop(),
+        () => this.fleet.stopAll(),
+        () => this.control?.close(),
+        () => this.releaseStateDir(),
+      ];
       for (const step of steps) {
         try {
           await step();
@@ -124,6 +145,14 @@ export class Supervisor {
       this.events.emit('supervisor.stop', { pid: process.pid, reason });
     })();
     return this.stopping;
+  }
+
+  /** Last of all: the next supervisor may take the state dir once every gateway is gone. */
+  private releaseStateDir(): void {
+    if (this.lock === null) return;
+    removeInstanceRecord(this.plan.config.state_dir, process.pid);
+    this.lock.release();
+    this.lock = null;
   }
 
   get shuttingDown(): boolean {

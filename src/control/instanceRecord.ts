@@ -1,0 +1,46 @@
+import fs from 'node:fs';
+import path from 'node:path';
+
+/** Who runs in a state dir and where to reach it: read by the CLI when the config no longer says. */
+export interface InstanceRecord {
+  pid: number;
+  started_at: string;
+  config: string;
+  socket: string;
+}
+
+export const RECORD_FILE = 'supervisor.json';
+
+/** Written whole or not at all (temp file + rename), private to the user. */
+export function writeInstanceRecord(stateDir: string, record: InstanceRecord): void {
+  const file = path.join(stateDir, RECORD_FILE);
+  const temp = `${file}.${process.pid}.tmp`;
+  fs.writeFileSync(temp, `${JSON.stringify(record)}\n`, { mode: 0o600 });
+  fs.renameSync(temp, file);
+}
+
+/** The record, or null when there is none or it is not one. */
+export function readInstanceRecord(stateDir: string): InstanceRecord | null {
+  let value: unknown;
+  try {
+    value = JSON.parse(fs.readFileSync(path.join(stateDir, RECORD_FILE), 'utf8'));
+  } catch {
+    return null;
+  }
+  const record = value as Partial<InstanceRecord> | null;
+  if (
+    typeof record?.pid !== 'number' ||
+    typeof record.socket !== 'string' ||
+    typeof record.started_at !== 'string' ||
+    typeof record.config !== 'string'
+  ) {
+    return null;
+  }
+  return record as InstanceRecord;
+}
+
+/** Removes the record if it is still this process's. */
+export function removeInstanceRecord(stateDir: string, pid: number): void {
+  if (readInstanceRecord(stateDir)?.pid !== pid) return;
+  fs.rmSync(path.join(stateDir, RECORD_FILE), { force: true });
+}
