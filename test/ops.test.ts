@@ -319,6 +319,18 @@ test('shutdown stops every gateway and the supervisor', async (t) => {
   const fleet = await opsFleet(t, ['alpha', 'beta']);
   const result = await fleet.cli('shutdown');
   t.is(result.code, 0);
-  t.is((await fleet.supervisor.exited).code, 0);
+  t.regex(result.stdout, new RegExp(`supervisor ${fleet.supervisor.child.pid} has stopped`));
+  // shutdown waits for the exit: nothing is left the moment it returns, and a new start can follow at once.
   t.deepEqual(pidsWithMarker(fleet.marker), []);
+  t.false(existsSync(path.join(fleet.stateDir, 'supervisor.sock')));
+  t.like(ofType(fleet.events(), 'supervisor.stop').at(-1), { reason: 'shutdown command' });
+  t.is((await fleet.supervisor.exited).code, 0);
+
+  const again = startSupervisor(['--config', fleet.configFile]);
+  t.teardown(() => again.child.kill('SIGKILL'));
+  await again.waitFor('gateway.ready profile=beta');
+  const noWait = await fleet.cli('shutdown', '--no-wait');
+  t.is(noWait.code, 0);
+  t.regex(noWait.stdout, new RegExp(`supervisor ${again.child.pid} is stopping`));
+  t.is((await again.exited).code, 0);
 });

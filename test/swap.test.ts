@@ -152,6 +152,12 @@ test.serial('a denied profile holding the shared board is a policy violation', a
   t.like(violations[0], { profile: 'rogue', board: 'default' });
   await sleep(1000);
   t.is(eventsOf(fleet.events(), 'policy.violation').length, violations.length, 'reported once, not every poll');
+
+  const check = await runCli(['check', '--config', fleet.configFile]);
+  t.is(check.code, 1);
+  const rows = check.stdout.split('\n').filter((line) => /│ (rogue|fine)\s/.test(line));
+  t.true(rows.some((line) => line.includes('rogue') && line.includes('POLICY VIOLATION')), check.stdout);
+  t.false(rows.some((line) => line.includes('fine') && line.includes('POLICY VIOLATION')), check.stdout);
 });
 
 test.serial('poll only: a swap is still found, by the stat poll', async (t) => {

@@ -50,8 +50,12 @@ export function checkText(report: CheckReport): string {
   const integrity = table(['board', 'integrity', 'detail', 'ms']);
   for (const row of report.integrity) integrity.push([row.board, row.status, row.detail.slice(0, 60), row.duration_ms]);
   const holders = table(['holder', 'pid', 'board', 'generation', 'file', 'note']);
+  // The report came through JSON: rows are matched by what they say, not by object identity.
+  const key = (holder: CheckReport['holders'][number]) => `${holder.pid}:${holder.board}:${holder.generation}:${holder.role}`;
+  const stale = new Set(report.stale.map(key));
+  const violations = new Set(report.violations.map(key));
   const note = (holder: CheckReport['holders'][number]) =>
-    report.stale.includes(holder) ? 'STALE' : report.violations.includes(holder) ? 'POLICY VIOLATION' : '';
+    [stale.has(key(holder)) ? 'STALE' : '', violations.has(key(holder)) ? 'POLICY VIOLATION' : ''].filter(Boolean).join(', ');
   for (const holder of report.holders) holders.push([holder.owner, holder.pid, holder.board, holder.generation, holder.role, note(holder)]);
   for (const holder of report.foreign) holders.push([holder.owner, holder.pid, holder.board, holder.generation, holder.role, 'not supervised']);
   return [integrity.toString(), holders.toString(), `holder audit: ${report.audit_ms} ms`].join('\n');

@@ -1,4 +1,6 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { processStartTime, readProcStat } from '../board/index.js';
 import { ConfigError } from '../config/index.js';
 import { ControlError } from '../control/index.js';
 import type { StatusReport } from '../daemon/index.js';
@@ -22,6 +24,16 @@ function count(value: string): number {
   const parsed = Number(value);
   if (!Number.isInteger(parsed) || parsed < 0) throw new InvalidArgumentError('expected a whole number >= 0');
   return parsed;
+}
+
+/** Resolves once the process has exited (a zombie counts as gone; a reused pid is told apart by its start time). */
+async function processGone(pid: number): Promise<void> {
+  const startTime = processStartTime(pid);
+  for (;;) {
+    const stat = readProcStat(pid);
+    if (stat === null || stat.state === 'Z' || stat.startTime !== startTime) return;
+    await sleep(100);
+  }
 }
 
 /** Prints a file's last lines and, when following, its new lines until Ctrl-C. */
@@ -144,11 +156,18 @@ The config is --config FILE, else $HERMES_SUPERVISOR_CONFIG, else ./supervisor/s
     .action((profiles: string[], options: { config?: string }) => setResult(resume(options.config, profiles)));
 
   withConfig(root.command('shutdown'))
-    .description('stop every gateway and the supervisor')
-    .action((options: { config?: string }) =>
+    .description('stop every gateway and the supervisor; waits until the supervisor has exited')
+    .option('--no-wait', 'return once the supervisor has begun to stop')
+    .action((options: { config?: string; wait: boolean }) =>
       setResult(
-        ask(options.config, 'shutdown').then((result) => {
-          out(`supervisor ${(result as { pid: number }).pid} is stopping`);
+        ask(options.config, 'shutdown').then(async (result) => {
+          const { pid } = result as { pid: number };
+          if (!options.wait) {
+            out(`supervisor ${pid} is stopping`);
+            return 0;
+          }
+          await processGone(pid);
+          out(`supervisor ${pid} has stopped`);
           return 0;
         }),
       ),

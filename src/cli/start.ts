@@ -27,7 +27,7 @@ export async function startCommand(options: { config?: string }): Promise<number
       signals += 1;
       if (signals === 1) {
         void notifyStopping();
-        supervisor.shutdown(signal).then(resolve, resolve);
+        supervisor.shutdown(supervisor.shutdownRequestedBy ?? signal).then(resolve, resolve);
       } else {
         for (const gateway of supervisor.fleet.gateways.values()) if (gateway.pid) signalGroup(gateway.pid, 'SIGKILL');
       }

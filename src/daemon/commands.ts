@@ -82,7 +82,8 @@ export function commandHandlers(supervisor: Supervisor): Record<string, CommandH
     },
 
     shutdown: async () => {
-      // Reply first: closing the socket waits for open connections.
+      supervisor.shutdownRequestedBy = 'shutdown command';
+      // Reply first: closing the socket waits for open connections. The signal takes the same path as systemd's stop.
       setImmediate(() => process.kill(process.pid, 'SIGTERM'));
       return { stopping: true, pid: process.pid };
     },

@@ -39,6 +39,8 @@ export class Supervisor {
   readonly startedAt = new Date();
   /** Each board's health as last probed, by slug. */
   readonly health = new Map<string, string>();
+  /** Why the next SIGTERM comes, when it is the supervisor's own doing (the `shutdown` command). */
+  shutdownRequestedBy: string | null = null;
   private control: ControlServer | null = null;
   private lock: InstanceLock | null = null;
   private stopping: Promise<void> | null = null;
