@@ -11,6 +11,7 @@ import { loadConfig } from '../src/config/index.js';
 import { request } from '../src/control/index.js';
 import { runCli, startSupervisor } from './helpers/cli.js';
 import { makeFleetDir } from './helpers/fleetDir.js';
+import { pidsWithMarker } from './helpers/proc.js';
 import { errorsOf, readGatewayLog } from './helpers/gatewayLog.js';
 import { fixture, initBoard, integrityCheck, python } from './helpers/swapFleet.js';
 
@@ -140,6 +141,33 @@ test('a failing init command holds the granted gateways; denied ones still start
   t.deepEqual(ofType(events, 'supervisor.held')[0]!.profiles, ['granted']);
   t.deepEqual(ofType(events, 'gateway.spawn').map((event) => event.profile), ['denied']);
   t.regex(supervisor.output(), /supervisor\.held profiles=\["granted"\] reason="kanban\.init_command failed for board default"/);
+});
+
+test('a hung init command is stopped at kanban.init_timeout with its descendants, and reported failed', async (t) => {
+  const fleet = makeFleetDir(t, 'hs-care-');
+  const marker = `hung-init-${path.basename(fleet.root)}`;
+  // A parent and a child that both hang, as an init that waits on a lock forever would.
+  const hung = fleet.script('init.py', `import subprocess, sys, time\nsubprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)", sys.argv[1]])\ntime.sleep(600)\n`);
+  const idle = fleet.script('idle.py', 'import time\ntime.sleep(600)\n');
+  fleet.config({
+    gateway: { command: [python, idle] },
+    kanban: { init_command: [python, hung, marker], init_timeout: '1s' },
+    restart: { ready_after: '300ms' },
+  });
+  fleet.profile('granted', { kanban: { enabled: true } });
+  fleet.profile('denied', {});
+  const supervisor = startSupervisor(['--config', fleet.configFile]);
+  t.teardown(async () => {
+    supervisor.child.kill('SIGTERM');
+    await Promise.race([supervisor.exited, sleep(10_000, undefined, { ref: false })]);
+    for (const pid of pidsWithMarker(marker)) process.kill(pid, 'SIGKILL');
+  });
+  await supervisor.waitFor('gateway.ready profile=denied');
+  const failed = ofType(fleet.events(), 'board.init_failed')[0]!;
+  t.like(failed, { board: 'default', signal: 'SIGTERM' });
+  t.regex(String(failed.error), /timed out after 1s \(kanban\.init_timeout\)/);
+  t.deepEqual(ofType(fleet.events(), 'supervisor.held')[0]!.profiles, ['granted']);
+  t.deepEqual(pidsWithMarker(marker), [], 'the init and its child are gone');
 });
 
 test('a corrupt board is quarantined once, rebuilt from every readable row, and its gateways come back', async (t) => {

@@ -47,6 +47,7 @@ export const supervisorSchema = z.strictObject({
         .union([z.literal('auto'), z.array(boardEntry)], { error: 'expected "auto" or a list of {slug, path}' })
         .default('auto'),
       init_command: argv.optional(),
+      init_timeout: duration.prefault('10m'),
       quarantine_keep: count(1).default(10),
       on_corruption: z.enum(['rebuild', 'stop']).default('rebuild'),
       wal_limit: size.prefault('64M'),
