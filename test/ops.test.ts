@@ -153,7 +153,9 @@ test('stop keeps a gateway stopped through waves; start brings it back', async (
   const fleet = await opsFleet(t, ['alpha', 'beta']);
   t.is((await fleet.cli('stop', 'alpha')).code, 0);
   t.deepEqual(runningPids(fleet, 'alpha'), []);
-  await fleet.cli('restart', '--all');
+  const all = await fleet.cli('restart', '--all');
+  t.regex(all.stdout, /restarted: beta\b/);
+  t.regex(all.stdout, /skipped \(stopped.*\): alpha$/m, 'the operator is told why alpha did not restart');
   t.deepEqual(runningPids(fleet, 'alpha'), [], 'an operator stop survives a wave');
   const status = JSON.parse((await fleet.cli('status', '--json')).stdout);
   t.like(status.profiles.find((profile: { name: string }) => profile.name === 'alpha'), { state: 'stopped', pid: null });

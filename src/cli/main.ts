@@ -120,13 +120,14 @@ The config is --config FILE, else $HERMES_SUPERVISOR_CONFIG, else ./supervisor/s
       setResult(
         ask(options.config, 'restart', { profiles, all: options.all === true, stale: options.stale === true, reason: options.reason, wait: options.wait }, true).then(
           (value) => {
-            const result = value as { profiles: string[]; restarted?: string[]; failed?: string[]; vetoed?: string[]; duration_ms?: number };
+            const result = value as { profiles: string[]; restarted?: string[]; failed?: string[]; vetoed?: string[]; skipped?: string[]; duration_ms?: number };
             if (!options.wait) {
               out(`queued: ${result.profiles.join(', ') || 'nothing'}`);
               return 0;
             }
             out(`restarted: ${result.restarted?.join(', ') || 'none'} (${result.duration_ms ?? 0} ms)`);
             if (result.vetoed?.length) out(`vetoed by pre_restart: ${result.vetoed.join(', ')}`);
+            if (result.skipped?.length) out(`skipped (stopped, or held by board maintenance; start them with \`start PROFILE\`): ${result.skipped.join(', ')}`);
             if (result.failed?.length) {
               process.stderr.write(`hermes-supervisor: did not come back ready: ${result.failed.join(', ')}\n`);
               return EXIT_FAILED;

@@ -52,7 +52,7 @@ export function commandHandlers(supervisor: Supervisor): Record<string, CommandH
       const wave = supervisor.waves.request({ profiles, reason, immediate: true });
       if (args.wait === false) return { profiles, reason, waiting: false };
       const result = profiles.length > 0 ? await wave : null;
-      return { profiles, reason, restarted: result?.restarted ?? [], failed: result?.failed ?? [], vetoed: result?.vetoed ?? [], duration_ms: result?.durationMs ?? 0 };
+      return { profiles, reason, restarted: result?.restarted ?? [], failed: result?.failed ?? [], vetoed: result?.vetoed ?? [], skipped: result?.skipped ?? [], duration_ms: result?.durationMs ?? 0 };
     },
 
     stop: async (args) => {

@@ -12,6 +12,8 @@ export interface WaveResult {
   failed: string[];
   /** Profiles whose restart a pre_restart hook refused. */
   vetoed: string[];
+  /** Profiles left alone: stopped by an operator, held by board maintenance, or removed. */
+  skipped: string[];
   durationMs: number;
 }
 
@@ -120,20 +122,19 @@ export class WaveRunner {
       reason: [...queue.reasons].join(','),
       max_parallel: this.options.maxParallel,
     });
-    const restarted: string[] = [];
+    // Sets: a profile fenced again by a swap during the wave is restarted twice but listed once.
+    const restarted = new Set<string>();
     const failed = new Set<string>();
     const vetoed = new Set<string>();
+    const skipped = new Set<string>();
     while (queue.size > 0 && !this.closed) {
       const batch = queue.nextBatch(this.options.maxParallel);
       const reason = [...queue.reasons].join(',');
       await Promise.all(
         batch.map(async (profile) => {
           const outcome = await this.restartOne(profile, reason);
-          failed.delete(profile);
-          vetoed.delete(profile);
-          if (outcome === 'ready') restarted.push(profile);
-          else if (outcome === 'vetoed') vetoed.add(profile);
-          else if (outcome === 'failed') failed.add(profile);
+          for (const set of [restarted, failed, vetoed, skipped]) set.delete(profile);
+          ({ ready: restarted, vetoed, failed, skipped })[outcome].add(profile);
         }),
       );
     }
@@ -141,9 +142,10 @@ export class WaveRunner {
       boards: boards(),
       profiles: [...queue.profiles],
       reasons: [...queue.reasons],
-      restarted,
+      restarted: [...restarted],
       failed: [...failed],
       vetoed: [...vetoed],
+      skipped: [...skipped],
       durationMs: Math.round(performance.now() - started),
     };
     this.events.emit('wave.done', {
@@ -154,6 +156,7 @@ export class WaveRunner {
       restarted: result.restarted,
       failed: result.failed,
       vetoed: result.vetoed,
+      skipped: result.skipped,
       duration_ms: result.durationMs,
     });
     return result;
@@ -184,5 +187,5 @@ export class WaveRunner {
 }
 
 function emptyResult(): WaveResult {
-  return { boards: [], profiles: [], reasons: [], restarted: [], failed: [], vetoed: [], durationMs: 0 };
+  return { boards: [], profiles: [], reasons: [], restarted: [], failed: [], vetoed: [], skipped: [], durationMs: 0 };
 }
