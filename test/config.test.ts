@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import test from 'ava';
 import { runCli } from './helpers/cli.js';
@@ -35,6 +35,14 @@ const badCases: BadCase[] = [
   { name: 'profile: wrong type', config: { gateway }, profiles: { alpha: { kanban: { enabled: 'yes' } } }, file: 'alpha', key: 'kanban.enabled', expect: /true or false/ },
   { name: 'profile: invalid YAML', config: { gateway }, profiles: { alpha: 'kanban: [unclosed\n' }, file: 'alpha', expect: /invalid YAML/ },
   { name: 'profile: unknown supervisor key', config: { gateway }, profiles: { alpha: { supervisor: { priorty: 1 } } }, file: 'alpha', key: 'supervisor.priorty', expect: /did you mean "priority"/ },
+  { name: 'socket path too long for a Unix socket', config: { gateway, control: { socket: `/tmp/${'s'.repeat(110)}.sock` } }, file: 'config', key: 'control.socket', expect: /too long/ },
+  {
+    name: 'profile: alias bomb',
+    config: { gateway },
+    profiles: { alpha: 'a: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\n' },
+    file: 'alpha',
+    expect: /invalid YAML: .*alias/i,
+  },
   { name: 'profile: command as a string', config: { gateway }, profiles: { alpha: { supervisor: { command: 'run me' } } }, file: 'alpha', key: 'supervisor.command', expect: /list of strings/ },
 ];
 
@@ -60,6 +68,17 @@ for (const bad of badCases) {
     t.notRegex(result.stderr, /\n\s+at /, 'no stack trace');
   });
 }
+
+test('a profile whose config.yaml is a dangling symlink is an error naming it, not a silent skip', async (t) => {
+  const fleet = makeFleetDir(t);
+  fleet.config({ gateway });
+  const home = path.join(fleet.hermesHome, 'profiles', 'alpha');
+  mkdirSync(home, { recursive: true });
+  symlinkSync(path.join(fleet.root, 'moved-away.yaml'), path.join(home, 'config.yaml'));
+  const result = await runCli(['validate', '--config', fleet.configFile]);
+  t.is(result.code, 2);
+  t.regex(result.stderr, new RegExp(`${path.join(home, 'config.yaml').replace(/[.]/g, '\\.')}: .*ENOENT`));
+});
 
 test('a missing --config file exits 2 naming it', async (t) => {
   const result = await runCli(['validate', '--config', '/nonexistent/supervisor.yaml']);

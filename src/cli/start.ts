@@ -1,16 +1,16 @@
 import { AlreadyRunningError, readInstanceRecord, StateDirLockedError } from '../control/index.js';
-import { loadConfig } from '../config/index.js';
 import { Supervisor } from '../daemon/index.js';
 import { signalGroup } from '../fleet/index.js';
 import { buildPlan } from '../plan/index.js';
 import { notifyReady, notifyStatus, notifyStopping } from '../systemd/index.js';
+import { loadCheckedConfig } from './validate.js';
 
 /**
  * Runs the supervisor in the foreground until SIGTERM or SIGINT (a second one kills the gateways at
  * once); SIGHUP reloads every config.
  */
 export async function startCommand(options: { config?: string }): Promise<number> {
-  const plan = buildPlan(loadConfig(options.config));
+  const plan = buildPlan(loadCheckedConfig(options.config));
   for (const warning of plan.warnings) process.stderr.write(`hermes-supervisor: warning: ${warning}\n`);
   const supervisor = new Supervisor(plan, { print: (line) => void (process.stdout.writable && process.stdout.write(`${line}\n`)) });
   // A bug in one callback must not end the supervisor with its gateways orphaned: report and go on.

@@ -1,5 +1,6 @@
 import Table from 'cli-table3';
-import { loadConfig } from '../config/index.js';
+import { ConfigError, loadConfig, type SupervisorConfig } from '../config/index.js';
+import { socketPathProblem } from '../control/index.js';
 import { buildPlan, redactEnv, type FleetPlan } from '../plan/index.js';
 
 /** The fleet plan as `validate --json` prints it; env values that look like secrets are hidden. */
@@ -41,8 +42,16 @@ export function planTable(plan: FleetPlan): string {
   return lines.join('\n');
 }
 
+/** The config, loaded and checked for what only the host can tell (a socket path the kernel would refuse). */
+export function loadCheckedConfig(configFile: string | undefined): SupervisorConfig {
+  const config = loadConfig(configFile);
+  const problem = socketPathProblem(config.control.socket);
+  if (problem !== null) throw new ConfigError([{ file: config.file, key: 'control.socket', message: `${problem}; choose a shorter control.socket or state_dir` }]);
+  return config;
+}
+
 export function validateCommand(options: { config?: string; json?: boolean }, out: (text: string) => void): number {
-  const plan = buildPlan(loadConfig(options.config));
+  const plan = buildPlan(loadCheckedConfig(options.config));
   out(options.json ? JSON.stringify(planReport(plan), null, 2) : planTable(plan));
   return 0;
 }

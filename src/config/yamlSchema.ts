@@ -30,7 +30,13 @@ export function parseYamlText<S extends z.ZodType>(file: string, text: string, s
       })),
     };
   }
-  const data: unknown = doc.toJS() ?? {};
+  let data: unknown;
+  try {
+    data = doc.toJS() ?? {};
+  } catch (err) {
+    // Alias expansion past the yaml library's limit (a "billion laughs" file) throws here, not at parse.
+    return { ok: false, issues: [{ file, message: `invalid YAML: ${(err as Error).message}` }] };
+  }
   const result = schema.safeParse(data);
   if (result.success) return { ok: true, value: result.data };
   return { ok: false, issues: result.error.issues.flatMap((issue) => describeIssue(file, doc, lineCounter, schema, issue, data)) };

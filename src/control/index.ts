@@ -26,3 +26,4 @@ export { DEFAULT_MAX_REPLY_LINE_BYTES, DEFAULT_REQUEST_TIMEOUT_MS, request, type
 export { checkStateDir, ensureStateDir } from './statedir.js';
 export { lockStateDir, StateDirLockedError, LOCK_FILE, type InstanceLock } from './instanceLock.js';
 export { readInstanceRecord, removeInstanceRecord, writeInstanceRecord, RECORD_FILE, type InstanceRecord } from './instanceRecord.js';
+export { socketPathProblem } from './socketfile.js';

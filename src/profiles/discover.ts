@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { lstatSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { isValidProfileName } from '../hermes/index.js';
 
@@ -24,7 +24,7 @@ export function discoverProfiles(hermesHome: string, profilesDir: string): Disco
   const profiles: ProfileLocation[] = [];
   const skipped: Discovery['skipped'] = [];
   const defaultConfig = path.join(hermesHome, 'config.yaml');
-  if (existsSync(defaultConfig)) profiles.push({ name: 'default', home: hermesHome, config: defaultConfig });
+  if (isPresent(defaultConfig)) profiles.push({ name: 'default', home: hermesHome, config: defaultConfig });
 
   let entries: string[];
   try {
@@ -47,13 +47,23 @@ export function discoverProfiles(hermesHome: string, profilesDir: string): Disco
       continue;
     }
     const config = path.join(home, 'config.yaml');
-    if (!existsSync(config)) {
+    if (!isPresent(config)) {
       skipped.push({ entry: home, reason: 'no config.yaml' });
       continue;
     }
     profiles.push({ name: entry, home, config });
   }
   return { profiles, skipped };
+}
+
+/** Whether a config file is there at all: a dangling symlink is, and fails to read with its own error. */
+function isPresent(file: string): boolean {
+  try {
+    lstatSync(file);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function isDirectory(target: string): boolean {
