@@ -183,6 +183,14 @@ test.serial('a board deleted for good is reported gone; a new board is found and
   const found = await fleet.waitForEvent((all) => eventsOf(all, 'board.new').some((event) => event.board === 'ops'));
   const opsNew = eventsOf(found, 'board.new').find((event) => event.board === 'ops')!;
   t.is((opsNew.new as { ino: number }).ino, readIdentity(ops)!.ino);
+  // Probed as it appears, not first at the next integrity_interval (10 minutes away).
+  let health: unknown;
+  for (let attempt = 0; attempt < 100 && health !== 'ok'; attempt++) {
+    const status = JSON.parse((await runCli(['status', '--json', '--config', fleet.configFile])).stdout) as { boards: Array<{ slug: string; health: string }> };
+    health = status.boards.find((board) => board.slug === 'ops')?.health;
+    if (health !== 'ok') await sleep(100);
+  }
+  t.is(health, 'ok');
   swaps.renameOver(ops);
   const swapped = await fleet.waitForEvent((all) => eventsOf(all, 'board.swap').some((event) => event.board === 'ops'));
   t.like(eventsOf(swapped, 'board.swap').find((event) => event.board === 'ops'), { generation: 2, path: ops });

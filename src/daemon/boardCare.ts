@@ -48,6 +48,7 @@ export class BoardCare {
   private readonly stoppedBoards = new Set<string>();
   private readonly checkpoints = new Map<string, CheckpointMark>();
   private timers: NodeJS.Timeout[] = [];
+  private unsubscribe: () => void = () => undefined;
 
   constructor(private readonly deps: BoardCareDeps) {}
 
@@ -63,11 +64,18 @@ export class BoardCare {
       }, this.config.health.integrity_interval),
     );
     this.timers.push(setInterval(() => this.checkpointAll(), this.config.health.poll_interval));
+    // A board that appears while running is probed at once, not first at the next interval.
+    this.unsubscribe = this.deps.events.subscribe((event) => {
+      if (event.type !== 'board.new' || typeof event.board !== 'string') return;
+      const board = this.deps.steward.boards.get(event.board);
+      if (board) this.probeOne(board, false).catch((err: Error) => this.deps.events.emit('supervisor.error', { during: 'integrity probe', error: err.message }));
+    });
   }
 
   stop(): void {
     for (const timer of this.timers) clearInterval(timer);
     this.timers = [];
+    this.unsubscribe();
   }
 
   /**
@@ -99,13 +107,18 @@ export class BoardCare {
   async probeAll(full: boolean): Promise<Array<{ board: string; probe: ProbeResult }>> {
     const results: Array<{ board: string; probe: ProbeResult }> = [];
     for (const board of this.deps.steward.boards.values()) {
-      const probe = await this.probeSteady(board, full);
-      if (probe === null) continue;
-      this.deps.health.set(board.slug, probe.status);
-      results.push({ board: board.slug, probe });
-      if (probe.status === 'corrupt') await this.onCorrupt(board, probe);
+      const probe = await this.probeOne(board, full);
+      if (probe !== null) results.push({ board: board.slug, probe });
     }
     return results;
+  }
+
+  private async probeOne(board: BoardState, full: boolean): Promise<ProbeResult | null> {
+    const probe = await this.probeSteady(board, full);
+    if (probe === null) return null;
+    this.deps.health.set(board.slug, probe.status);
+    if (probe.status === 'corrupt') await this.onCorrupt(board, probe);
+    return probe;
   }
 
   /**
