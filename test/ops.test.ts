@@ -236,7 +236,7 @@ test('reload adds, removes and changes profiles, and rejects a bad config withou
 
 test('a pre_restart hook that exits non-zero vetoes the restart; a hanging hook is killed at its timeout', async (t) => {
   const fleet = makeFleetDir(t);
-  const veto = fleet.script('veto.sh', '#!/bin/sh\n[ "$HERMES_SUPERVISOR_PROFILE" = "guarded" ] && { echo "no restarts for guarded"; exit 3; }\nexit 0\n');
+  const veto = fleet.script('veto.sh', '#!/bin/sh\n[ "$HERMES_SUPERVISOR_PROFILE" = "guarded" ] && { echo "no restarts for guarded, pid $HERMES_SUPERVISOR_PID"; exit 3; }\nexit 0\n');
   const hang = fleet.script('hang.sh', '#!/bin/sh\nsleep 60\n');
   const ops = await opsFleet(t, ['guarded', 'free'], {
     hooks: { pre_restart: [veto], post_restart: [hang], timeout: '500ms' },
@@ -250,7 +250,7 @@ test('a pre_restart hook that exits non-zero vetoes the restart; a hanging hook 
   t.like(ofType(events, 'wave.veto')[0], { profile: 'guarded' });
   const vetoRun = ofType(events, 'hook.run').find((event) => event.hook === 'pre_restart' && event.profile === 'guarded');
   t.like(vetoRun, { code: 3 });
-  t.regex(String(vetoRun!.stdout), /no restarts for guarded/);
+  t.is(String(vetoRun!.stdout).trim(), `no restarts for guarded, pid ${guarded}`, 'the hook is told which process it would restart');
   t.like(ofType(events, 'hook.run').find((event) => event.hook === 'post_restart'), { profile: 'free', timed_out: true });
   t.true(ops.supervisor.child.exitCode === null, 'the supervisor is unharmed');
 });

@@ -11,10 +11,17 @@ const EVENT_HOOKS: Record<string, HookName> = {
 };
 
 export interface HookWiring {
-  /** Runs pre_restart; false when the hook vetoes the restart. */
-  approveRestart(profile: string, reason: string): Promise<boolean>;
-  /** Runs post_restart, without waiting for it. */
-  restarted(profile: string, reason: string): void;
+  /** Runs pre_restart (with the pid about to be stopped); false when the hook vetoes the restart. */
+  approveRestart(profile: string, reason: string, pid: number | null): Promise<boolean>;
+  /** Runs post_restart (with the new pid), without waiting for it. */
+  restarted(profile: string, reason: string, pid: number | null): void;
+}
+
+/** A wave's hook context: the same fields, and the same `ts`, as an event would carry. */
+function restartContext(type: string, profile: string, reason: string, pid: number | null) {
+  const context: HookContext = { profile, reason, ...(pid !== null ? { pid } : {}) };
+  const event = { ts: new Date().toISOString(), type, profile, reason, pid };
+  return { event, context };
 }
 
 /** Runs the operator's hooks on events; no hook failure reaches the supervisor. */
@@ -29,12 +36,13 @@ export function wireHooks(config: () => SupervisorConfig, events: EventLog): Hoo
     void run(name, event, contextOf(event));
   });
   return {
-    async approveRestart(profile, reason) {
-      const result = await run('pre_restart', { type: 'gateway.restart', profile, reason }, { profile, reason });
-      return result.ok;
+    async approveRestart(profile, reason, pid) {
+      const { event, context } = restartContext('gateway.restart', profile, reason, pid);
+      return (await run('pre_restart', event, context)).ok;
     },
-    restarted(profile, reason) {
-      void run('post_restart', { type: 'gateway.restarted', profile, reason }, { profile, reason });
+    restarted(profile, reason, pid) {
+      const { event, context } = restartContext('gateway.restarted', profile, reason, pid);
+      void run('post_restart', event, context);
     },
   };
 }

@@ -31,9 +31,9 @@ export interface WaveOptions {
   maxParallel: number;
   debounceMs: number;
   /** Asked before each restart; false vetoes it (ignored for mandatory restarts, which are reported). */
-  approve?: (profile: string, reason: string) => Promise<boolean>;
+  approve?: (profile: string, reason: string, pid: number | null) => Promise<boolean>;
   /** Told after each restart that came back ready. */
-  restarted?: (profile: string, reason: string) => void;
+  restarted?: (profile: string, reason: string, pid: number | null) => void;
 }
 
 /**
@@ -168,7 +168,7 @@ export class WaveRunner {
     if (!gateway) return 'skipped';
     const mandatory = this.mandatory.has(profile);
     if (gateway.held && !mandatory) return 'skipped';
-    if (this.options.approve && !(await this.options.approve(profile, reason))) {
+    if (this.options.approve && !(await this.options.approve(profile, reason, gateway.pid))) {
       if (!mandatory) {
         this.events.emit('wave.veto', { profile, reason });
         return 'vetoed';
@@ -181,7 +181,7 @@ export class WaveRunner {
     if (gateway.held || this.fleet.get(profile) !== gateway) return 'skipped';
     gateway.start(`wave:${reason}`);
     const ready = await gateway.waitReady();
-    if (ready) this.options.restarted?.(profile, reason);
+    if (ready) this.options.restarted?.(profile, reason, gateway.pid);
     return ready ? 'ready' : 'failed';
   }
 }
