@@ -187,7 +187,7 @@ export class Gateway {
         this.events.emit('gateway.ready', { profile: this.name, pid: this.pid });
       }
     }, this.timings.readyAfterMs);
-    this.exited = exitOf(child).then((exit) => this.onExit(exit, child));
+    this.exited = exitOf(child, program!).then((exit) => this.onExit(exit, child));
   }
 
   private async onExit(exit: ChildExit, child: ResultPromise): Promise<void> {
@@ -288,13 +288,13 @@ interface ChildExit {
  * left the group may keep stdout open for ever. A child that could not start at all resolves with
  * the error.
  */
-function exitOf(child: ResultPromise): Promise<ChildExit> {
+function exitOf(child: ResultPromise, program: string): Promise<ChildExit> {
   return new Promise((resolve) => {
     child.once('exit', (code, signal) => resolve({ code, signal }));
     child.then((result: Result) => {
       if (result.exitCode === undefined && !result.signal) {
         const code = (result as Result & { code?: string }).code;
-        resolve({ code: null, signal: null, error: code ? `cannot start: ${code}` : (result.shortMessage ?? 'cannot start') });
+        resolve({ code: null, signal: null, error: code ? `cannot start ${program}: ${code}` : (result.shortMessage ?? `cannot start ${program}`) });
       }
     });
   });
