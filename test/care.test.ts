@@ -327,9 +327,11 @@ test('gateway logs rotate at logs.max_size and keep logs.keep files', async (t) 
     await Promise.race([supervisor.exited, sleep(10_000, undefined, { ref: false })]);
   });
   await supervisor.waitFor('chatty | line 0399');
-  await sleep(300);
-  const logs = readdirSync(path.join(fleet.stateDir, 'logs')).filter((name) => name.startsWith('chatty.log')).sort();
-  t.deepEqual(logs, ['chatty.log', 'chatty.log.1', 'chatty.log.2']);
+  // A rotation renames .1 to .2, then the live file to .1: a listing in between lacks .1 for a moment.
+  const expected = ['chatty.log', 'chatty.log.1', 'chatty.log.2'];
+  const list = () => readdirSync(path.join(fleet.stateDir, 'logs')).filter((name) => name.startsWith('chatty.log')).sort();
+  for (let attempt = 0; attempt < 50 && list().join() !== expected.join(); attempt++) await sleep(100);
+  t.deepEqual(list(), expected);
 });
 
 test('kanban init through the supervisor fences and stops the granted gateways, re-inits, and brings them back', async (t) => {
