@@ -215,9 +215,8 @@ test('three corruptions in a row with quarantine_keep 2 keep two copies and repo
   t.is(quarantinedCopies(fleet.stateDir).length, 2);
 });
 
-test('a busy board is never taken for a corrupt one', async (t) => {
-  const fleet = await careFleet(t, { denied: { grant: false, args: ['--mode', 'idle'] } }, { prepare: (board) => seed(board, 100) });
-  await fleet.waitFor((all) => ofType(all, 'gateway.ready').length >= 1);
+/** Holds an exclusive lock on a board from another process (as a gateway mid-write would) until the test ends. */
+async function lockBoard(t: ExecutionContext, board: string): Promise<void> {
   const locker = spawn(python, ['-c', [
     'import sqlite3, sys, time',
     'c = sqlite3.connect(sys.argv[1], isolation_level=None)',
@@ -225,9 +224,15 @@ test('a busy board is never taken for a corrupt one', async (t) => {
     'c.execute("BEGIN EXCLUSIVE")',
     'print("locked", flush=True)',
     'time.sleep(60)',
-  ].join('\n'), fleet.board], { stdio: ['ignore', 'pipe', 'inherit'] });
+  ].join('\n'), board], { stdio: ['ignore', 'pipe', 'inherit'] });
   t.teardown(() => locker.kill('SIGKILL'));
   await new Promise((resolve) => locker.stdout!.once('data', resolve));
+}
+
+test('a busy board is never taken for a corrupt one', async (t) => {
+  const fleet = await careFleet(t, { denied: { grant: false, args: ['--mode', 'idle'] } }, { prepare: (board) => seed(board, 100) });
+  await fleet.waitFor((all) => ofType(all, 'gateway.ready').length >= 1);
+  await lockBoard(t, fleet.board);
   const check = await fleet.cli('check', '--json');
   const report = JSON.parse(check.stdout);
   t.is(report.integrity[0].status, 'busy');
@@ -238,16 +243,7 @@ test('a busy board is never taken for a corrupt one', async (t) => {
 test('the supervisor keeps answering while an integrity probe waits on a locked board', async (t) => {
   const fleet = await careFleet(t, { denied: { grant: false, args: ['--mode', 'idle'] } }, { prepare: (board) => seed(board, 100) });
   await fleet.waitFor((all) => ofType(all, 'gateway.ready').length >= 1);
-  const locker = spawn(python, ['-c', [
-    'import sqlite3, sys, time',
-    'c = sqlite3.connect(sys.argv[1], isolation_level=None)',
-    'c.execute("PRAGMA locking_mode=EXCLUSIVE")',
-    'c.execute("BEGIN EXCLUSIVE")',
-    'print("locked", flush=True)',
-    'time.sleep(60)',
-  ].join('\n'), fleet.board], { stdio: ['ignore', 'pipe', 'inherit'] });
-  t.teardown(() => locker.kill('SIGKILL'));
-  await new Promise((resolve) => locker.stdout!.once('data', resolve));
+  await lockBoard(t, fleet.board);
 
   const socket = path.join(fleet.stateDir, 'supervisor.sock');
   const order: string[] = [];
