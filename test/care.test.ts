@@ -9,7 +9,7 @@ import Database from 'better-sqlite3';
 import { networkFsIssue } from '../src/plan/index.js';
 import { loadConfig } from '../src/config/index.js';
 import { request } from '../src/control/index.js';
-import { runCli, startSupervisor } from './helpers/cli.js';
+import { runCli, startSupervisor, type RunningSupervisor } from './helpers/cli.js';
 import { makeFleetDir } from './helpers/fleetDir.js';
 import { pidsWithMarker } from './helpers/proc.js';
 import { errorsOf, readGatewayLog } from './helpers/gatewayLog.js';
@@ -25,6 +25,17 @@ interface CareFleet {
   events(): Array<Record<string, unknown>>;
   waitFor(predicate: (events: Array<Record<string, unknown>>) => boolean, timeoutMs?: number): Promise<Array<Record<string, unknown>>>;
   cli(...args: string[]): ReturnType<typeof runCli>;
+}
+
+/** Starts a supervisor on the config; at the test's end it is stopped (SIGTERM, then SIGKILL after 10 s). */
+function supervise(t: ExecutionContext, configFile: string): RunningSupervisor {
+  const supervisor = startSupervisor(['--config', configFile]);
+  t.teardown(async () => {
+    supervisor.child.kill('SIGTERM');
+    await Promise.race([supervisor.exited, sleep(10_000, undefined, { ref: false })]);
+    supervisor.child.kill('SIGKILL');
+  });
+  return supervisor;
 }
 
 /** A supervisor over fixture gateways with the fixture's `init` mode as kanban.init_command. */
@@ -50,12 +61,7 @@ async function careFleet(
       supervisor: { command: [python, fixture, '--profile', name, '--log', path.join(logsDir, `${name}.jsonl`), ...profile.args] },
     });
   }
-  const supervisor = startSupervisor(['--config', fleet.configFile]);
-  t.teardown(async () => {
-    supervisor.child.kill('SIGTERM');
-    await Promise.race([supervisor.exited, sleep(10_000, undefined, { ref: false })]);
-    supervisor.child.kill('SIGKILL');
-  });
+  const supervisor = supervise(t, fleet.configFile);
   const care: CareFleet = {
     board,
     stateDir: fleet.stateDir,
@@ -129,11 +135,7 @@ test('a failing init command holds the granted gateways; denied ones still start
   fleet.config({ gateway: { command: [python, idle] }, kanban: { init_command: [failing] }, restart: { ready_after: '300ms' } });
   fleet.profile('granted', { kanban: { enabled: true } });
   fleet.profile('denied', {});
-  const supervisor = startSupervisor(['--config', fleet.configFile]);
-  t.teardown(async () => {
-    supervisor.child.kill('SIGTERM');
-    await Promise.race([supervisor.exited, sleep(10_000, undefined, { ref: false })]);
-  });
+  const supervisor = supervise(t, fleet.configFile);
   await supervisor.waitFor('gateway.ready profile=denied');
   const events = fleet.events();
   t.like(ofType(events, 'board.init_failed')[0], { board: 'default', code: 4 });
@@ -156,12 +158,10 @@ test('a hung init command is stopped at kanban.init_timeout with its descendants
   });
   fleet.profile('granted', { kanban: { enabled: true } });
   fleet.profile('denied', {});
-  const supervisor = startSupervisor(['--config', fleet.configFile]);
-  t.teardown(async () => {
-    supervisor.child.kill('SIGTERM');
-    await Promise.race([supervisor.exited, sleep(10_000, undefined, { ref: false })]);
+  t.teardown(() => {
     for (const pid of pidsWithMarker(marker)) process.kill(pid, 'SIGKILL');
   });
+  const supervisor = supervise(t, fleet.configFile);
   await supervisor.waitFor('gateway.ready profile=denied');
   const failed = ofType(fleet.events(), 'board.init_failed')[0]!;
   t.like(failed, { board: 'default', signal: 'SIGTERM' });
@@ -317,11 +317,7 @@ test('gateway logs rotate at logs.max_size and keep logs.keep files', async (t) 
   const chatty = fleet.script('chatty.py', 'import time\nfor i in range(400):\n    print("line %04d " % i + "x" * 40, flush=True)\ntime.sleep(600)\n');
   fleet.config({ gateway: { command: [python, chatty] }, logs: { max_size: '4K', keep: 2 }, restart: { ready_after: '300ms' } });
   fleet.profile('chatty', {});
-  const supervisor = startSupervisor(['--config', fleet.configFile]);
-  t.teardown(async () => {
-    supervisor.child.kill('SIGTERM');
-    await Promise.race([supervisor.exited, sleep(10_000, undefined, { ref: false })]);
-  });
+  const supervisor = supervise(t, fleet.configFile);
   await supervisor.waitFor('chatty | line 0399');
   // A rotation renames .1 to .2, then the live file to .1: a listing in between lacks .1 for a moment.
   const expected = ['chatty.log', 'chatty.log.1', 'chatty.log.2'];

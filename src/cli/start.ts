@@ -1,4 +1,4 @@
-import { AlreadyRunningError, readInstanceRecord, StateDirLockedError } from '../control/index.js';
+import { AlreadyRunningError } from '../control/index.js';
 import { Supervisor } from '../daemon/index.js';
 import { signalGroup } from '../fleet/index.js';
 import { buildPlan } from '../plan/index.js';
@@ -46,12 +46,6 @@ export async function startCommand(options: { config?: string }): Promise<number
     clearInterval(keepAlive);
     if (err instanceof AlreadyRunningError) {
       process.stderr.write(`hermes-supervisor: another supervisor (pid ${err.pid ?? 'unknown'}) is already running with state dir ${plan.config.state_dir} (socket ${err.socketPath})\n`);
-      return 1;
-    }
-    if (err instanceof StateDirLockedError) {
-      const running = readInstanceRecord(plan.config.state_dir);
-      const where = running ? `socket ${running.socket}, config ${running.config}` : `lock ${err.file}`;
-      process.stderr.write(`hermes-supervisor: another supervisor (pid ${running?.pid ?? 'unknown'}) is already running with state dir ${plan.config.state_dir} (${where})\n`);
       return 1;
     }
     await supervisor.shutdown('start failed');

@@ -55,7 +55,7 @@ export function locateRuntime(explicit?: string, env: NodeJS.ProcessEnv = proces
   const file = locateConfig(explicit, env, cwd);
   let raw: unknown = null;
   try {
-    raw = parseYaml(readFileSync(file, 'utf8'), { maxAliasCount: 100 });
+    raw = parseYaml(readFileSync(file, 'utf8'));
   } catch {
     // Unreadable or not YAML: the defaults still say where a supervisor would be.
   }
@@ -69,8 +69,6 @@ function resolveConfig(file: string, raw: RawSupervisorConfig, env: NodeJS.Proce
   const dir = path.dirname(file);
   const at = (value: string) => resolvePath(value, dir);
   const paths = runtimePaths(file, { hermes_home: raw.hermes_home, state_dir: raw.state_dir, socket: raw.control.socket }, env);
-  const hermesHome = paths.hermes_home;
-  const stateDir = paths.state_dir;
   const boards = raw.kanban.boards === 'auto' ? 'auto' : raw.kanban.boards.map((board) => ({ slug: board.slug, path: at(board.path) }));
   if (boards !== 'auto') {
     const seen = new Set<string>();
@@ -85,9 +83,9 @@ function resolveConfig(file: string, raw: RawSupervisorConfig, env: NodeJS.Proce
     ...raw,
     file,
     dir,
-    hermes_home: hermesHome,
-    profiles_dir: at(raw.profiles_dir ?? path.join(hermesHome, 'profiles')),
-    state_dir: stateDir,
+    hermes_home: paths.hermes_home,
+    profiles_dir: at(raw.profiles_dir ?? path.join(paths.hermes_home, 'profiles')),
+    state_dir: paths.state_dir,
     gateway: { ...raw.gateway, cwd: at(raw.gateway.cwd ?? '.') },
     kanban: { ...raw.kanban, boards },
     control: { socket: paths.socket },

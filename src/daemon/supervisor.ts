@@ -2,9 +2,12 @@ import { mkdirSync } from 'node:fs';
 import { loadConfig } from '../config/index.js';
 import { processStartTime } from '../board/index.js';
 import {
+  AlreadyRunningError,
   ensureStateDir,
   lockStateDir,
+  readInstanceRecord,
   removeInstanceRecord,
+  StateDirLockedError,
   startControlServer,
   writeInstanceRecord,
   type ControlServer,
@@ -88,7 +91,7 @@ export class Supervisor {
    */
   async start(): Promise<void> {
     const { config } = this.plan;
-    this.lock = lockStateDir(config.state_dir);
+    this.lock = this.lockStateDir();
     writeInstanceRecord(config.state_dir, {
       pid: process.pid,
       started_at: this.startedAt.toISOString(),
@@ -147,6 +150,18 @@ export class Supervisor {
       this.events.emit('supervisor.stop', { pid: process.pid, reason });
     })();
     return this.stopping;
+  }
+
+  /** A state dir locked by another supervisor is refused like a live socket: naming the one running. */
+  private lockStateDir(): InstanceLock {
+    const { config } = this.plan;
+    try {
+      return lockStateDir(config.state_dir);
+    } catch (err) {
+      if (!(err instanceof StateDirLockedError)) throw err;
+      const running = readInstanceRecord(config.state_dir);
+      throw new AlreadyRunningError(running?.socket ?? config.control.socket, running?.pid ?? null, running?.started_at ?? null);
+    }
   }
 
   /** Last of all: the next supervisor may take the state dir once every gateway is gone. */
