@@ -1,7 +1,6 @@
 import test, { type ExecutionContext } from 'ava';
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { boardFiles, fileKey, readBoardIdentities, readIdentity, sameIdentity } from '../src/board/identity.js';
 import {
@@ -19,8 +18,9 @@ import {
   type Holder,
   type HolderTarget,
 } from '../src/board/holders.js';
-import { runCli } from './helpers/cli.js';
-import { python, startSwapFleet } from './helpers/swapFleet.js';
+import { python } from './helpers/fixture.js';
+import { brisk, startFleet } from './helpers/fleet.js';
+import { tempDir } from './helpers/tempDir.js';
 
 // A stand-in for a gateway: holds a board open in WAL mode the way Hermes's stdlib sqlite3 does.
 //   hold <db> [comm]         hold it (optionally renaming its own comm)
@@ -83,12 +83,6 @@ interface Started {
   leader: number;
   /** The process that holds the board (the leader itself, or its grandchild). */
   holder: number;
-}
-
-function tempDir(t: ExecutionContext): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'holders-test-'));
-  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
-  return dir;
 }
 
 function killQuietly(pid: number): void {
@@ -417,8 +411,8 @@ test('check reads the maps too: a gateway process that kept only the -shm mappin
   const dir = tempDir(t);
   const script = path.join(dir, 'holder.py');
   fs.writeFileSync(script, HOLDER_PY);
-  const fleet = await startSwapFleet(t, { mapper: { mode: 'hold', grant: true, command: (board) => [python, script, 'mapped-only', board] } });
-  const check = await runCli(['check', '--json', '--config', fleet.configFile]);
+  const fleet = await startFleet(t, { board: true, config: brisk(), profiles: { mapper: { grant: true, command: (board) => [python, script, 'mapped-only', board] } } });
+  const check = await fleet.cli('check', '--json');
   t.is(check.code, 0, check.stderr);
   const holders = (JSON.parse(check.stdout) as { holders: Holder[] }).holders.filter((holder) => holder.owner === 'mapper');
   t.true(holders.some((holder) => holder.role === 'shm' && holder.via === 'maps'), JSON.stringify(holders));

@@ -17,17 +17,9 @@ import {
   recordGateway,
 } from '../src/recovery/index.js';
 import { notifyReady, notifyStatus, notifyStopping } from '../src/systemd/index.js';
-
-function tempDir(t: ExecutionContext, prefix: string): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
-  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
-
-function readEvents(events: EventLog): Array<Record<string, unknown>> {
-  if (!fs.existsSync(events.file)) return [];
-  return fs.readFileSync(events.file, 'utf8').trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
-}
+import { readEventFile } from './helpers/events.js';
+import { tempDir } from './helpers/tempDir.js';
+import { poll } from './helpers/wait.js';
 
 /**
  * A stand-in for a gateway a crashed supervisor left behind: a group leader (its own session, as the
@@ -96,7 +88,7 @@ for (const [mode, expected] of [
     t.deepEqual(liveGroupMembers(gateway.pid), [], 'nothing of the group runs, grandchild included');
     t.deepEqual(readGateways(stateDir), []);
     t.false(fs.existsSync(gatewaysFile(stateDir)));
-    t.like(readEvents(events)[0], { type: 'gateway.leftover', profile: 'ops', pid: gateway.pid, pgid: gateway.pid, result: expected });
+    t.like(readEventFile(events.file)[0], { type: 'gateway.leftover', profile: 'ops', pid: gateway.pid, pgid: gateway.pid, result: expected });
   });
 }
 
@@ -114,7 +106,7 @@ test('a live pid with another start time is a reused pid: never signalled, recor
   t.true(running(stranger.pid, stranger.pid), 'the unrelated process still runs');
   t.true(running(stranger.grandchild, stranger.pid));
   t.deepEqual(readGateways(stateDir), []);
-  t.like(readEvents(events)[0], { type: 'gateway.leftover', result: 'gone', reason: 'pid reused' });
+  t.like(readEventFile(events.file)[0], { type: 'gateway.leftover', result: 'gone', reason: 'pid reused' });
 });
 
 test('a record of a process that exited is cleared', async (t) => {
@@ -136,7 +128,7 @@ test('a record of a process that exited is cleared', async (t) => {
     ],
   );
   t.false(fs.existsSync(gatewaysFile(stateDir)));
-  t.true(readEvents(events).every((event) => event.reason === 'exited'));
+  t.true(readEventFile(events.file).every((event) => event.reason === 'exited'));
 });
 
 test('records are written atomically with mode 0600 and forgotten one profile at a time', (t) => {
@@ -204,7 +196,7 @@ async function startReceiver(t: ExecutionContext): Promise<{ socket: string; dat
 }
 
 async function waitFor(predicate: () => boolean): Promise<void> {
-  for (let i = 0; i < 250 && !predicate(); i++) await sleep(20);
+  await poll(predicate, Boolean);
 }
 
 test('notifyReady sends READY=1 to NOTIFY_SOCKET; a status cannot smuggle in another assignment', async (t) => {
