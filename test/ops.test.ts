@@ -214,7 +214,8 @@ test('a pre_restart hook that exits non-zero vetoes the restart; a hanging hook 
   const veto = fleet.script('veto.sh', '#!/bin/sh\n[ "$HERMES_SUPERVISOR_PROFILE" = "guarded" ] && { echo "no restarts for guarded, pid $HERMES_SUPERVISOR_PID"; exit 3; }\nexit 0\n');
   const hang = fleet.script('hang.sh', '#!/bin/sh\nsleep 60\n');
   const ops = await opsFleet(t, ['guarded', 'free'], {
-    hooks: { pre_restart: [veto], post_restart: [hang], timeout: '500ms' },
+    // Long enough for the veto hook to finish on a slow machine; the hanging one is still cut off.
+    hooks: { pre_restart: [veto], post_restart: [hang], timeout: '5s' },
   });
   const guarded = runningPids(ops, 'guarded')[0];
   const result = await ops.cli('restart', 'guarded', 'free');
