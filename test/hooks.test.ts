@@ -28,7 +28,7 @@ function run(s: Setup, name: HookName, command: string[] | undefined, extra: { t
   return runHook({
     name,
     command,
-    timeoutMs: extra.timeoutMs ?? 20_000,
+    timeoutMs: extra.timeoutMs ?? 60_000,
     event: extra.event ?? { type: `hook.${name}` },
     context: extra.context ?? {},
     events: s.events,

@@ -137,7 +137,7 @@ export async function startFleet(t: ExecutionContext, options: FleetOptions = {}
     logsDir,
     supervisor,
     log: (profile) => readGatewayLog(path.join(logsDir, `${profile}.jsonl`)),
-    async waitForEvent(predicate, timeoutMs = 60_000) {
+    async waitForEvent(predicate, timeoutMs = 120_000) {
       const deadline = Date.now() + timeoutMs;
       while (Date.now() < deadline) {
         const events = dir.events();

@@ -4,7 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
  * Reads a value until `done` holds for it or `timeoutMs` has passed, and returns the last value read
  * either way: the caller's assertion on it reports a miss, so a slow machine only waits longer.
  */
-export async function poll<T>(read: () => T | Promise<T>, done: (value: T) => boolean, timeoutMs = 60_000, everyMs = 25): Promise<T> {
+export async function poll<T>(read: () => T | Promise<T>, done: (value: T) => boolean, timeoutMs = 120_000, everyMs = 25): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await read();
@@ -17,7 +17,7 @@ export async function poll<T>(read: () => T | Promise<T>, done: (value: T) => bo
  * Settles like `promise`, or rejects naming `what` after `timeoutMs`: a generous bound that turns a
  * hang into a failure, never a measure of speed.
  */
-export async function within<T>(promise: Promise<T>, what: string, timeoutMs = 60_000): Promise<T> {
+export async function within<T>(promise: Promise<T>, what: string, timeoutMs = 120_000): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<never>((_resolve, reject) => {
     timer = setTimeout(() => reject(new Error(`${what} did not happen within ${timeoutMs} ms`)), timeoutMs);
