@@ -1,7 +1,5 @@
-import { findForeignHolders, holderTargets } from '../board/index.js';
 import { ControlError, type CommandHandler } from '../control/index.js';
-import type { Gateway } from '../fleet/index.js';
-import { HOLD } from './holds.js';
+import { HOLD, type Gateway } from '../fleet/index.js';
 import { kanbanInit } from './kanbanInit.js';
 import { statusReport } from './status.js';
 import { ReloadRejected, type Supervisor } from './supervisor.js';
@@ -28,7 +26,7 @@ function named(supervisor: Supervisor, names: string[]): Gateway[] {
 export function commandHandlers(supervisor: Supervisor): Record<string, CommandHandler> {
   return {
     status: async () =>
-      statusReport({ startedAt: supervisor.startedAt, plan: supervisor.plan, fleet: supervisor.fleet, steward: supervisor.steward, health: supervisor.health }),
+      statusReport({ startedAt: supervisor.startedAt, plan: supervisor.plan, fleet: supervisor.fleet, steward: supervisor.steward }),
 
     restart: async (args) => {
       const all = args.all === true;
@@ -41,11 +39,7 @@ export function commandHandlers(supervisor: Supervisor): Record<string, CommandH
         await supervisor.initBoards('restart --all');
         profiles = [...supervisor.fleet.gateways.keys()];
       }
-      if (stale) {
-        const audit = supervisor.steward.audit();
-        const generations = supervisor.steward.generations();
-        profiles.push(...audit.holders.filter((holder) => holder.generation < (generations[holder.board] ?? 0)).map((holder) => holder.owner));
-      }
+      if (stale) profiles.push(...supervisor.staleProfiles());
       profiles = [...new Set(profiles)];
       if (profiles.length === 0 && !stale) throw new ControlError('bad_request', 'name profiles to restart, or pass --all or --stale');
       const reason = typeof args.reason === 'string' && args.reason.trim() ? args.reason.trim() : 'manual';
@@ -99,28 +93,14 @@ export function commandHandlers(supervisor: Supervisor): Record<string, CommandH
     },
 
     check: async (args) => {
-      // An operator's check can afford the maps: it also finds a mapping kept after every fd closed.
-      const audit = supervisor.steward.audit({ maps: true });
-      const generations = supervisor.steward.generations();
-      const exclude = new Set<number>([process.pid]);
-      for (const gateway of supervisor.fleet.gateways.values()) if (gateway.pid) exclude.add(gateway.pid);
-      const foreign = findForeignHolders(holderTargets(supervisor.steward.boards.values()), exclude, { maps: true }).filter(
-        (holder) => !audit.holders.some((own) => own.pid === holder.pid),
-      );
-      const integrity = (await supervisor.care.probeAll(args.full === true)).map(({ board, probe }) => ({
-        board,
-        status: probe.status,
-        detail: probe.detail,
-        duration_ms: Math.round(probe.durationMs),
-      }));
-      const denied = new Set(supervisor.plan.profiles.filter((profile) => !profile.grant).map((profile) => profile.name));
+      const report = await supervisor.check(args.full === true);
       return {
-        audit_ms: Math.round(audit.durationMs * 1000) / 1000,
-        holders: audit.holders,
-        stale: audit.holders.filter((holder) => holder.generation < (generations[holder.board] ?? 0)),
-        violations: audit.holders.filter((holder) => denied.has(holder.owner)),
-        foreign,
-        integrity,
+        audit_ms: Math.round(report.auditMs * 1000) / 1000,
+        holders: report.holders,
+        stale: report.stale,
+        violations: report.violations,
+        foreign: report.foreign,
+        integrity: report.integrity.map(({ board, probe }) => ({ board, status: probe.status, detail: probe.detail, duration_ms: Math.round(probe.durationMs) })),
       };
     },
 

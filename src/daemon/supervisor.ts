@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { loadConfig } from '../config/index.js';
-import { processStartTime } from '../board/index.js';
+import { findForeignHolders, holderTargets, processStartTime, type Holder } from '../board/index.js';
 import {
   AlreadyRunningError,
   ensureStateDir,
@@ -15,18 +15,25 @@ import {
 } from '../control/index.js';
 import { EventLog, formatEvent } from '../events/index.js';
 import { parseSize } from '../util/index.js';
-import { Fleet, WaveRunner } from '../fleet/index.js';
+import { Fleet, HOLD, WaveRunner } from '../fleet/index.js';
 import { buildPlan, deniedHome, diffPlans, type FleetPlan, type PlanDiff } from '../plan/index.js';
 import { forgetGateway, reapLeftovers, recordGateway } from '../recovery/index.js';
-import { BoardSteward } from '../steward/index.js';
-import { BoardCare } from './boardCare.js';
+import { BoardCare, BoardJobs, BoardSteward, type IntegrityReport, type ReinitReport } from '../steward/index.js';
 import { commandHandlers } from './commands.js';
-import { HOLD } from './holds.js';
 import { wireHooks } from './hookWiring.js';
 
 export interface SupervisorOptions {
   /** Where gateway output lines and event summaries go. */
   print: (line: string) => void;
+}
+
+export interface CheckReport {
+  auditMs: number;
+  holders: Holder[];
+  stale: Holder[];
+  violations: Holder[];
+  foreign: Holder[];
+  integrity: IntegrityReport[];
 }
 
 /** A reload that cannot be applied: the running fleet is left as it was. */
@@ -40,8 +47,6 @@ export class Supervisor {
   readonly steward: BoardSteward;
   readonly care: BoardCare;
   readonly startedAt = new Date();
-  /** Each board's health as last probed, by slug. */
-  readonly health = new Map<string, string>();
   /** Why the next SIGTERM comes, when it is the supervisor's own doing (the `shutdown` command). */
   shutdownRequestedBy: string | null = null;
   private control: ControlServer | null = null;
@@ -75,14 +80,8 @@ export class Supervisor {
       restarted: hooks.restarted,
     });
     this.steward = new BoardSteward({ plan, fleet: this.fleet, events: this.events, waves: this.waves });
-    this.care = new BoardCare({
-      plan: () => this.plan,
-      fleet: this.fleet,
-      events: this.events,
-      waves: this.waves,
-      steward: this.steward,
-      health: this.health,
-    });
+    const jobs = new BoardJobs({ fleet: this.fleet, waves: this.waves, restat: (record) => this.steward.check(record, 'job') });
+    this.care = new BoardCare({ plan: () => this.plan, fleet: this.fleet, events: this.events, steward: this.steward, jobs });
   }
 
   /**
@@ -112,12 +111,15 @@ export class Supervisor {
     });
     await reapLeftovers(config.state_dir, { stopTimeoutMs: config.restart.stop_timeout, events: this.events });
     this.prepareDeniedHomes(this.plan);
-    // Board identities are known, and every board initialised, migrated and probed, before any gateway
-    // opens one. A signal during any step ends the start there: nothing is started after a shutdown began.
+    // Board identities are known, and every board probed, initialised and migrated, before any gateway
+    // opens one. The probe comes first: a corrupt board is quarantined and rebuilt from the file as
+    // found, before an init's connection folds a WAL into it. A board the init created is probed then.
+    // A signal during any step ends the start there: nothing is started after a shutdown began.
     const steps = [
       () => this.steward.start(),
-      () => this.initBoards('start'),
       () => this.care.probeAll(false),
+      () => this.initBoards('start'),
+      () => this.care.probeAll(false, (board) => board.health === null),
       () => this.care.start(),
       () => this.fleet.startAll(),
     ];
@@ -247,9 +249,43 @@ export class Supervisor {
     }
   }
 
+  /** The gateways holding an older generation of a board, by profile. */
+  staleProfiles(): string[] {
+    return [...new Set(this.steward.staleHolders().map((holder) => holder.owner))];
+  }
+
+  /** Re-initialises one board as a job: its gateways fenced, stopped, and brought back in one wave. */
+  reinitBoard(slug: string): Promise<ReinitReport> {
+    return this.care.reinit(slug);
+  }
+
+  /**
+   * A thorough look at every board: holders through fds and maps, the stale ones, those breaking the
+   * grant policy, holders outside the fleet, and each board's integrity (a board held as corrupt
+   * reads as corrupt).
+   */
+  async check(full: boolean): Promise<CheckReport> {
+    // An operator's check can afford the maps: it also finds a mapping kept after every fd closed.
+    const audit = this.steward.audit({ maps: true });
+    const exclude = new Set<number>([process.pid]);
+    for (const gateway of this.fleet.gateways.values()) if (gateway.pid) exclude.add(gateway.pid);
+    const foreign = findForeignHolders(holderTargets(this.steward.boards.values()), exclude, { maps: true }).filter(
+      (holder) => !audit.holders.some((own) => own.pid === holder.pid),
+    );
+    const denied = new Set(this.plan.profiles.filter((profile) => !profile.grant).map((profile) => profile.name));
+    return {
+      auditMs: audit.durationMs,
+      holders: audit.holders,
+      stale: this.steward.staleHolders(audit),
+      violations: audit.holders.filter((holder) => denied.has(holder.owner)),
+      foreign,
+      integrity: await this.care.integrity(full),
+    };
+  }
+
   private recordSpawn(profile: string, pid: number): void {
     const gateway = this.fleet.get(profile);
-    if (gateway) gateway.boardGenerations = this.steward.generations();
+    if (gateway) this.steward.noteSpawn(profile, gateway.profile.grant);
     const startTime = processStartTime(pid);
     if (startTime === null) return;
     this.startTimes.set(pid, startTime);
