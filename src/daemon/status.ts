@@ -1,23 +1,7 @@
+import type { StatusReport } from '../control/index.js';
 import type { AuditSummary, BoardSteward } from '../steward/index.js';
 import type { Fleet } from '../fleet/index.js';
 import type { FleetPlan } from '../plan/index.js';
-
-export interface StatusReport {
-  supervisor: { pid: number; started_at: string; config: string; state_dir: string };
-  boards: Array<{ slug: string; path: string; generation: number; dev: number | null; ino: number | null; holders: number; health: string }>;
-  profiles: Array<{
-    name: string;
-    state: string;
-    pid: number | null;
-    grant: boolean;
-    grant_reason: string;
-    generation: number | null;
-    restarts: number;
-    last_exit: unknown;
-    last_restart_reason: string | null;
-    uptime_s: number | null;
-  }>;
-}
 
 /** What `status` reports: the supervisor, each board and each profile. */
 export function statusReport(input: {
@@ -29,7 +13,8 @@ export function statusReport(input: {
 }): StatusReport {
   const { plan, fleet, steward } = input;
   const audit: AuditSummary | null = steward.lastAudit;
-  const firstBoard = plan.boards[0]?.slug;
+  // The first board the steward knows: one that appeared after the start counts too.
+  const firstBoard = [...steward.boards.values()][0];
   return {
     supervisor: { pid: process.pid, started_at: input.startedAt.toISOString(), config: plan.config.file, state_dir: plan.config.state_dir },
     boards: [...steward.boards.values()].map((board) => ({
@@ -50,7 +35,8 @@ export function statusReport(input: {
         pid: gateway?.pid ?? null,
         grant: profile.grant,
         grant_reason: profile.grant_reason,
-        generation: gateway && firstBoard !== undefined ? (gateway.boardGenerations[firstBoard] ?? null) : null,
+        // A denied gateway has no board. One started before the board's file appeared opens the file there is.
+        generation: gateway && profile.grant && firstBoard ? (gateway.boardGenerations[firstBoard.slug] ?? firstBoard.generation) : null,
         restarts: gateway?.restarts ?? 0,
         last_exit: gateway?.lastExit ?? null,
         last_restart_reason: gateway?.lastRestartReason ?? null,
