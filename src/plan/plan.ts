@@ -35,7 +35,7 @@ export interface FleetPlan {
 /** Reads every profile and decides what runs, with which grant, command and environment. */
 export function buildPlan(config: SupervisorConfig, inheritedPath = process.env.PATH ?? ''): FleetPlan {
   const discovery = discoverProfiles(config.hermes_home, config.profiles_dir);
-  const issues: ConfigIssue[] = [];
+  const issues: ConfigIssue[] = discovery.invalid.map((folder) => ({ file: folder.entry, message: folder.reason }));
   const profiles: Profile[] = [];
   for (const location of discovery.profiles) {
     const parsed = readProfile(location);

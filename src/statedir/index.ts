@@ -13,6 +13,6 @@ export {
   recordsFile,
   tempFile,
 } from './layout.js';
-export { checkStateDir, ensureStateDir } from './check.js';
+export { checkStateDir, ensureStateDir, stateDirUsable } from './check.js';
 export { lockStateDir, StateDirLockedError, type InstanceLock } from './lock.js';
 export { readInstanceRecord, removeInstanceRecord, writeInstanceRecord, type InstanceRecord } from './instance.js';
