@@ -45,9 +45,12 @@ export function discoverProfiles(hermesHome: string, profilesDir: string): Disco
     const home = path.join(profilesDir, entry);
     if (!isDirectory(home)) continue;
     if (!isValidProfileName(entry)) {
-      // A hidden folder is no profile; any other is one named against Hermes's rule.
-      if (entry.startsWith('.')) skipped.push({ entry: home, reason: `not a valid profile name (${PROFILE_NAME_RULE})` });
-      else invalid.push({ entry: home, reason: `folder name "${entry}" is not a valid Hermes profile name (${PROFILE_NAME_RULE}); rename the folder` });
+      // One with a config.yaml is a profile meant to run, under a name Hermes refuses; a hidden folder never is.
+      if (!entry.startsWith('.') && isPresent(path.join(home, 'config.yaml'))) {
+        invalid.push({ entry: home, reason: `folder name "${entry}" is not a valid Hermes profile name (${PROFILE_NAME_RULE}); rename the folder` });
+      } else {
+        skipped.push({ entry: home, reason: `not a valid profile name (${PROFILE_NAME_RULE})` });
+      }
       continue;
     }
     if (entry === 'default') {
