@@ -8,8 +8,6 @@ import { setTimeout as delay } from 'node:timers/promises';
 import {
   AlreadyRunningError,
   ControlError,
-  checkStateDir,
-  ensureStateDir,
   parseRequest,
   request,
   startControlServer,
@@ -18,6 +16,7 @@ import {
   type ControlServerOptions,
 } from '../src/control/index.js';
 import { LineSplitter } from '../src/control/lines.js';
+import { checkStateDir, ensureStateDir } from '../src/statedir/index.js';
 
 /** Upper bound for things that should happen promptly; a miss fails the test instead of hanging it. */
 const LIVENESS_MS = 5_000;

@@ -1,5 +1,5 @@
 import { AlreadyRunningError } from '../control/index.js';
-import { Supervisor } from '../daemon/index.js';
+import { commandHandlers, Supervisor } from '../daemon/index.js';
 import { signalGroup } from '../fleet/index.js';
 import { buildPlan } from '../plan/index.js';
 import { notifyReady, notifyStatus, notifyStopping } from '../systemd/index.js';
@@ -12,7 +12,10 @@ import { loadCheckedConfig } from './validate.js';
 export async function startCommand(options: { config?: string }): Promise<number> {
   const plan = buildPlan(loadCheckedConfig(options.config));
   for (const warning of plan.warnings) process.stderr.write(`hermes-supervisor: warning: ${warning}\n`);
-  const supervisor = new Supervisor(plan, { print: (line) => void (process.stdout.writable && process.stdout.write(`${line}\n`)) });
+  const supervisor = new Supervisor(plan, {
+    print: (line) => void (process.stdout.writable && process.stdout.write(`${line}\n`)),
+    commands: commandHandlers,
+  });
   // A bug in one callback must not end the supervisor with its gateways orphaned: report and go on.
   process.on('unhandledRejection', (reason) => {
     supervisor.events.emit('supervisor.error', { during: 'an asynchronous task', error: reason instanceof Error ? reason.message : String(reason) });
@@ -22,18 +25,16 @@ export async function startCommand(options: { config?: string }): Promise<number
   });
 
   let signals = 0;
-  const stopped = new Promise<void>((resolve) => {
-    const onSignal = (signal: NodeJS.Signals) => {
-      signals += 1;
-      if (signals === 1) {
-        void notifyStopping();
-        supervisor.shutdown(supervisor.shutdownRequestedBy ?? signal).then(resolve, resolve);
-      } else {
-        for (const gateway of supervisor.fleet.gateways.values()) if (gateway.pid) signalGroup(gateway.pid, 'SIGKILL');
-      }
-    };
-    process.on('SIGTERM', onSignal);
-    process.on('SIGINT', onSignal);
+  const onSignal = (signal: NodeJS.Signals) => {
+    signals += 1;
+    if (signals === 1) void supervisor.shutdown(signal);
+    else for (const gateway of supervisor.fleet.gateways.values()) if (gateway.pid) signalGroup(gateway.pid, 'SIGKILL');
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  // A signal or the `shutdown` command: systemd hears of it either way.
+  supervisor.events.subscribe((event) => {
+    if (event.type === 'supervisor.stopping') void notifyStopping();
   });
   process.on('SIGHUP', () => {
     supervisor.reload().catch(() => undefined);
@@ -55,7 +56,7 @@ export async function startCommand(options: { config?: string }): Promise<number
     void notifyReady();
     void notifyStatus(`${supervisor.fleet.gateways.size} gateways`);
   }
-  await stopped;
+  await supervisor.stopped;
   clearInterval(keepAlive);
   // Every gateway is stopped: nothing left behind (a stuck watcher, a stray timer) may keep us running.
   setTimeout(() => process.exit(0), 2000).unref();

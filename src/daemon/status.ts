@@ -1,23 +1,7 @@
+import type { StatusReport } from '../control/index.js';
 import { healthOf, type AuditSummary, type BoardSteward } from '../steward/index.js';
 import type { Fleet } from '../fleet/index.js';
 import type { FleetPlan } from '../plan/index.js';
-
-export interface StatusReport {
-  supervisor: { pid: number; started_at: string; config: string; state_dir: string };
-  boards: Array<{ slug: string; path: string; generation: number; dev: number | null; ino: number | null; holders: number; health: string }>;
-  profiles: Array<{
-    name: string;
-    state: string;
-    pid: number | null;
-    grant: boolean;
-    grant_reason: string;
-    generation: number | null;
-    restarts: number;
-    last_exit: unknown;
-    last_restart_reason: string | null;
-    uptime_s: number | null;
-  }>;
-}
 
 /** What `status` reports: the supervisor, each board and each profile. */
 export function statusReport(input: {

@@ -19,19 +19,33 @@ function argument(name: string): string | undefined {
   return index >= 0 ? process.argv[index + 1] : undefined;
 }
 
-function tick(count: number): void {
+/** Opens the board, creating it and its one table when missing, as `hermes kanban init` would. */
+function openBoard(): Database.Database {
   mkdirSync(path.dirname(board), { recursive: true });
   const db = new Database(board, { timeout: 5000 });
+  db.pragma('journal_mode = WAL');
+  db.exec('CREATE TABLE IF NOT EXISTS demo_ticks (id INTEGER PRIMARY KEY, profile TEXT NOT NULL, pid INTEGER NOT NULL, at TEXT NOT NULL)');
+  return db;
+}
+
+function tick(count: number): void {
+  let db: Database.Database | null = null;
   try {
-    db.pragma('journal_mode = WAL');
-    db.exec('CREATE TABLE IF NOT EXISTS demo_ticks (id INTEGER PRIMARY KEY, profile TEXT NOT NULL, pid INTEGER NOT NULL, at TEXT NOT NULL)');
+    db = openBoard();
     const row = db.prepare('INSERT INTO demo_ticks (profile, pid, at) VALUES (?, ?, ?)').run(profile, process.pid, new Date().toISOString());
     if (count % 5 === 1) console.log(`tick ${count}: wrote row ${row.lastInsertRowid} to ${board} (inode ${statSync(board).ino})`);
   } catch (err) {
     console.error(`tick ${count}: ${(err as Error).message}`);
   } finally {
-    db.close();
+    db?.close();
   }
+}
+
+// The demo's kanban.init_command: set the board up and exit.
+if (process.argv.includes('--init')) {
+  openBoard().close();
+  console.log(`initialised ${board}`);
+  process.exit(0);
 }
 
 process.on('SIGTERM', () => {

@@ -15,6 +15,7 @@ import {
   type RebuildResult,
 } from '../maintenance/index.js';
 import type { FleetPlan } from '../plan/index.js';
+import { quarantineDir } from '../statedir/index.js';
 import { runBoardInit, type InitResult } from '../daemon/boardInit.js';
 import { NoInitCommandError, UnknownBoardError } from './errors.js';
 import type { BoardJobs } from './jobs.js';
@@ -276,7 +277,7 @@ export class BoardCare {
 
   private async quarantineAndRebuild(board: BoardRecord): Promise<RebuildResult> {
     const { config } = this;
-    const dir = path.join(config.state_dir, 'quarantine', board.slug);
+    const dir = quarantineDir(config.state_dir, board.slug);
     const copy = await quarantineBoard(board.path, { dir, slug: board.slug, keep: config.kanban.quarantine_keep });
     const temp = path.join(path.dirname(board.path), `.${path.basename(board.path)}.rebuild-${process.pid}`);
     rmSync(temp, { force: true });

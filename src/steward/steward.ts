@@ -23,6 +23,7 @@ import type { EventLog } from '../events/index.js';
 import type { Fleet, WaveRunner } from '../fleet/index.js';
 import { boardsDir } from '../hermes/index.js';
 import type { FleetPlan } from '../plan/index.js';
+import { quarantineDir } from '../statedir/index.js';
 import { moveAsideSidecars } from '../maintenance/index.js';
 import { freeze } from './fence.js';
 import { planFence, staleHolders, type FleetMember } from './fencePlan.js';
@@ -337,7 +338,7 @@ export class BoardSteward {
   /** Moves sidecars into `<state_dir>/quarantine/<slug>/`, never deleting them. The renames happen before this returns. */
   private moveSidecars(state: BoardRecord, roles: ReadonlyArray<'wal' | 'shm'>): void {
     if (roles.length === 0) return;
-    const dir = path.join(this.config.state_dir, 'quarantine', state.slug);
+    const dir = quarantineDir(this.config.state_dir, state.slug);
     const suffixes = roles.map((role) => (role === 'wal' ? '-wal' : '-shm') as '-wal' | '-shm');
     moveAsideSidecars(state.path, dir, `gen${state.generation - 1}`, new Date(), suffixes).then(
       (moved) => {
