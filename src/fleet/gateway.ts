@@ -44,8 +44,6 @@ export class Gateway {
   readonly holds = new Set<string>();
   /** Removed from the fleet: it never starts again. */
   private retired = false;
-  /** Each board's generation when this gateway was last spawned. */
-  boardGenerations: Record<string, number> = {};
 
   private plan: PlannedProfile;
   private child: Promise<Result> | null = null;
