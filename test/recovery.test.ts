@@ -7,7 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import test, { type ExecutionContext } from 'ava';
 import { processStartTime } from '../src/board/proc.js';
 import { EventLog } from '../src/events/index.js';
-import { liveGroupMembers } from '../src/fleet/index.js';
+import { liveGroupMembers } from '../src/proc/index.js';
 import {
   findLeftovers,
   forgetGateway,

@@ -1,6 +1,6 @@
 import { AlreadyRunningError } from '../control/index.js';
 import { Supervisor } from '../daemon/index.js';
-import { signalGroup } from '../fleet/index.js';
+import { signalGroup } from '../proc/index.js';
 import { buildPlan } from '../plan/index.js';
 import { notifyReady, notifyStatus, notifyStopping } from '../systemd/index.js';
 import { loadCheckedConfig } from './validate.js';

@@ -1,9 +1,8 @@
-import { performance } from 'node:perf_hooks';
-import { execa } from 'execa';
 import type { BoardSpec, SupervisorConfig } from '../config/index.js';
 import { ENV } from '../hermes/index.js';
-import { signalGroup } from '../fleet/index.js';
 import { childEnvironment } from '../plan/index.js';
+import { runProcess } from '../proc/index.js';
+import { groupTracker } from '../recovery/index.js';
 import { formatDuration } from '../util/index.js';
 
 export interface InitResult {
@@ -25,46 +24,34 @@ export function boardEnv(config: SupervisorConfig, board: BoardSpec): Record<str
   return { [ENV.kanbanHome]: config.hermes_home, [ENV.kanbanDb]: board.path, [ENV.kanbanBoard]: board.slug };
 }
 
-/** Runs `kanban.init_command` for one board (schema and column migrations), in one process. */
+/**
+ * Runs `kanban.init_command` for one board (schema and column migrations), in one process group,
+ * recorded and marked in the state dir: after a crash of the supervisor the next start stops it
+ * before running another init beside it.
+ */
 export async function runBoardInit(config: SupervisorConfig, board: BoardSpec): Promise<InitResult> {
   const command = config.kanban.init_command;
   if (!command) return { ok: true, code: null, signal: null, output: '', durationMs: 0 };
-  const started = performance.now();
-  const [program, ...args] = command;
   const timeoutMs = config.kanban.init_timeout;
-  const child = execa(program!, args, {
+  const result = await runProcess(command, {
     cwd: config.dir,
     env: childEnvironment(process.env, { ...config.gateway.env, ...boardEnv(config, board) }),
-    extendEnv: false,
-    stdin: 'ignore',
-    all: true,
-    reject: false,
-    // Its own process group: a hung init is stopped with every descendant, none left holding the board.
-    detached: true,
+    capture: { keep: 'tail', limit: OUTPUT_LIMIT, combined: true },
+    timeoutMs,
+    graceMs: KILL_GRACE_MS,
+    // A descendant left in the group must not hold the board once the init is done.
+    reapOnExit: true,
+    mark: { stateDir: config.state_dir, kind: 'init' },
+    // A record that cannot be written (a full disk) leaves the mark to find the group.
+    track: groupTracker(config.state_dir, 'init', board.slug, () => undefined),
   });
-  let timedOut = false;
-  const pgid = child.pid;
-  const timers = [
-    setTimeout(() => {
-      timedOut = true;
-      if (pgid !== undefined) signalGroup(pgid, 'SIGTERM');
-    }, timeoutMs),
-    setTimeout(() => pgid !== undefined && signalGroup(pgid, 'SIGKILL'), timeoutMs + KILL_GRACE_MS),
-  ];
-  const result = await child;
-  for (const timer of timers) clearTimeout(timer);
-  const output = String(result.all ?? '').slice(-OUTPUT_LIMIT);
-  const error = timedOut
-    ? `timed out after ${formatDuration(timeoutMs)} (kanban.init_timeout); stopped`
-    : result.failed && result.exitCode === undefined
-      ? (result.shortMessage ?? 'cannot run')
-      : undefined;
+  const error = result.timedOut ? `timed out after ${formatDuration(timeoutMs)} (kanban.init_timeout); stopped` : result.error;
   return {
-    ok: result.exitCode === 0 && !timedOut,
-    code: result.exitCode ?? null,
-    signal: result.signal ?? null,
-    output,
-    durationMs: Math.round(performance.now() - started),
-    ...(error ? { error } : {}),
+    ok: result.code === 0 && !result.timedOut && result.error === undefined,
+    code: result.code,
+    signal: result.signal,
+    output: result.output.replace(/\n$/, ''),
+    durationMs: Math.round(result.durationMs),
+    ...(error !== undefined ? { error } : {}),
   };
 }

@@ -1,4 +1,5 @@
 import { mkdirSync } from 'node:fs';
+import path from 'node:path';
 import { loadConfig } from '../config/index.js';
 import { processStartTime } from '../board/index.js';
 import {
@@ -17,7 +18,7 @@ import { EventLog, formatEvent } from '../events/index.js';
 import { parseSize } from '../util/index.js';
 import { Fleet, WaveRunner } from '../fleet/index.js';
 import { buildPlan, deniedHome, diffPlans, type FleetPlan, type PlanDiff } from '../plan/index.js';
-import { forgetGateway, reapLeftovers, recordGateway } from '../recovery/index.js';
+import { forgetGateway, reapLeftovers, recordGateway, removeDeadTemps } from '../recovery/index.js';
 import { BoardSteward } from '../steward/index.js';
 import { BoardCare } from './boardCare.js';
 import { commandHandlers } from './commands.js';
@@ -92,6 +93,7 @@ export class Supervisor {
   async start(): Promise<void> {
     const { config } = this.plan;
     this.lock = this.lockStateDir();
+    const removed = removeDeadTemps(config.state_dir, this.plan.boards.map((board) => board.path), [path.dirname(config.control.socket)]);
     writeInstanceRecord(config.state_dir, {
       pid: process.pid,
       started_at: this.startedAt.toISOString(),
@@ -110,6 +112,7 @@ export class Supervisor {
       socket: config.control.socket,
       profiles: this.plan.profiles.filter((profile) => profile.enabled).map((profile) => profile.name),
     });
+    if (removed.length > 0) this.events.emit('supervisor.cleanup', { removed });
     await reapLeftovers(config.state_dir, { stopTimeoutMs: config.restart.stop_timeout, events: this.events });
     this.prepareDeniedHomes(this.plan);
     // Board identities are known, and every board initialised, migrated and probed, before any gateway

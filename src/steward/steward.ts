@@ -26,6 +26,7 @@ import type { Fleet, WaveRunner } from '../fleet/index.js';
 import { boardsDir } from '../hermes/index.js';
 import type { FleetPlan } from '../plan/index.js';
 import { moveAsideSidecars } from '../maintenance/index.js';
+import { killProcess } from '../proc/index.js';
 import { freeze } from './fence.js';
 
 export interface StewardDeps {
@@ -295,7 +296,7 @@ export class BoardSteward {
         if (!gateway) continue;
         gateway.fenced = true;
         void gateway.stop().then(() => {
-          for (const pid of outsiders) killQuietly(pid);
+          for (const pid of outsiders) killProcess(pid);
         });
       }
     }
@@ -370,12 +371,4 @@ function watchedFolders(config: FleetPlan['config']): Array<{ path: string; dept
 function readSidecars(dbPath: string): { wal: Identity | null; shm: Identity | null } {
   const ids = readBoardIdentities(dbPath);
   return { wal: ids.wal, shm: ids.shm };
-}
-
-function killQuietly(pid: number): void {
-  try {
-    process.kill(pid, 'SIGKILL');
-  } catch {
-    // Already gone.
-  }
 }
