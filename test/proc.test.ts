@@ -42,6 +42,15 @@ async function readPidFile(file: string): Promise<number> {
   throw new Error(`no pid in ${file}`);
 }
 
+/** Starts a sleeper in a session of its own, writes its pid to argv[1], then runs `then`. */
+const withSetsidSleeper = (then: string): string =>
+  [
+    'import subprocess, sys, time',
+    'child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"], start_new_session=True)',
+    'open(sys.argv[1], "w").write(str(child.pid))',
+    then,
+  ].join('\n');
+
 const TWENTY = 'import sys; sys.stdout.write("0123456789abcdefghij"); sys.stderr.write("ERR")';
 
 test('head capture keeps the first bytes, tail capture the last, each within its bound', async (t) => {
@@ -71,12 +80,7 @@ test('a leader that exits while a setsid descendant holds its stdout resolves wi
   const pidFile = path.join(dir, 'descendant.pid');
   let descendant: number | undefined;
   killAfter(t, () => descendant);
-  const script = [
-    'import subprocess, sys',
-    'child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"], start_new_session=True)',
-    'open(sys.argv[1], "w").write(str(child.pid))',
-    'print("started", flush=True)',
-  ].join('\n');
+  const script = withSetsidSleeper('print("started", flush=True)');
   const result = await runProcess(['python3', '-c', script, pidFile], { env: env(), capture: { keep: 'head', limit: 100 }, graceMs: 1000 });
   descendant = await readPidFile(pidFile);
   t.like(result, { code: 0, ended: 'exited', stdout: 'started\n' });
@@ -143,12 +147,7 @@ test('a marked group names its kind and own pgid; a setsid descendant with the i
   const pidFile = path.join(dir, 'worker.pid');
   let worker: number | undefined;
   killAfter(t, () => worker);
-  const script = [
-    'import os, subprocess, sys, time',
-    'child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"], start_new_session=True)',
-    'open(sys.argv[1], "w").write(str(child.pid))',
-    'time.sleep(600)',
-  ].join('\n');
+  const script = withSetsidSleeper('time.sleep(600)');
   const started = startProcess(['python3', '-c', script, pidFile], { env: env(), graceMs: 1000, mark: { stateDir: dir, kind: 'hook' } });
   t.teardown(() => void started.stop());
   worker = await readPidFile(pidFile);
