@@ -157,10 +157,10 @@ export function startProcess(argv: string[], options: RunOptions): RunningProces
     const end = await leader;
     clearTimeout(timer);
     if (end.spawnError !== undefined) return notStartedResult(program, end.spawnError, started);
+    // With the leader gone, what is left of its group gets no grace period (a stop in progress included).
+    const reaped = options.reapOnExit && pid !== null && !end.stuck ? await reapGroup(pid, options.killWaitMs ?? KILL_WAIT_MS) : true;
     let termination: Termination | null = terminating === null ? null : await terminating;
-    if (termination === null && options.reapOnExit && pid !== null && !(await reapGroup(pid, options.killWaitMs ?? KILL_WAIT_MS))) {
-      termination = 'stuck';
-    }
+    if (!reaped && termination === null) termination = 'stuck';
     await drain(outputs);
     if (pid !== null) options.track?.gone(pid);
     const ended: EndReason = timedOut ? 'timed_out' : stopped ? 'stopped' : end.signal ? 'signalled' : 'exited';
