@@ -5,7 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import test, { type ExecutionContext } from 'ava';
 import { EventLog } from '../src/events/index.js';
 import { HOOK_OUTPUT_LIMIT, hookEnv, runHook, type HookContext, type HookName } from '../src/hooks/index.js';
-import { liveGroupMembers } from '../src/fleet/index.js';
+import { liveGroupMembers } from '../src/proc/index.js';
 import { repoRoot } from './helpers/paths.js';
 
 const exampleHook = (name: string) => path.join(repoRoot, 'supervisor', 'hooks', name);

@@ -1,6 +1,6 @@
 import { AlreadyRunningError } from '../control/index.js';
 import { commandHandlers, Supervisor } from '../daemon/index.js';
-import { signalGroup } from '../fleet/index.js';
+import { signalGroup } from '../proc/index.js';
 import { buildPlan } from '../plan/index.js';
 import { notifyReady, notifyStatus, notifyStopping } from '../systemd/index.js';
 import { loadCheckedConfig } from './validate.js';
@@ -47,10 +47,13 @@ export async function startCommand(options: { config?: string }): Promise<number
     clearInterval(keepAlive);
     if (err instanceof AlreadyRunningError) {
       process.stderr.write(`hermes-supervisor: another supervisor (pid ${err.pid ?? 'unknown'}) is already running with state dir ${plan.config.state_dir} (socket ${err.socketPath})\n`);
-      return 1;
+    } else {
+      await supervisor.shutdown('start failed');
+      process.stderr.write(`hermes-supervisor: ${(err as Error).message}\n`);
     }
-    await supervisor.shutdown('start failed');
-    throw err;
+    // Whatever the failed start left open (a half-set-up socket, a watcher) must not keep the process
+    // alive, and a signal would find nothing left to stop: exit now.
+    process.exit(1);
   }
   if (!supervisor.shuttingDown) {
     void notifyReady();

@@ -1,4 +1,5 @@
 import { mkdirSync } from 'node:fs';
+import path from 'node:path';
 import { loadConfig } from '../config/index.js';
 import { findForeignHolders, holderTargets, processStartTime } from '../board/index.js';
 import {
@@ -18,7 +19,7 @@ import { EventLog, formatEvent } from '../events/index.js';
 import { parseSize } from '../util/index.js';
 import { Fleet, HOLD, WaveRunner } from '../fleet/index.js';
 import { buildPlan, diffPlans, type FleetPlan, type PlanDiff } from '../plan/index.js';
-import { forgetGateway, reapLeftovers, recordGateway } from '../recovery/index.js';
+import { forgetGateway, reapLeftovers, recordGateway, removeDeadTemps } from '../recovery/index.js';
 import {
   deniedHome,
   ensureStateDir,
@@ -95,6 +96,7 @@ export class Supervisor implements SupervisorVerbs {
   async start(): Promise<void> {
     const { config } = this.plan;
     this.lock = this.lockStateDir();
+    const removed = removeDeadTemps(config.state_dir, this.plan.boards.map((board) => board.path), [path.dirname(config.control.socket)]);
     writeInstanceRecord(config.state_dir, {
       pid: process.pid,
       started_at: this.startedAt.toISOString(),
@@ -113,6 +115,7 @@ export class Supervisor implements SupervisorVerbs {
       socket: config.control.socket,
       profiles: this.plan.profiles.filter((profile) => profile.enabled).map((profile) => profile.name),
     });
+    if (removed.length > 0) this.events.emit('supervisor.cleanup', { removed });
     await reapLeftovers(config.state_dir, { stopTimeoutMs: config.restart.stop_timeout, events: this.events });
     this.prepareDeniedHomes(this.plan);
     // Board identities are known, and every board probed, initialised and migrated, before any gateway

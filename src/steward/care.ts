@@ -16,7 +16,7 @@ import {
 } from '../maintenance/index.js';
 import type { FleetPlan } from '../plan/index.js';
 import { quarantineDir } from '../statedir/index.js';
-import { runBoardInit, type InitResult } from '../daemon/boardInit.js';
+import { runBoardInit, type InitResult } from './boardInit.js';
 import { NoInitCommandError, UnknownBoardError } from './errors.js';
 import type { BoardJobs } from './jobs.js';
 import { healthOf, isBusy, type BoardRecord, type RestatCause } from './record.js';

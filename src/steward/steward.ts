@@ -25,6 +25,7 @@ import { boardsDir } from '../hermes/index.js';
 import type { FleetPlan } from '../plan/index.js';
 import { quarantineDir } from '../statedir/index.js';
 import { moveAsideSidecars } from '../maintenance/index.js';
+import { killProcess } from '../proc/index.js';
 import { freeze } from './fence.js';
 import { planFence, staleHolders, type FleetMember } from './fencePlan.js';
 import { newBoardRecord, type BoardRecord, type RestatCause } from './record.js';
@@ -314,7 +315,7 @@ export class BoardSteward {
       if (!gateway) continue;
       gateway.fenced = true;
       void gateway.stop().then(() => {
-        for (const pid of outsiders) killQuietly(pid);
+        for (const pid of outsiders) killProcess(pid);
       });
     }
   }
@@ -395,12 +396,4 @@ function jobOf(record: BoardRecord): { job?: string } {
 function readSidecars(dbPath: string): { wal: Identity | null; shm: Identity | null } {
   const ids = readBoardIdentities(dbPath);
   return { wal: ids.wal, shm: ids.shm };
-}
-
-function killQuietly(pid: number): void {
-  try {
-    process.kill(pid, 'SIGKILL');
-  } catch {
-    // Already gone.
-  }
 }
