@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { processStartTime, readProcStat } from '../board/index.js';
@@ -62,6 +63,8 @@ function readableEvent(line: string): string {
 function program(setResult: (result: Promise<number> | number) => void): Command {
   const root = new Command('hermes-supervisor')
     .description('Supervises a fleet of Hermes gateways, one per profile, and keeps their shared kanban boards safe.')
+    // Read at run time, so an installed copy reports the version it was packed as.
+    .version((JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version, '-V, --version')
     .exitOverride()
     .showSuggestionAfterError()
     .addHelpText(
