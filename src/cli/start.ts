@@ -1,6 +1,6 @@
 import { AlreadyRunningError } from '../control/index.js';
 import { Supervisor } from '../daemon/index.js';
-import { consoleLine } from '../events/index.js';
+import { consoleLine, wrap } from '../events/index.js';
 import { signalGroup } from '../fleet/index.js';
 import { buildPlan } from '../plan/index.js';
 import { notifyReady, notifyStatus, notifyStopping } from '../systemd/index.js';
@@ -30,7 +30,10 @@ function consolePrinter(profiles: string[]): (line: string) => void {
  */
 export async function startCommand(options: { config?: string }): Promise<number> {
   const plan = buildPlan(loadCheckedConfig(options.config));
-  for (const warning of plan.warnings) process.stderr.write(`hermes-supervisor: warning: ${warning}\n`);
+  for (const warning of plan.warnings) {
+    const line = `hermes-supervisor: warning: ${warning}`;
+    process.stderr.write(`${process.stderr.isTTY ? wrap(line, process.stderr.columns ?? 100).join('\n') : line}\n`);
+  }
   const supervisor = new Supervisor(plan, { print: consolePrinter(plan.profiles.map((profile) => profile.name)) });
   // A bug in one callback must not end the supervisor with its gateways orphaned: report and go on.
   process.on('unhandledRejection', (reason) => {

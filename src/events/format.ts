@@ -87,7 +87,7 @@ function sourceColour(source: string): Colour {
  * Splits text at spaces into lines of at most `width` (a longer word stays whole). An event's quoted
  * values, whose quotes formatEvent always closes, are never split.
  */
-function wrap(text: string, width: number, quoted: boolean): string[] {
+export function wrap(text: string, width: number, quoted = false): string[] {
   const words = (quoted ? text.match(/(?:[^\s"]+|"(?:[^"\\]|\\.)*")+/g) : null) ?? text.split(' ');
   const lines: string[] = [];
   let current = '';
