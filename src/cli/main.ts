@@ -85,8 +85,8 @@ Examples:
   hermes-supervisor kanban init --board default     the safe way to re-init a board
   hermes-supervisor shutdown                        stop every gateway and the supervisor
 
-The config is --config FILE, else $HERMES_SUPERVISOR_CONFIG, else ./supervisor/supervisor.yaml, else
-~/.hermes/supervisor.yaml. Exit codes: 0 ok, 1 failed (or nothing running), 2 bad config or usage.`,
+The config is --config FILE, else $HERMES_SUPERVISOR_CONFIG, else $HERMES_HOME/supervisor.yaml
+(~/.hermes/supervisor.yaml), else, with a warning, the demo's ./supervisor/supervisor.yaml. Exit codes: 0 ok, 1 failed (or nothing running), 2 bad config or usage.`,
     );
   const withConfig = (command: Command) => command.option('-c, --config <file>', 'supervisor config file');
 
