@@ -43,22 +43,17 @@ test('boards under folders that do not exist at start are watched by file events
   };
   await waitForEvent((event) => event.type === 'gateway.ready', 'the gateway');
 
-  const board = path.join(hermesHome, 'kanban.db');
-  initBoard(board);
-  await waitForEvent((event) => event.type === 'board.new' && event.board === 'default', 'the default board to appear');
-  initBoard(`${board}.new`);
-  renameSync(`${board}.new`, board);
-  const swap = await waitForEvent((event) => event.type === 'board.swap' && event.board === 'default', 'the swap');
-  t.is(swap.detected_by, 'watch');
-
+  /** Creates a board where there was none, waits for it to be adopted, then renames a new file over it. */
+  const appearThenSwap = async (board: string, slug: string) => {
+    mkdirSync(path.dirname(board), { recursive: true });
+    initBoard(board);
+    await waitForEvent((event) => event.type === 'board.new' && event.board === slug, `board ${slug} to appear`);
+    initBoard(`${board}.new`);
+    renameSync(`${board}.new`, board);
+    return waitForEvent((event) => event.type === 'board.swap' && event.board === slug, `board ${slug} to be swapped`);
+  };
+  t.is((await appearThenSwap(path.join(hermesHome, 'kanban.db'), 'default')).detected_by, 'watch');
   // kanban/boards/ created after start, under a folder that appeared after start too.
-  const team = path.join(hermesHome, 'kanban', 'boards', 'team', 'kanban.db');
-  mkdirSync(path.dirname(team), { recursive: true });
-  initBoard(team);
-  await waitForEvent((event) => event.type === 'board.new' && event.board === 'team', 'the team board to appear');
-  initBoard(`${team}.new`);
-  renameSync(`${team}.new`, team);
-  const teamSwap = await waitForEvent((event) => event.type === 'board.swap' && event.board === 'team', 'the team board swap');
-  t.is(teamSwap.detected_by, 'watch');
+  t.is((await appearThenSwap(path.join(hermesHome, 'kanban', 'boards', 'team', 'kanban.db'), 'team')).detected_by, 'watch');
   t.is(eventsOf(fleet.events(), 'board.swap').length, 2);
 });
