@@ -50,7 +50,7 @@ test('the demo swap fences the gateways holding the board and brings them back i
   t.deepEqual([...(fence!.profiles as string[])].sort(), ['dispatcher', 'worker']);
   t.deepEqual([...((waveDone()?.restarted as string[] | undefined) ?? [])].sort(), ['dispatcher', 'worker']);
   t.deepEqual(waveDone()?.failed, []);
-  t.true(seen.some((event) => event.type === 'board.swap' && event.detected_by === 'watch'));
+  t.true(seen.some((event) => event.type === 'board.swap' && event.board === 'default'));
   await supervisor.waitFor(/supervisor \| board\.fence board=default profiles=dispatcher,worker|supervisor \| board\.fence board=default profiles=worker,dispatcher/);
 
   const status = await runCli(['status', '--json', '--config', config]);
