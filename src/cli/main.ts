@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { processStartTime, readProcStat } from '../board/index.js';
@@ -57,6 +58,8 @@ function readableEvent(line: string): string {
 function program(setResult: (result: Promise<number> | number) => void): Command {
   const root = new Command('hermes-supervisor')
     .description('Supervises a fleet of Hermes gateways, one per profile, and keeps their shared kanban boards safe.')
+    // Read at run time, so an installed copy reports the version it was packed as.
+    .version((JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version, '-V, --version')
     .exitOverride()
     .showSuggestionAfterError()
     .addHelpText(
@@ -77,8 +80,8 @@ Examples:
   hermes-supervisor kanban init --board default     the safe way to re-init a board
   hermes-supervisor shutdown                        stop every gateway and the supervisor
 
-The config is --config FILE, else $HERMES_SUPERVISOR_CONFIG, else ./supervisor/supervisor.yaml, else
-~/.hermes/supervisor.yaml. Exit codes: 0 ok, 1 failed (or nothing running), 2 bad config or usage.`,
+The config is --config FILE, else $HERMES_SUPERVISOR_CONFIG, else $HERMES_HOME/supervisor.yaml
+(~/.hermes/supervisor.yaml), else, with a warning, the demo's ./supervisor/supervisor.yaml. Exit codes: 0 ok, 1 failed (or nothing running), 2 bad config or usage.`,
     );
   const withConfig = (command: Command) => command.option('-c, --config <file>', 'supervisor config file');
 

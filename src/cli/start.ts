@@ -1,9 +1,28 @@
 import { AlreadyRunningError } from '../control/index.js';
 import { commandHandlers, Supervisor } from '../daemon/index.js';
+import { consoleLine, wrap } from '../events/index.js';
 import { signalGroup } from '../proc/index.js';
 import { buildPlan } from '../plan/index.js';
 import { notifyReady, notifyStatus, notifyStopping } from '../systemd/index.js';
 import { loadCheckedConfig } from './validate.js';
+
+/** Longer profile names push their own lines' text right rather than every line's. */
+const MAX_SOURCE_WIDTH = 16;
+
+/**
+ * Prints gateway output and event summaries in one aligned column; on a terminal with the time,
+ * colours (unless NO_COLOR is set) and wrapped at its width. Stops quietly once stdout is gone.
+ */
+function consolePrinter(profiles: string[]): (line: string) => void {
+  const tty = process.stdout.isTTY === true;
+  const color = tty && !process.env.NO_COLOR && process.stdout.hasColors();
+  const sourceWidth = Math.min(MAX_SOURCE_WIDTH, Math.max('supervisor'.length, ...profiles.map((name) => name.length)));
+  return (line) => {
+    if (!process.stdout.writable) return;
+    const layout = { sourceWidth, tty, color, columns: process.stdout.columns ?? 100, now: new Date() };
+    process.stdout.write(`${consoleLine(line, layout)}\n`);
+  };
+}
 
 /**
  * Runs the supervisor in the foreground until SIGTERM or SIGINT (a second one kills the gateways at
@@ -11,11 +30,11 @@ import { loadCheckedConfig } from './validate.js';
  */
 export async function startCommand(options: { config?: string }): Promise<number> {
   const plan = buildPlan(loadCheckedConfig(options.config));
-  for (const warning of plan.warnings) process.stderr.write(`hermes-supervisor: warning: ${warning}\n`);
-  const supervisor = new Supervisor(plan, {
-    print: (line) => void (process.stdout.writable && process.stdout.write(`${line}\n`)),
-    commands: commandHandlers,
-  });
+  for (const warning of plan.warnings) {
+    const line = `hermes-supervisor: warning: ${warning}`;
+    process.stderr.write(`${process.stderr.isTTY ? wrap(line, process.stderr.columns ?? 100).join('\n') : line}\n`);
+  }
+  const supervisor = new Supervisor(plan, { print: consolePrinter(plan.profiles.map((profile) => profile.name)), commands: commandHandlers });
   // A bug in one callback must not end the supervisor with its gateways orphaned: report and go on.
   process.on('unhandledRejection', (reason) => {
     supervisor.events.emit('supervisor.error', { during: 'an asynchronous task', error: reason instanceof Error ? reason.message : String(reason) });
