@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import anyTest, { type TestFn } from 'ava';
+import Database from 'better-sqlite3';
 import { stringify } from 'yaml';
 import { checkText } from '../src/cli/format.js';
 import { runCli, startSupervisor, type RunningSupervisor } from './helpers/cli.js';
@@ -19,11 +20,11 @@ interface Shared {
 
 const test = anyTest as TestFn<Shared>;
 
-function writeFleet(root: string, marker: string, profiles: string[]): string {
+function writeFleet(root: string, marker: string, profiles: string[], profileConfig: object): string {
   const hermesHome = path.join(root, 'hermes');
   for (const name of profiles) {
     mkdirSync(path.join(hermesHome, 'profiles', name), { recursive: true });
-    writeFileSync(path.join(hermesHome, 'profiles', name, 'config.yaml'), '{}\n');
+    writeFileSync(path.join(hermesHome, 'profiles', name, 'config.yaml'), stringify(profileConfig));
   }
   const gateway = path.join(root, 'gateway.py');
   writeFileSync(gateway, 'import sys, time\nprint("up", sys.argv[1], flush=True)\ntime.sleep(600)\n');
@@ -57,9 +58,9 @@ async function waitForEvents(root: string, done: (types: string[]) => boolean): 
   }
 }
 
-async function startFleet(root: string, profiles: string[]): Promise<{ configFile: string; marker: string; supervisor: RunningSupervisor }> {
+async function startFleet(root: string, profiles: string[], profileConfig: object = {}): Promise<{ configFile: string; marker: string; supervisor: RunningSupervisor }> {
   const marker = `cli-${path.basename(root)}`;
-  const configFile = writeFleet(root, marker, profiles);
+  const configFile = writeFleet(root, marker, profiles, profileConfig);
   const supervisor = startSupervisor(['--config', configFile]);
   await waitForEvents(root, (types) => types.filter((type) => type === 'gateway.ready').length >= profiles.length);
   return { configFile, marker, supervisor };
@@ -122,7 +123,7 @@ test('logs of an unknown profile exits 2 naming it and the known ones', async (t
 test('kanban init of an unknown board exits 2 naming the board, before any init_command complaint', async (t) => {
   const result = await cli(t, 'kanban', 'init', '--board', 'nosuch');
   t.is(result.code, 2, result.stderr);
-  t.regex(result.stderr, /^hermes-supervisor: unknown board "nosuch" \(known boards: default\)$/m);
+  t.regex(result.stderr, /^hermes-supervisor: unknown board "nosuch"; known: default$/m);
   t.notRegex(result.stderr, /init_command/);
 });
 
@@ -201,4 +202,17 @@ test('a profile added by reload starts with no restarts counted', async (t) => {
   const status = await runCli(['status', '--json', '--config', fleet.configFile], { timeoutMs: 120_000 });
   const gamma = (JSON.parse(status.stdout) as { profiles: Array<{ name: string; restarts: number; state: string }> }).profiles.find((p) => p.name === 'gamma');
   t.like(gamma, { state: 'running', restarts: 0 });
+});
+
+test('status gives a gateway started before its board appeared the board\'s generation, not an older one', async (t) => {
+  const root = mkdtempSync(path.join(os.tmpdir(), 'hs-cli-board-'));
+  const fleet = await startFleet(root, ['beta'], { kanban: { enabled: true, dispatch_in_gateway: false } });
+  t.teardown(() => stopFleet(root, fleet.marker, fleet.supervisor));
+  const db = new Database(path.join(root, 'hermes', 'kanban.db'));
+  db.exec('CREATE TABLE tasks (id INTEGER PRIMARY KEY)');
+  db.close();
+  await waitForEvents(root, (types) => types.includes('board.new'));
+  const status = await runCli(['status', '--json', '--config', fleet.configFile], { timeoutMs: 120_000 });
+  const report = JSON.parse(status.stdout) as { boards: Array<{ generation: number }>; profiles: Array<{ name: string; grant: boolean; generation: number | null }> };
+  t.like(report.profiles.find((p) => p.name === 'beta'), { grant: true, generation: report.boards[0]!.generation });
 });

@@ -39,7 +39,7 @@ export function statusText(status: StatusReport): string {
 /** `check` for a terminal: integrity per board, the fleet's holders, then holders outside the fleet; "none" rather than an empty table. */
 export function checkText(report: CheckReport): string {
   const lines: string[] = [];
-  if (report.integrity.length === 0) lines.push('integrity: no boards to check');
+  if (report.integrity.length === 0) lines.push('integrity: no board file to check');
   else {
     const integrity = table(['board', 'integrity', 'detail', 'ms']);
     for (const row of report.integrity) integrity.push([row.board, row.status, row.detail.slice(0, 60), row.duration_ms]);

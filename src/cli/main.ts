@@ -81,7 +81,9 @@ Examples:
   hermes-supervisor shutdown                        stop every gateway and the supervisor
 
 The config is --config FILE, else $HERMES_SUPERVISOR_CONFIG, else $HERMES_HOME/supervisor.yaml
-(~/.hermes/supervisor.yaml), else, with a warning, the demo's ./supervisor/supervisor.yaml. Exit codes: 0 ok, 1 failed (or nothing running), 2 bad config or usage.`,
+(~/.hermes/supervisor.yaml), else, with a warning, the demo's ./supervisor/supervisor.yaml. Exit codes: 0 ok,
+1 failed or unhealthy (or nothing running), 2 bad config or usage (an unknown profile or board, a bad
+option, a rejected reload).`,
     );
   const withConfig = (command: Command) => command.option('-c, --config <file>', 'supervisor config file');
 

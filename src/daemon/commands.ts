@@ -13,7 +13,7 @@ function checkProfiles(verbs: SupervisorVerbs, names: string[]): void {
 
 function checkBoard(verbs: SupervisorVerbs, slug: string): void {
   const known = verbs.boardNames();
-  if (!known.includes(slug)) throw new ControlError('unknown_board', `unknown board "${slug}" (known boards: ${known.join(', ') || 'none'})`);
+  if (!known.includes(slug)) throw new ControlError('unknown_board', `unknown board "${slug}"; known: ${known.join(', ') || 'none'}`);
 }
 
 /** The control socket's commands: names checked, then a thin call into the supervisor's verbs. */
