@@ -36,6 +36,15 @@ export function markedCommand(argv: string[], env: Record<string, string>, mark:
   };
 }
 
+/** Whether `pid` is still the marking shell, an instant before it execs the program and sets the PGID mark. */
+function runsMarkScript(pid: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[2] === MARK_SCRIPT;
+  } catch {
+    return false;
+  }
+}
+
 /** A process's environment as name -> value; null when it cannot be read (gone, or another user's). */
 export function readEnviron(pid: number): Map<string, string> | null {
   let text: string;
@@ -55,11 +64,13 @@ export function readEnviron(pid: number): Map<string, string> | null {
 /**
  * The kind of group the supervisor of `stateDir` started that `pid` runs in, or null. It must carry
  * the state dir's mark, a kind, and a PGID mark equal to its actual process group: true of the leader
- * and of whatever stayed in its group, false of a descendant that moved to a group of its own.
+ * (or of the marking shell it still is) and of whatever stayed in its group, false of a descendant
+ * that moved to a group of its own.
  */
 export function markedGroupKind(pid: number, pgrp: number, stateDir: string): GroupKind | null {
   const env = readEnviron(pid);
-  if (env === null || env.get(STATE_DIR_MARK) !== stateDir || env.get(PGID_MARK) !== String(pgrp)) return null;
+  if (env === null || env.get(STATE_DIR_MARK) !== stateDir) return null;
+  if (env.get(PGID_MARK) !== String(pgrp) && !(pid === pgrp && runsMarkScript(pid))) return null;
   const kind = env.get(KIND_MARK) as GroupKind | undefined;
   return kind !== undefined && GROUP_KINDS.includes(kind) ? kind : null;
 }

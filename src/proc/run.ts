@@ -182,7 +182,7 @@ export function startProcess(argv: string[], options: RunOptions): RunningProces
     result,
     stop() {
       clearTimeout(timer);
-      stopped = !timedOut;
+      stopped = !timedOut && !leaderExited;
       void terminate();
       return result;
     },
