@@ -1,4 +1,9 @@
 #!/usr/bin/env node
-import { main } from '../dist/src/cli/index.js';
+// The CLI is compiled TypeScript: a clone that was never built has no dist/ yet.
+const cli = await import('../dist/src/cli/index.js').catch((err) => {
+  if (err?.code !== 'ERR_MODULE_NOT_FOUND' || !String(err.message).includes('cli/index.js')) throw err;
+  process.stderr.write('hermes-supervisor: the compiled code (dist/) is missing: run `npm run build` in a clone, or reinstall the package\n');
+  process.exit(1);
+});
 
-process.exitCode = await main(process.argv.slice(2));
+process.exitCode = await cli.main(process.argv.slice(2));

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { closeSync, openSync, readdirSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
@@ -21,13 +21,13 @@ import { openFiles, pidsWithMarker } from './helpers/proc.js';
 function careFleet(
   t: ExecutionContext,
   profiles: Record<string, { grant: boolean; args: string[] }>,
-  settings: { kanban?: Record<string, unknown>; prepare?: (board: string) => void } = {},
+  settings: { kanban?: Record<string, unknown>; health?: Record<string, unknown>; prepare?: (board: string) => void } = {},
 ): Promise<Fleet> {
   return startFleet(t, {
     prefix: 'hs-care-',
     board: settings.prepare,
     gateway: [python, fixture],
-    config: brisk({ kanban: { init_command: [python, fixture, '--mode', 'init'], ...settings.kanban } }),
+    config: brisk({ health: { ...settings.health }, kanban: { init_command: [python, fixture, '--mode', 'init'], ...settings.kanban } }),
     profiles,
     ready: false,
   });
@@ -95,7 +95,7 @@ test('a failing init command holds the granted gateways; denied ones still start
   t.regex(String(ofType(events, 'board.init_failed')[0]!.output), /migration 12 failed/);
   t.deepEqual(ofType(events, 'supervisor.held')[0]!.profiles, ['granted']);
   t.deepEqual(ofType(events, 'gateway.spawn').map((event) => event.profile), ['denied']);
-  t.regex(supervisor.output(), /supervisor\.held profiles=\["granted"\] reason="kanban\.init_command failed for board default"/);
+  t.regex(supervisor.output(), /supervisor\.held profiles=granted reason="kanban\.init_command failed for board default"/);
 });
 
 test('a hung init command is stopped at kanban.init_timeout with its descendants, and reported failed', async (t) => {
@@ -299,4 +299,80 @@ test('kanban init through the supervisor fences and stops the granted gateways, 
   const unknown = await fleet.cli('kanban', 'init', '--board', 'nope');
   t.is(unknown.code, 2);
   t.regex(unknown.stderr, /unknown board "nope"; known: default/);
+});
+
+test('at start a corrupt board is probed, quarantined and rebuilt before any init opens it', async (t) => {
+  const fleet = makeFleetDir(t, 'hs-care-');
+  const board = path.join(fleet.hermesHome, 'kanban.db');
+  seed(board, 2000);
+  corruptPages(board, 40, 2);
+  const seen = path.join(fleet.root, 'init-saw.txt');
+  // The init first records what integrity_check says of the file it was handed, then migrates it.
+  const init = fleet.script(
+    'init.py',
+    [
+      'import os, sqlite3, sys',
+      'db = os.environ["HERMES_KANBAN_DB"]',
+      'try:',
+      '    verdict = sqlite3.connect(db).execute("PRAGMA integrity_check").fetchone()[0]',
+      'except sqlite3.DatabaseError as err:',
+      '    verdict = "error: %s" % err',
+      `open(${JSON.stringify(seen)}, "a").write(verdict.splitlines()[0] + "\\n")`,
+      `os.execv(sys.executable, [sys.executable, ${JSON.stringify(fixture)}, "--mode", "init"])`,
+    ].join('\n'),
+  );
+  fleet.config({
+    gateway: { command: [python, fixture, '--mode', 'idle'] },
+    restart: { ready_after: '300ms' },
+    kanban: { init_command: [python, init] },
+  });
+  fleet.profile('writer', { kanban: { enabled: true } });
+  const supervisor = supervise(t, fleet.configFile);
+  await supervisor.waitFor('gateway.ready');
+  const types = fleet.events().map((event) => event.type);
+  t.true(types.includes('board.quarantine'));
+  t.true(types.indexOf('board.rebuilt') < types.indexOf('board.init'), types.join(' '));
+  t.deepEqual(readFileSync(seen, 'utf8').trim().split('\n'), ['ok']);
+  // The rebuild at start stopped nothing, so it brings nothing back: the gateway starts once.
+  t.false(types.includes('wave.start'), types.join(' '));
+  t.is(ofType(fleet.events(), 'gateway.spawn').length, 1);
+});
+
+test('check exits 1 on a board held as corrupt for as long as it is held', async (t) => {
+  const fleet = await careFleet(t, { writer: { grant: true, args: ['--mode', 'tick', '--interval-ms', '500'] } }, { kanban: { on_corruption: 'stop' }, prepare: (board) => seed(board, 2000) });
+  await fleet.waitForEvent((all) => ofType(all, 'gateway.ready').length >= 1);
+  corruptPages(fleet.board, 40, 2);
+  const first = await fleet.cli('check');
+  t.is(first.code, 1, first.stdout);
+  await fleet.waitForEvent((all) => ofType(all, 'board.stopped').length >= 1);
+  for (let round = 0; round < 2; round++) {
+    const again = await fleet.cli('check', '--json');
+    t.is(again.code, 1, again.stdout + again.stderr);
+    const report = JSON.parse(again.stdout) as { integrity: Array<{ board: string; status: string; detail: string }> };
+    t.like(report.integrity.find((entry) => entry.board === 'default'), { status: 'corrupt' });
+    t.regex(report.integrity.find((entry) => entry.board === 'default')!.detail, /corrupt: stopped/);
+  }
+});
+
+test('a swap the supervisor causes itself is reported as its job, not as found by the poll', async (t) => {
+  // No file events and a poll that never comes in the test's time: only the job's own re-stat can see the swaps.
+  const fleet = await careFleet(
+    t,
+    { writer: { grant: true, args: ['--mode', 'tick', '--interval-ms', '500'] } },
+    { health: { watch: false, poll_interval: '1h' }, prepare: (board) => seed(board, 2000) },
+  );
+  await fleet.waitForEvent((all) => ofType(all, 'gateway.ready').length >= 1);
+  corruptPages(fleet.board, 40, 2);
+  await fleet.cli('check');
+  const rebuilt = await fleet.waitForEvent((all) => ofType(all, 'board.rebuilt').length >= 1);
+  const rebuildSwap = ofType(rebuilt, 'board.swap').at(-1);
+  t.like(rebuildSwap, { detected_by: 'job', job: 'quarantine and rebuild' });
+
+  await fleet.waitForEvent((all) => ofType(all, 'wave.done').length >= 1);
+  for (const suffix of ['', '-wal', '-shm']) rmSync(fleet.board + suffix, { force: true });
+  const init = await fleet.cli('kanban', 'init', '--board', 'default');
+  t.is(init.code, 0, init.stderr + init.stdout);
+  const initSwap = ofType(fleet.events(), 'board.swap').at(-1);
+  t.like(initSwap, { detected_by: 'job', job: 'kanban init' });
+  t.false(fleet.events().some((event) => String(event.type).startsWith('board.') && event.detected_by === 'poll'));
 });

@@ -1,4 +1,4 @@
-import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import test from 'ava';
 import { runCli } from './helpers/cli.js';
@@ -32,7 +32,7 @@ const badCases: BadCase[] = [
   { name: 'bad enum', config: { gateway, kanban: { on_corruption: 'explode' } }, file: 'config', key: 'kanban.on_corruption', expect: /rebuild|stop/ },
   { name: 'hook as a string', config: { gateway, hooks: { pre_restart: './check.sh' } }, file: 'config', key: 'hooks.pre_restart', expect: /list of strings/ },
   { name: 'missing binary', config: { gateway: { command: ['no-such-gateway-binary-xyz'] } }, profiles: { alpha: {} }, file: 'config', key: 'gateway.command[0]', expect: /not found/ },
-  { name: 'profile: wrong type', config: { gateway }, profiles: { alpha: { kanban: { enabled: 'yes' } } }, file: 'alpha', key: 'kanban.enabled', expect: /true or false/ },
+  { name: 'profile: wrong type', config: { gateway }, profiles: { alpha: { kanban: { enabled: 'yes' } } }, file: 'alpha', key: 'kanban.enabled', expect: /expected true or false, got "yes"$/ },
   { name: 'profile: invalid YAML', config: { gateway }, profiles: { alpha: 'kanban: [unclosed\n' }, file: 'alpha', expect: /invalid YAML/ },
   { name: 'profile: unknown supervisor key', config: { gateway }, profiles: { alpha: { supervisor: { priorty: 1 } } }, file: 'alpha', key: 'supervisor.priorty', expect: /did you mean "priority"/ },
   { name: 'socket path too long for a Unix socket', config: { gateway, control: { socket: `/tmp/${'s'.repeat(110)}.sock` } }, file: 'config', key: 'control.socket', expect: /too long/ },
@@ -180,4 +180,50 @@ test('config resolution: --config beats HERMES_SUPERVISOR_CONFIG beats ./supervi
   const viaFlag = await runCli(['validate', '--json', '--config', explicit], { cwd: fleet.root, env: { HERMES_SUPERVISOR_CONFIG: fromEnv, HOME: fleet.root } });
   t.is(home(viaFlag.stdout), path.join(fleet.root, 'from-explicit'), '~ expands');
   t.truthy(local);
+});
+
+test('a state dir that is a file fails validate and start with exit 2 naming state_dir', async (t) => {
+  const fleet = makeFleetDir(t);
+  const file = path.join(fleet.root, 'not-a-dir');
+  writeFileSync(file, '');
+  fleet.config({ gateway, state_dir: file });
+  fleet.profile('alpha', {});
+  for (const command of ['validate', 'start']) {
+    const result = await runCli([command, '--config', fleet.configFile]);
+    t.is(result.code, 2, `${command}: ${result.stderr}`);
+    t.regex(result.stderr, new RegExp(`^hermes-supervisor: ${fleet.configFile.replace(/[.]/g, '\\.')}: state_dir: state dir .* is not a directory`, 'm'));
+  }
+});
+
+test('a state dir others may write to fails validate naming state_dir and the fix', async (t) => {
+  const fleet = makeFleetDir(t);
+  mkdirSync(fleet.stateDir);
+  chmodSync(fleet.stateDir, 0o777);
+  fleet.config({ gateway });
+  const result = await runCli(['validate', '--config', fleet.configFile]);
+  t.is(result.code, 2, result.stderr);
+  t.regex(result.stderr, /: state_dir: .*writable by group or others .*chmod go-w/);
+});
+
+test('a profile folder whose name Hermes refuses is an error naming the folder and the rule', async (t) => {
+  const fleet = makeFleetDir(t);
+  fleet.config({ gateway });
+  fleet.profile('alpha', {});
+  const bad = path.join(fleet.hermesHome, 'profiles', 'Worker');
+  mkdirSync(bad);
+  writeFileSync(path.join(bad, 'config.yaml'), '{}\n');
+  const result = await runCli(['validate', '--config', fleet.configFile]);
+  t.is(result.code, 2, result.stderr);
+  t.regex(result.stderr, new RegExp(`^hermes-supervisor: ${bad}: folder name "Worker" is not a valid Hermes profile name \\(lowercase letters`, 'm'));
+});
+
+test('config errors come out in file and line order', async (t) => {
+  const fleet = makeFleetDir(t);
+  writeFileSync(fleet.configFile, `hermes_home: ${fleet.hermesHome}\nstate_dir: ${fleet.stateDir}\nrestart:\n  max_parallel: two\ngateway:\n  command: run-me\n`);
+  const result = await runCli(['validate', '--config', fleet.configFile]);
+  t.is(result.code, 2, result.stderr);
+  const lines = result.stderr.trim().split('\n');
+  t.is(lines.length, 2, result.stderr);
+  t.regex(lines[0]!, /:4: restart\.max_parallel: /);
+  t.regex(lines[1]!, /:6: gateway\.command: /);
 });

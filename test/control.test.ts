@@ -6,9 +6,10 @@ import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import {
   AlreadyRunningError,
+  call,
   ControlError,
-  checkStateDir,
-  ensureStateDir,
+  dispatchTable,
+  parseArgs,
   parseRequest,
   request,
   startControlServer,
@@ -17,6 +18,8 @@ import {
   type ControlServerOptions,
 } from '../src/control/index.js';
 import { LineSplitter } from '../src/control/lines.js';
+import { commandHandlers, type SupervisorVerbs } from '../src/daemon/index.js';
+import { checkStateDir, ensureStateDir } from '../src/statedir/index.js';
 import { tempDir } from './helpers/tempDir.js';
 import { poll, within } from './helpers/wait.js';
 
@@ -531,4 +534,35 @@ test('checkStateDir refuses a dir owned by someone else', (t) => {
   t.truthy(problem);
   t.regex(problem ?? '', new RegExp(`^state dir ${dir} is owned by uid \\d+, not by the current user \\(uid ${process.getuid?.()}\\)$`));
   t.throws(() => ensureStateDir(dir), { message: problem ?? '' });
+});
+
+test('parseArgs fills defaults and names the argument and what was expected', (t) => {
+  t.deepEqual(parseArgs('restart', {}), { profiles: [], all: false, stale: false, wait: true });
+  t.deepEqual(parseArgs('kanban_init', {}), { board: 'default' });
+  const wrongType = t.throws(() => parseArgs('restart', { profiles: 'alpha' }), { instanceOf: ControlError });
+  t.is(wrongType.code, 'bad_request');
+  t.is(wrongType.message, 'restart: "profiles": expected a list of profile names');
+  t.is(t.throws(() => parseArgs('check', { ful: true }))?.message, 'check: unknown argument "ful"');
+  t.is(t.throws(() => parseArgs('check', { full: 'yes' }))?.message, 'check: "full": expected true or false');
+  t.is(t.throws(() => parseArgs('stop', { profiles: [] }))?.message, 'stop: "profiles": expected at least one profile to stop');
+});
+
+test('the dispatch table checks arguments before a handler runs and answers with its result', async (t) => {
+  const boards: string[] = [];
+  const verbs = {
+    profileNames: () => ['alpha'],
+    boardNames: () => ['default'],
+    reinitBoard: async (slug: string) => {
+      boards.push(slug);
+      return { board: slug, ok: true, init: { code: 0, signal: null, output: '', duration_ms: 1, error: null }, integrity: null, generation: 2, wave: { restarted: [], failed: [], vetoed: [], duration_ms: 0 } };
+    },
+  } as unknown as SupervisorVerbs;
+  const server = await startServer(t, dispatchTable(commandHandlers(verbs)));
+  const result = await call(server.socketPath, 'kanban_init', {});
+  t.is(result.generation, 2);
+  t.deepEqual(boards, ['default'], 'the default board was filled in');
+  t.is(await controlErrorCode(t, call(server.socketPath, 'kanban_init', { board: 'nosuch' })), 'unknown_board');
+  t.is(await controlErrorCode(t, call(server.socketPath, 'restart', { profiles: ['nosuch'] })), 'unknown_profile');
+  t.is(await controlErrorCode(t, request(server.socketPath, 'check', { full: 1 })), 'bad_request');
+  t.deepEqual(boards, ['default'], 'no handler ran for a refused request');
 });

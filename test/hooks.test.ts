@@ -3,7 +3,7 @@ import path from 'node:path';
 import test, { type ExecutionContext } from 'ava';
 import { EventLog } from '../src/events/index.js';
 import { HOOK_OUTPUT_LIMIT, hookEnv, runHook, type HookContext, type HookName } from '../src/hooks/index.js';
-import { liveGroupMembers } from '../src/fleet/index.js';
+import { liveGroupMembers } from '../src/proc/index.js';
 import { readEventFile } from './helpers/events.js';
 import { repoRoot } from './helpers/paths.js';
 import { tempDir } from './helpers/tempDir.js';

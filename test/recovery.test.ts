@@ -5,21 +5,28 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import test, { type ExecutionContext } from 'ava';
-import { processStartTime } from '../src/board/proc.js';
+import { processStartTime, readProcStat } from '../src/board/proc.js';
 import { EventLog } from '../src/events/index.js';
-import { liveGroupMembers } from '../src/fleet/index.js';
+import { liveGroupMembers } from '../src/proc/index.js';
 import {
   findLeftovers,
   forgetGateway,
   gatewaysFile,
   readGateways,
+  readGroups,
   reapLeftovers,
   recordGateway,
+  recordGroup,
 } from '../src/recovery/index.js';
 import { notifyReady, notifyStatus, notifyStopping } from '../src/systemd/index.js';
+import { runCli, type RunningSupervisor } from './helpers/cli.js';
 import { readEventFile } from './helpers/events.js';
+import { python } from './helpers/fixture.js';
+import { supervise } from './helpers/fleet.js';
+import { makeFleetDir, type FleetDir } from './helpers/fleetDir.js';
+import { killAll } from './helpers/proc.js';
 import { tempDir } from './helpers/tempDir.js';
-import { poll } from './helpers/wait.js';
+import { poll, until } from './helpers/wait.js';
 
 /**
  * A stand-in for a gateway a crashed supervisor left behind: a group leader (its own session, as the
@@ -230,4 +237,225 @@ test('without NOTIFY_SOCKET nothing runs; a missing systemd-notify is an error i
   const missing = await notifyReady({ PATH: empty, NOTIFY_SOCKET: '/nonexistent/notify.sock' });
   t.false(missing.sent);
   t.regex(missing.error ?? '', /ENOENT/);
+});
+
+test('gateway records keep the old file format readable; hooks and inits are recorded beside them', (t) => {
+  const stateDir = tempDir(t, 'hermes-recovery-');
+  recordGateway(stateDir, { profile: 'ops', pid: 100, pgid: 100, startTime: 5 });
+  recordGroup(stateDir, { kind: 'hook', name: 'on_swap', pid: 200, pgid: 200, startTime: 6 });
+  recordGroup(stateDir, { kind: 'init', name: 'default', pid: 300, pgid: 300, startTime: 7 });
+  const stored = JSON.parse(fs.readFileSync(gatewaysFile(stateDir), 'utf8'));
+  t.deepEqual(Object.keys(stored.gateways), ['ops']);
+  t.like(stored.gateways.ops, { pid: 100, pgid: 100, start_time: 5 });
+  t.deepEqual(readGateways(stateDir), [{ profile: 'ops', pid: 100, pgid: 100, startTime: 5 }]);
+  t.deepEqual(readGroups(stateDir), [
+    { kind: 'gateway', name: 'ops', pid: 100, pgid: 100, startTime: 5 },
+    { kind: 'hook', name: 'on_swap', pid: 200, pgid: 200, startTime: 6 },
+    { kind: 'init', name: 'default', pid: 300, pgid: 300, startTime: 7 },
+  ]);
+});
+
+const isRunning = (pid: number): boolean => {
+  const state = readProcStat(pid)?.state;
+  return state !== undefined && state !== 'Z' && state !== 'X';
+};
+
+/**
+ * A hook or init that logs its pid and which pids logged before it still run, then, the first time
+ * only, stays while the hold file exists: the second run of the same command logs and exits.
+ */
+const ORPHAN = `
+import os, sys, time
+log, hold = sys.argv[1], sys.argv[2]
+def running(pid):
+    try:
+        stat = open(f"/proc/{pid}/stat").read()
+    except OSError:
+        return False
+    return stat[stat.rindex(")") + 2] not in "ZX"
+earlier = [int(line.split()[0]) for line in open(log)] if os.path.exists(log) else []
+alive = [str(pid) for pid in earlier if running(pid)]
+with open(log, "a") as out:
+    out.write(f"{os.getpid()} {','.join(alive) or '-'}\\n")
+while not earlier and os.path.exists(hold):
+    time.sleep(0.05)
+`;
+
+interface Lines {
+  pid: number;
+  aliveBefore: string;
+}
+
+function logLines(file: string): Lines[] {
+  if (!fs.existsSync(file)) return [];
+  return fs
+    .readFileSync(file, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => ({ pid: Number(line.split(' ')[0]), aliveBefore: line.split(' ')[1]! }));
+}
+
+const indexOf = (events: Array<Record<string, unknown>>, predicate: (event: Record<string, unknown>) => boolean, from = 0) =>
+  events.findIndex((event, index) => index >= from && predicate(event));
+
+/** SIGKILLs the supervisor and checks that what it started survives it, as the case being tested. */
+async function killSupervisor(t: ExecutionContext, supervisor: RunningSupervisor, orphan: number): Promise<void> {
+  supervisor.child.kill('SIGKILL');
+  await supervisor.exited;
+  t.true(isRunning(orphan), 'the process outlives the supervisor that started it');
+}
+
+/** A fleet folder and the ORPHAN command logging to `name`.log, held on its first run. */
+function orphanFleet(t: ExecutionContext, name: string): { fleet: FleetDir; log: string; command: string[] } {
+  const fleet = makeFleetDir(t, 'hs-orphan-');
+  const log = path.join(fleet.root, `${name}.log`);
+  const hold = path.join(fleet.root, 'hold');
+  fs.writeFileSync(hold, '');
+  return { fleet, log, command: [python, fleet.script('orphan.py', ORPHAN), log, hold] };
+}
+
+test('a hook running when the supervisor is SIGKILLed is stopped by the next start before anything starts', async (t) => {
+  const { fleet, log, command } = orphanFleet(t, 'hook');
+  const crash = fleet.script('crash.py', 'import sys\nsys.exit(3)\n');
+  fleet.config({
+    gateway: { command: [python, crash] },
+    restart: { ready_after: '5s', give_up: { crashes: 1, within: '1m' } },
+    hooks: { on_give_up: command, timeout: '10m' },
+  });
+  fleet.profile('crashy', {});
+  const first = supervise(t, fleet.configFile);
+  const old = await until('the first hook', () => logLines(log)[0]?.pid);
+  t.deepEqual(
+    readGroups(fleet.stateDir).filter((record) => record.kind === 'hook').map((record) => record.pid),
+    [old],
+    'the running hook is recorded',
+  );
+  await killSupervisor(t, first, old);
+
+  supervise(t, fleet.configFile);
+  const second = await until('the second hook', () => logLines(log)[1]);
+  t.is(second.aliveBefore, '-', 'the earlier hook was gone when the new one started');
+  t.false(isRunning(old));
+  const events = fleet.events();
+  const restart = indexOf(events, (event) => event.type === 'supervisor.start', 1);
+  const leftover = indexOf(events, (event) => event.type === 'hook.leftover' && event.pid === old, restart);
+  t.true(leftover > restart, 'the next start reports the leftover hook');
+  t.like(events[leftover], { name: 'on_give_up', result: 'stopped' });
+  t.true(leftover < indexOf(events, (event) => event.type === 'gateway.spawn', restart), 'before any gateway is spawned');
+  const hookRecords = () => readGroups(fleet.stateDir).filter((record) => record.kind === 'hook');
+  await until('the finished hook to leave no record', () => hookRecords().length === 0);
+  t.deepEqual(hookRecords(), []);
+});
+
+test('an init running when the supervisor is SIGKILLed is found by its marks alone and stopped before the next init', async (t) => {
+  const { fleet, log, command } = orphanFleet(t, 'init');
+  const idle = fleet.script('idle.py', 'import time\ntime.sleep(600)\n');
+  fleet.config({
+    gateway: { command: [python, idle] },
+    kanban: { init_command: command, init_timeout: '10m' },
+    restart: { ready_after: '300ms' },
+  });
+  fleet.profile('granted', { kanban: { enabled: true } });
+  const first = supervise(t, fleet.configFile);
+  const old = await until('the first init', () => logLines(log)[0]?.pid);
+  await killSupervisor(t, first, old);
+  // As if the supervisor died before writing the record: only the marks in the init's environment are left.
+  fs.rmSync(gatewaysFile(fleet.stateDir), { force: true });
+
+  const again = supervise(t, fleet.configFile);
+  await again.waitFor('gateway.ready profile=granted', 60_000);
+  const [, second] = logLines(log);
+  t.like(second, { aliveBefore: '-' }, 'the earlier init was gone when the new one started');
+  t.false(isRunning(old));
+  const events = fleet.events();
+  const restart = indexOf(events, (event) => event.type === 'supervisor.start', 1);
+  const leftover = indexOf(events, (event) => event.type === 'init.leftover' && event.pid === old, restart);
+  t.true(leftover > restart);
+  t.regex(String(events[leftover]!.reason), /no record/);
+  t.true(leftover < indexOf(events, (event) => event.type === 'board.init', restart), 'before the next init ran');
+});
+
+/**
+ * A gateway that starts, like Hermes's dispatcher, a kanban worker in a session of its own carrying
+ * HERMES_KANBAN_TASK, and a stray process in a session of its own without it.
+ */
+const WORKER_GATEWAY = `
+import os, subprocess, sys, time
+sleeper = [sys.executable, "-c", "import time; time.sleep(600)"]
+worker = subprocess.Popen(sleeper, start_new_session=True, env={**os.environ, "HERMES_KANBAN_TASK": "t_1"})
+stray = subprocess.Popen(sleeper, start_new_session=True)
+with open(sys.argv[1], "a") as out:
+    out.write(f"{os.getpid()} {worker.pid} {stray.pid}\\n")
+print("up", flush=True)
+time.sleep(600)
+`;
+
+test('a kanban worker outlives its gateway: neither the recovery after a SIGKILL nor a stop kills it', async (t) => {
+  const fleet = makeFleetDir(t, 'hs-worker-');
+  const log = path.join(fleet.root, 'gateways.log');
+  const gateway = fleet.script('gateway.py', WORKER_GATEWAY);
+  fleet.config({ gateway: { command: [python, gateway, log] }, restart: { ready_after: '300ms', stop_timeout: '5s' } });
+  fleet.profile('dispatcher', { kanban: { enabled: true } });
+  const spawned = () =>
+    fs.existsSync(log)
+      ? fs.readFileSync(log, 'utf8').split('\n').filter(Boolean).map((line) => line.split(' ').map(Number) as [number, number, number])
+      : [];
+  // Workers and strays run outside the fleet folder's command lines: the fleet's teardown does not see them.
+  t.teardown(() => killAll(spawned().flat()));
+  const first = supervise(t, fleet.configFile);
+  const [gateway1, worker1] = await until('the first gateway', () => spawned()[0]);
+  await killSupervisor(t, first, worker1);
+
+  const second = supervise(t, fleet.configFile);
+  const [gateway2, worker2, stray2] = await until('the second gateway', () => spawned()[1]);
+  t.false(isRunning(gateway1), 'the recovery stopped the old gateway');
+  t.true(isRunning(worker1), 'and left its worker running');
+
+  second.child.kill('SIGTERM');
+  t.is((await second.exited).code, 0);
+  t.false(isRunning(gateway2));
+  t.true(isRunning(worker2), 'a stop leaves the worker running');
+  t.false(isRunning(stray2), 'a stray process outside the group is still killed with its gateway');
+  t.true(isRunning(worker1));
+});
+
+test('temp files of a dead supervisor are removed at start, those of a live pid kept', async (t) => {
+  const fleet = makeFleetDir(t, 'hs-temps-');
+  const idle = fleet.script('idle.py', 'import time\ntime.sleep(600)\n');
+  fleet.config({ gateway: { command: [python, idle] }, restart: { ready_after: '300ms' } });
+  fleet.profile('alpha', {});
+  const exited = spawn('python3', ['-c', 'pass'], { stdio: 'ignore' });
+  const dead = exited.pid!;
+  await new Promise((resolve) => exited.once('exit', resolve));
+  const live = process.pid;
+  fs.mkdirSync(fleet.stateDir, { recursive: true });
+  const files = (pid: number) => [
+    path.join(fleet.stateDir, `gateways.json.${pid}.tmp`),
+    path.join(fleet.stateDir, `supervisor.json.${pid}.tmp`),
+    path.join(fleet.hermesHome, `.kanban.db.rebuild-${pid}`),
+    path.join(fleet.hermesHome, `.kanban.db.rebuild-${pid}-wal`),
+  ];
+  const folders = (pid: number) => [path.join(fleet.stateDir, `.ctl${pid}-aB3xYz`)];
+  for (const file of [...files(dead), ...files(live)]) fs.writeFileSync(file, 'partial');
+  for (const folder of [...folders(dead), ...folders(live)]) {
+    fs.mkdirSync(folder);
+    fs.writeFileSync(path.join(folder, 's'), '');
+  }
+  const supervisor = supervise(t, fleet.configFile);
+  await supervisor.waitFor('gateway.ready profile=alpha', 60_000);
+  for (const entry of [...files(dead), ...folders(dead)]) t.false(fs.existsSync(entry), `${entry} is removed`);
+  for (const entry of [...files(live), ...folders(live)]) t.true(fs.existsSync(entry), `${entry} is kept`);
+  const cleanup = fleet.events().find((event) => event.type === 'supervisor.cleanup');
+  t.deepEqual([...(cleanup?.removed as string[])].sort(), [...files(dead), ...folders(dead)].sort());
+});
+
+test('a start that fails setting up its control socket exits 1', async (t) => {
+  const fleet = makeFleetDir(t, 'hs-failed-');
+  const idle = fleet.script('idle.py', 'import time\ntime.sleep(600)\n');
+  fleet.config({ gateway: { command: [python, idle] }, control: { socket: path.join(fleet.root, 'missing', 'supervisor.sock') } });
+  fleet.profile('alpha', {});
+  const result = await runCli(['start', '--config', fleet.configFile], { timeoutMs: 60_000 });
+  t.is(result.code, 1, result.stderr);
+  t.regex(result.stderr, /cannot create the control socket/);
+  t.deepEqual(fleet.events().filter((event) => event.type === 'gateway.spawn'), []);
 });

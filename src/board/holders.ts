@@ -127,8 +127,8 @@ export function findForeignHolders(
  * `current` is not judged stale: only a known, newer generation makes a holder stale.
  */
 export function classifyHolders(
-  holders: Holder[],
-  current: Map<string, number>,
+  holders: readonly Holder[],
+  current: ReadonlyMap<string, number>,
 ): { stale: Holder[]; current: Holder[] } {
   const result = { stale: [] as Holder[], current: [] as Holder[] };
   for (const holder of holders) {

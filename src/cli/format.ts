@@ -1,13 +1,12 @@
 import Table from 'cli-table3';
-import type { StatusReport } from '../daemon/index.js';
+import type { CheckReport, HolderRow, RestartResult, StatusReport } from '../control/index.js';
 import { formatDuration } from '../util/index.js';
 
 const table = (head: string[]) => new Table({ head, style: { head: [], border: [] } });
 
-function exitText(exit: unknown): string {
-  if (!exit || typeof exit !== 'object') return '-';
-  const { code, signal, error } = exit as { code: number | null; signal: string | null; error?: string };
-  return error ?? (signal ? signal : `code ${code}`);
+function exitText(exit: StatusReport['profiles'][number]['last_exit']): string {
+  if (exit === null) return '-';
+  return exit.error ?? exit.signal ?? `code ${exit.code}`;
 }
 
 /** `status` for a terminal: the supervisor line, then boards, then profiles. */
@@ -37,28 +36,44 @@ export function statusText(status: StatusReport): string {
   ].join('\n');
 }
 
-interface CheckReport {
-  audit_ms: number;
-  holders: Array<{ owner: string; pid: number; board: string; generation: number; role: string }>;
-  stale: CheckReport['holders'];
-  violations: CheckReport['holders'];
-  foreign: CheckReport['holders'];
-  integrity: Array<{ board: string; status: string; detail: string; duration_ms: number }>;
-}
-
+/** `check` for a terminal: integrity per board, the fleet's holders, then holders outside the fleet; "none" rather than an empty table. */
 export function checkText(report: CheckReport): string {
-  const integrity = table(['board', 'integrity', 'detail', 'ms']);
-  for (const row of report.integrity) integrity.push([row.board, row.status, row.detail.slice(0, 60), row.duration_ms]);
-  const holders = table(['holder', 'pid', 'board', 'generation', 'file', 'note']);
+  const lines: string[] = [];
+  if (report.integrity.length === 0) lines.push('integrity: no board file to check');
+  else {
+    const integrity = table(['board', 'integrity', 'detail', 'ms']);
+    for (const row of report.integrity) integrity.push([row.board, row.status, row.detail.slice(0, 60), row.duration_ms]);
+    lines.push(integrity.toString());
+  }
   // The report came through JSON: rows are matched by what they say, not by object identity.
-  const key = (holder: CheckReport['holders'][number]) => `${holder.pid}:${holder.board}:${holder.generation}:${holder.role}`;
+  const key = (holder: HolderRow) => `${holder.pid}:${holder.board}:${holder.generation}:${holder.role}`;
   const stale = new Set(report.stale.map(key));
   const violations = new Set(report.violations.map(key));
-  const note = (holder: CheckReport['holders'][number]) =>
-    [stale.has(key(holder)) ? 'STALE' : '', violations.has(key(holder)) ? 'POLICY VIOLATION' : ''].filter(Boolean).join(', ');
-  for (const holder of report.holders) holders.push([holder.owner, holder.pid, holder.board, holder.generation, holder.role, note(holder)]);
-  for (const holder of report.foreign) holders.push([holder.owner, holder.pid, holder.board, holder.generation, holder.role, 'not supervised']);
-  return [integrity.toString(), holders.toString(), `holder audit: ${report.audit_ms} ms`].join('\n');
+  const note = (holder: HolderRow) => [stale.has(key(holder)) ? 'STALE' : '', violations.has(key(holder)) ? 'POLICY VIOLATION' : ''].filter(Boolean).join(', ');
+  if (report.holders.length === 0) lines.push('supervised holders: none');
+  else {
+    const holders = table(['holder', 'pid', 'board', 'generation', 'file', 'note']);
+    for (const holder of report.holders) holders.push([holder.owner, holder.pid, holder.board, holder.generation, holder.role, note(holder)]);
+    lines.push(holders.toString());
+  }
+  if (report.foreign.length === 0) lines.push('holders outside the fleet: none');
+  else {
+    const foreign = table(['pid', 'command', 'board', 'generation', 'file']);
+    for (const holder of report.foreign) foreign.push([holder.pid, holder.command, holder.board, holder.generation, holder.role]);
+    lines.push('holders outside the fleet (not supervised):', foreign.toString());
+  }
+  lines.push(`holder audit: ${report.audit_ms} ms`);
+  return lines.join('\n');
+}
+
+/** A finished wave: who is back, who a hook vetoed, who was left alone. */
+export function restartText(result: RestartResult): string {
+  const wave = result.wave;
+  if (wave === null) return 'restarted: none (nothing to restart)';
+  const lines = [`restarted: ${wave.restarted.join(', ') || 'none'} (${wave.duration_ms} ms)`];
+  if (wave.vetoed.length) lines.push(`vetoed by pre_restart: ${wave.vetoed.join(', ')}`);
+  if (wave.skipped.length) lines.push(`skipped (stopped, or held by board maintenance; start them with \`start PROFILE\`): ${wave.skipped.join(', ')}`);
+  return lines.join('\n');
 }
 
 export function checkFailed(report: CheckReport): boolean {

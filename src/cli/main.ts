@@ -1,23 +1,19 @@
+import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { processStartTime, readProcStat } from '../board/index.js';
 import { ConfigError } from '../config/index.js';
-import { ControlError } from '../control/index.js';
-import type { StatusReport } from '../daemon/index.js';
 import { formatEvent, type SupervisorEvent } from '../events/index.js';
+import { EXIT_FAILED, EXIT_USAGE, exitCodeOf } from './errors.js';
 import { eventsFile, logFile } from './files.js';
 import { showFile } from './tailFile.js';
-import { checkFailed, checkText, statusText } from './format.js';
+import { checkFailed, checkText, restartText, statusText } from './format.js';
 import { ask } from './remote.js';
 import { startCommand } from './start.js';
 import { validateCommand } from './validate.js';
 
-const EXIT_FAILED = 1;
-const EXIT_USAGE = 2;
-/** Refusals by the supervisor that mean the request or the config was wrong, not that something failed. */
-const USAGE_ERROR_CODES = new Set(['bad_request', 'unknown_profile', 'unknown_board', 'reload_rejected']);
-
 const out = (text: string) => process.stdout.write(`${text}\n`);
+const fail = (text: string) => process.stderr.write(`hermes-supervisor: ${text}\n`);
 const json = (value: unknown) => out(JSON.stringify(value, null, 2));
 
 function count(value: string): number {
@@ -62,6 +58,8 @@ function readableEvent(line: string): string {
 function program(setResult: (result: Promise<number> | number) => void): Command {
   const root = new Command('hermes-supervisor')
     .description('Supervises a fleet of Hermes gateways, one per profile, and keeps their shared kanban boards safe.')
+    // Read at run time, so an installed copy reports the version it was packed as.
+    .version((JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version, '-V, --version')
     .exitOverride()
     .showSuggestionAfterError()
     .addHelpText(
@@ -82,8 +80,10 @@ Examples:
   hermes-supervisor kanban init --board default     the safe way to re-init a board
   hermes-supervisor shutdown                        stop every gateway and the supervisor
 
-The config is --config FILE, else $HERMES_SUPERVISOR_CONFIG, else ./supervisor/supervisor.yaml, else
-~/.hermes/supervisor.yaml. Exit codes: 0 ok, 1 failed (or nothing running), 2 bad config or usage.`,
+The config is --config FILE, else $HERMES_SUPERVISOR_CONFIG, else $HERMES_HOME/supervisor.yaml
+(~/.hermes/supervisor.yaml), else, with a warning, the demo's ./supervisor/supervisor.yaml. Exit codes: 0 ok,
+1 failed or unhealthy (or nothing running), 2 bad config or usage (an unknown profile or board, a bad
+option, a rejected reload).`,
     );
   const withConfig = (command: Command) => command.option('-c, --config <file>', 'supervisor config file');
 
@@ -93,7 +93,9 @@ The config is --config FILE, else $HERMES_SUPERVISOR_CONFIG, else ./supervisor/s
     .action((options: { config?: string; json?: boolean }) => setResult(validateCommand(options, out)));
 
   withConfig(root.command('start'))
+    .usage('[options] [PROFILE...]')
     .description("run the supervisor in the foreground: start every profile's gateway and keep it running")
+    .addHelpText('after', '\nWith profile names, `start PROFILE...` instead resumes those gateways of the running supervisor (the same as `resume PROFILE...`).')
     .action((options: { config?: string }) => setResult(startCommand(options)));
 
   withConfig(root.command('status'))
@@ -101,9 +103,9 @@ The config is --config FILE, else $HERMES_SUPERVISOR_CONFIG, else ./supervisor/s
     .option('--json', 'print the status as JSON')
     .action((options: { config?: string; json?: boolean }) =>
       setResult(
-        ask(options.config, 'status').then((status) => {
+        ask(options.config, 'status', {}).then((status) => {
           if (options.json) json(status);
-          else out(statusText(status as StatusReport));
+          else out(statusText(status));
           return 0;
         }),
       ),
@@ -119,17 +121,14 @@ The config is --config FILE, else $HERMES_SUPERVISOR_CONFIG, else ./supervisor/s
     .action((profiles: string[], options: { config?: string; all?: boolean; stale?: boolean; reason?: string; wait: boolean }) =>
       setResult(
         ask(options.config, 'restart', { profiles, all: options.all === true, stale: options.stale === true, reason: options.reason, wait: options.wait }, true).then(
-          (value) => {
-            const result = value as { profiles: string[]; restarted?: string[]; failed?: string[]; vetoed?: string[]; skipped?: string[]; duration_ms?: number };
+          (result) => {
             if (!options.wait) {
               out(`queued: ${result.profiles.join(', ') || 'nothing'}`);
               return 0;
             }
-            out(`restarted: ${result.restarted?.join(', ') || 'none'} (${result.duration_ms ?? 0} ms)`);
-            if (result.vetoed?.length) out(`vetoed by pre_restart: ${result.vetoed.join(', ')}`);
-            if (result.skipped?.length) out(`skipped (stopped, or held by board maintenance; start them with \`start PROFILE\`): ${result.skipped.join(', ')}`);
-            if (result.failed?.length) {
-              process.stderr.write(`hermes-supervisor: did not come back ready: ${result.failed.join(', ')}\n`);
+            out(restartText(result));
+            if (result.wave?.failed.length) {
+              fail(`did not come back ready: ${result.wave.failed.join(', ')}`);
               return EXIT_FAILED;
             }
             return 0;
@@ -144,7 +143,8 @@ The config is --config FILE, else $HERMES_SUPERVISOR_CONFIG, else ./supervisor/s
     .action((profiles: string[], options: { config?: string }) =>
       setResult(
         ask(options.config, 'stop', { profiles }, true).then((result) => {
-          out(`stopped: ${(result as { stopped: string[] }).stopped.join(', ')}`);
+          out(`stopped: ${result.stopped.join(', ') || 'none'}`);
+          if (result.already_stopped.length) out(`already stopped (kept stopped): ${result.already_stopped.join(', ')}`);
           return 0;
         }),
       ),
@@ -161,8 +161,7 @@ The config is --config FILE, else $HERMES_SUPERVISOR_CONFIG, else ./supervisor/s
     .option('--no-wait', 'return once the supervisor has begun to stop')
     .action((options: { config?: string; wait: boolean }) =>
       setResult(
-        ask(options.config, 'shutdown').then(async (result) => {
-          const { pid } = result as { pid: number };
+        ask(options.config, 'shutdown', {}).then(async ({ pid }) => {
           if (!options.wait) {
             out(`supervisor ${pid} is stopping`);
             return 0;
@@ -178,8 +177,7 @@ The config is --config FILE, else $HERMES_SUPERVISOR_CONFIG, else ./supervisor/s
     .description('re-read every config (same as SIGHUP): start added profiles, stop removed ones, restart changed ones')
     .action((options: { config?: string }) =>
       setResult(
-        ask(options.config, 'reload', {}, true).then((value) => {
-          const diff = value as { added: string[]; removed: string[]; changed: string[] };
+        ask(options.config, 'reload', {}, true).then((diff) => {
           out(`added: ${diff.added.join(', ') || 'none'}; removed: ${diff.removed.join(', ') || 'none'}; restarting: ${diff.changed.join(', ') || 'none'}`);
           return 0;
         }),
@@ -192,8 +190,7 @@ The config is --config FILE, else $HERMES_SUPERVISOR_CONFIG, else ./supervisor/s
     .option('--full', 'PRAGMA integrity_check instead of quick_check (slower on big boards)')
     .action((options: { config?: string; json?: boolean; full?: boolean }) =>
       setResult(
-        ask(options.config, 'check', { full: options.full === true }, true).then((value) => {
-          const report = value as Parameters<typeof checkText>[0];
+        ask(options.config, 'check', { full: options.full === true }, true).then((report) => {
           if (options.json) json(report);
           else out(checkText(report));
           return checkFailed(report) ? EXIT_FAILED : 0;
@@ -220,29 +217,31 @@ The config is --config FILE, else $HERMES_SUPERVISOR_CONFIG, else ./supervisor/s
       setResult(showUntilInterrupted(eventsFile(options.config), options.lines, print, options.follow === true));
     });
 
-  const kanban = root.command('kanban').description('board maintenance through the supervisor');
+  // --config is taken before `init` as well as after it.
+  const kanban = withConfig(root.command('kanban')).description('board maintenance through the supervisor');
   withConfig(kanban.command('init'))
     .description("the safe re-init: fence and stop the board's granted gateways, run kanban.init_command, verify, restart them in a wave")
     .option('--board <slug>', 'the board', 'default')
-    .action((options: { config?: string; board: string }) =>
+    .action((_options: unknown, command: Command) => {
+      const options = command.optsWithGlobals<{ config?: string; board: string }>();
       setResult(
-        ask(options.config, 'kanban_init', { board: options.board }, true).then((value) => {
-          const result = value as { ok: boolean; generation: number; init: { code: number | null; output: string; error: string | null }; integrity: { status: string } | null; wave: { restarted: string[]; failed: string[] } };
+        ask(options.config, 'kanban_init', { board: options.board }, true).then((result) => {
           out(`board ${options.board}: init ${result.ok ? 'ok' : 'FAILED'} (exit ${result.init.code ?? result.init.error}), integrity ${result.integrity?.status ?? 'not checked'}, generation ${result.generation}`);
           if (!result.ok && result.init.output) out(result.init.output.trimEnd());
           out(`gateways back: ${result.wave.restarted.join(', ') || 'none'}${result.wave.failed.length ? `; not ready: ${result.wave.failed.join(', ')}` : ''}`);
           return result.ok && result.wave.failed.length === 0 ? 0 : EXIT_FAILED;
         }),
-      ),
-    );
+      );
+    });
   return root;
 }
 
 async function resume(config: string | undefined, profiles: string[]): Promise<number> {
-  const result = (await ask(config, 'start', { profiles }, true)) as { started: string[]; failed: string[] };
-  out(`started: ${result.started.join(', ') || 'none'}`);
+  const result = await ask(config, 'start', { profiles }, true);
+  if (result.started.length > 0 || result.already_running.length === 0) out(`started: ${result.started.join(', ') || 'none'}`);
+  if (result.already_running.length > 0) out(`already running: ${result.already_running.join(', ')}`);
   if (result.failed.length === 0) return 0;
-  process.stderr.write(`hermes-supervisor: did not come up ready: ${result.failed.join(', ')}\n`);
+  fail(`did not come up ready: ${result.failed.join(', ')}`);
   return EXIT_FAILED;
 }
 
@@ -274,11 +273,10 @@ export async function main(args: string[]): Promise<number> {
   } catch (err) {
     if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : EXIT_USAGE;
     if (err instanceof ConfigError) {
-      for (const line of err.message.split('\n')) process.stderr.write(`hermes-supervisor: ${line}\n`);
-      return EXIT_USAGE;
+      for (const line of err.message.split('\n')) fail(line);
+    } else {
+      fail(err instanceof Error ? err.message : String(err));
     }
-    const message = err instanceof ControlError ? err.message : err instanceof Error ? err.message : String(err);
-    process.stderr.write(`hermes-supervisor: ${message}\n`);
-    return err instanceof ControlError && USAGE_ERROR_CODES.has(err.code) ? EXIT_USAGE : EXIT_FAILED;
+    return exitCodeOf(err);
   }
 }

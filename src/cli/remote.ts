@@ -1,5 +1,7 @@
 import { ConfigError, loadConfig, locateRuntime } from '../config/index.js';
-import { ControlError, readInstanceRecord, request } from '../control/index.js';
+import { call, ControlError, type ArgsOf, type CommandName, type ResultOf } from '../control/index.js';
+import { findLeftovers } from '../recovery/index.js';
+import { readInstanceRecord } from '../statedir/index.js';
 
 /**
  * Sends one command to the supervisor that the config names; long commands wait without a timeout.
@@ -9,7 +11,7 @@ import { ControlError, readInstanceRecord, request } from '../control/index.js';
  * gives the socket it actually listens on. A `reload` of a broken config is sent all the same, so the
  * supervisor rejects it, logs why and keeps running as it was.
  */
-export async function ask(configFile: string | undefined, cmd: string, args: Record<string, unknown> = {}, waits = false): Promise<unknown> {
+export async function ask<K extends CommandName>(configFile: string | undefined, cmd: K, args: ArgsOf<K>, waits = false): Promise<ResultOf<K>> {
   let configError: ConfigError | null = null;
   let paths: { file: string; state_dir: string; socket: string };
   try {
@@ -23,9 +25,9 @@ export async function ask(configFile: string | undefined, cmd: string, args: Rec
   const running = readInstanceRecord(paths.state_dir);
   const sockets = [...new Set([paths.socket, ...(running ? [running.socket] : [])])];
   for (const socket of sockets) {
-    let result: unknown;
+    let result: ResultOf<K>;
     try {
-      result = await request(socket, cmd, args, waits ? { timeoutMs: 0 } : {});
+      result = await call(socket, cmd, args, waits ? { timeoutMs: 0 } : {});
     } catch (err) {
       if (err instanceof ControlError && err.code === 'not_running') continue;
       throw err;
@@ -37,5 +39,16 @@ export async function ask(configFile: string | undefined, cmd: string, args: Rec
   }
   // Nothing to talk to: the broken config is the operator's real problem.
   if (configError !== null) throw configError;
-  throw new ControlError('not_running', `no supervisor is running for ${paths.file} (socket ${paths.socket}); start one with: hermes-supervisor start --config ${paths.file}`);
+  throw new ControlError('not_running', `no supervisor is running for ${paths.file} (socket ${paths.socket})${orphansNote(paths.state_dir)}; start one with: hermes-supervisor start --config ${paths.file}`);
+}
+
+/**
+ * Gateways a killed supervisor left running, by its process records (a pid now naming another
+ * process is not counted): they run unsupervised until the next start stops them.
+ */
+function orphansNote(stateDir: string): string {
+  const left = findLeftovers(stateDir);
+  if (left.length === 0) return '';
+  const list = left.map((record) => `${record.profile} (pid ${record.pid})`).join(', ');
+  return `, but ${left.length} gateway${left.length === 1 ? '' : 's'} it started ${left.length === 1 ? 'is' : 'are'} still running unsupervised: ${list} (the next start stops them first)`;
 }

@@ -1,9 +1,28 @@
 import { AlreadyRunningError } from '../control/index.js';
-import { Supervisor } from '../daemon/index.js';
-import { signalGroup } from '../fleet/index.js';
+import { commandHandlers, Supervisor } from '../daemon/index.js';
+import { consoleLine, wrap } from '../events/index.js';
+import { signalGroup } from '../proc/index.js';
 import { buildPlan } from '../plan/index.js';
 import { notifyReady, notifyStatus, notifyStopping } from '../systemd/index.js';
 import { loadCheckedConfig } from './validate.js';
+
+/** Longer profile names push their own lines' text right rather than every line's. */
+const MAX_SOURCE_WIDTH = 16;
+
+/**
+ * Prints gateway output and event summaries in one aligned column; on a terminal with the time,
+ * colours (unless NO_COLOR is set) and wrapped at its width. Stops quietly once stdout is gone.
+ */
+function consolePrinter(profiles: string[]): (line: string) => void {
+  const tty = process.stdout.isTTY === true;
+  const color = tty && !process.env.NO_COLOR && process.stdout.hasColors();
+  const sourceWidth = Math.min(MAX_SOURCE_WIDTH, Math.max('supervisor'.length, ...profiles.map((name) => name.length)));
+  return (line) => {
+    if (!process.stdout.writable) return;
+    const layout = { sourceWidth, tty, color, columns: process.stdout.columns ?? 100, now: new Date() };
+    process.stdout.write(`${consoleLine(line, layout)}\n`);
+  };
+}
 
 /**
  * Runs the supervisor in the foreground until SIGTERM or SIGINT (a second one kills the gateways at
@@ -11,8 +30,11 @@ import { loadCheckedConfig } from './validate.js';
  */
 export async function startCommand(options: { config?: string }): Promise<number> {
   const plan = buildPlan(loadCheckedConfig(options.config));
-  for (const warning of plan.warnings) process.stderr.write(`hermes-supervisor: warning: ${warning}\n`);
-  const supervisor = new Supervisor(plan, { print: (line) => void (process.stdout.writable && process.stdout.write(`${line}\n`)) });
+  for (const warning of plan.warnings) {
+    const line = `hermes-supervisor: warning: ${warning}`;
+    process.stderr.write(`${process.stderr.isTTY ? wrap(line, process.stderr.columns ?? 100).join('\n') : line}\n`);
+  }
+  const supervisor = new Supervisor(plan, { print: consolePrinter(plan.profiles.map((profile) => profile.name)), commands: commandHandlers });
   // A bug in one callback must not end the supervisor with its gateways orphaned: report and go on.
   process.on('unhandledRejection', (reason) => {
     supervisor.events.emit('supervisor.error', { during: 'an asynchronous task', error: reason instanceof Error ? reason.message : String(reason) });
@@ -22,18 +44,16 @@ export async function startCommand(options: { config?: string }): Promise<number
   });
 
   let signals = 0;
-  const stopped = new Promise<void>((resolve) => {
-    const onSignal = (signal: NodeJS.Signals) => {
-      signals += 1;
-      if (signals === 1) {
-        void notifyStopping();
-        supervisor.shutdown(supervisor.shutdownRequestedBy ?? signal).then(resolve, resolve);
-      } else {
-        for (const gateway of supervisor.fleet.gateways.values()) if (gateway.pid) signalGroup(gateway.pid, 'SIGKILL');
-      }
-    };
-    process.on('SIGTERM', onSignal);
-    process.on('SIGINT', onSignal);
+  const onSignal = (signal: NodeJS.Signals) => {
+    signals += 1;
+    if (signals === 1) void supervisor.shutdown(signal);
+    else for (const gateway of supervisor.fleet.gateways.values()) if (gateway.pid) signalGroup(gateway.pid, 'SIGKILL');
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  // A signal or the `shutdown` command: systemd hears of it either way.
+  supervisor.events.subscribe((event) => {
+    if (event.type === 'supervisor.stopping') void notifyStopping();
   });
   process.on('SIGHUP', () => {
     supervisor.reload().catch(() => undefined);
@@ -46,16 +66,19 @@ export async function startCommand(options: { config?: string }): Promise<number
     clearInterval(keepAlive);
     if (err instanceof AlreadyRunningError) {
       process.stderr.write(`hermes-supervisor: another supervisor (pid ${err.pid ?? 'unknown'}) is already running with state dir ${plan.config.state_dir} (socket ${err.socketPath})\n`);
-      return 1;
+    } else {
+      await supervisor.shutdown('start failed');
+      process.stderr.write(`hermes-supervisor: ${(err as Error).message}\n`);
     }
-    await supervisor.shutdown('start failed');
-    throw err;
+    // Whatever the failed start left open (a half-set-up socket, a watcher) must not keep the process
+    // alive, and a signal would find nothing left to stop: exit now.
+    process.exit(1);
   }
   if (!supervisor.shuttingDown) {
     void notifyReady();
     void notifyStatus(`${supervisor.fleet.gateways.size} gateways`);
   }
-  await stopped;
+  await supervisor.stopped;
   clearInterval(keepAlive);
   // Every gateway is stopped: nothing left behind (a stuck watcher, a stray timer) may keep us running.
   setTimeout(() => process.exit(0), 2000).unref();

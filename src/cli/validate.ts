@@ -1,7 +1,8 @@
 import Table from 'cli-table3';
-import { ConfigError, loadConfig, type SupervisorConfig } from '../config/index.js';
+import { ConfigError, loadConfig, type ConfigIssue, type SupervisorConfig } from '../config/index.js';
 import { socketPathProblem } from '../control/index.js';
 import { buildPlan, redactEnv, type FleetPlan } from '../plan/index.js';
+import { stateDirUsable } from '../statedir/index.js';
 
 /** The fleet plan as `validate --json` prints it; env values that look like secrets are hidden. */
 export function planReport(plan: FleetPlan) {
@@ -42,11 +43,15 @@ export function planTable(plan: FleetPlan): string {
   return lines.join('\n');
 }
 
-/** The config, loaded and checked for what only the host can tell (a socket path the kernel would refuse). */
+/** The config, loaded and checked for what only the host can tell (a state dir we cannot use, a socket path the kernel would refuse). */
 export function loadCheckedConfig(configFile: string | undefined): SupervisorConfig {
   const config = loadConfig(configFile);
-  const problem = socketPathProblem(config.control.socket);
-  if (problem !== null) throw new ConfigError([{ file: config.file, key: 'control.socket', message: `${problem}; choose a shorter control.socket or state_dir` }]);
+  const issues: ConfigIssue[] = [];
+  const stateDir = stateDirUsable(config.state_dir);
+  if (stateDir !== null) issues.push({ file: config.file, key: 'state_dir', message: `${stateDir}; expected a directory private to this user (or a path where one can be created)` });
+  const socket = socketPathProblem(config.control.socket);
+  if (socket !== null) issues.push({ file: config.file, key: 'control.socket', message: `${socket}; choose a shorter control.socket or state_dir` });
+  if (issues.length > 0) throw new ConfigError(issues);
   return config;
 }
 

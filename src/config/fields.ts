@@ -2,6 +2,9 @@ import { z } from 'zod';
 import { RESERVED_ENV_KEYS } from '../hermes/index.js';
 import { parseDuration, parseSize } from '../util/index.js';
 
+/** An error message saying what was expected and echoing what was found. */
+export const expected = (what: string) => (issue: { input?: unknown }) => `${what}, got ${JSON.stringify(issue.input) ?? String(issue.input)}`;
+
 /** A duration string ("250ms", "10s", "5m"), parsed to milliseconds. */
 export const duration = z.string({ error: 'expected a duration string like "250ms", "10s" or "5m"' }).transform((text, ctx) => {
   const value = parseDuration(text);
@@ -23,7 +26,7 @@ export const size = z.string({ error: 'expected a size string like "512K", "10M"
 });
 
 export const count = (min: number) =>
-  z.number({ error: `expected a whole number >= ${min}` }).int(`expected a whole number >= ${min}`).min(min, `expected a whole number >= ${min}`);
+  z.number({ error: expected(`expected a whole number >= ${min}`) }).int(`expected a whole number >= ${min}`).min(min, `expected a whole number >= ${min}`);
 
 /** A command as an argv array: never a shell string. */
 export const argv = z
@@ -51,4 +54,4 @@ export const envMap = z
     }
   });
 
-export const bool = z.boolean({ error: 'expected true or false' });
+export const bool = z.boolean({ error: expected('expected true or false') });

@@ -16,9 +16,11 @@ export class ConfigError extends Error {
   readonly issues: ConfigIssue[];
 
   constructor(issues: ConfigIssue[]) {
-    super(issues.map(formatIssue).join('\n'));
+    // In reading order: by file, then by line (problems of a whole file first).
+    const sorted = [...issues].sort((a, b) => a.file.localeCompare(b.file) || (a.line ?? 0) - (b.line ?? 0));
+    super(sorted.map(formatIssue).join('\n'));
     this.name = 'ConfigError';
-    this.issues = issues;
+    this.issues = sorted;
   }
 }
 

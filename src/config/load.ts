@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
+import { defaultSocket, defaultStateDir } from '../statedir/index.js';
 import { resolvePath } from '../util/index.js';
 import { ConfigError } from './issues.js';
 import { locateConfig } from './locate.js';
@@ -43,8 +44,8 @@ interface RuntimePaths {
 function runtimePaths(file: string, raw: { hermes_home?: string; state_dir?: string; socket?: string }, env: NodeJS.ProcessEnv): RuntimePaths {
   const at = (value: string) => resolvePath(value, path.dirname(file));
   const hermesHome = at(raw.hermes_home ?? env.HERMES_HOME ?? path.join(os.homedir(), '.hermes'));
-  const stateDir = at(raw.state_dir ?? path.join(hermesHome, 'supervisor'));
-  return { file, hermes_home: hermesHome, state_dir: stateDir, socket: at(raw.socket ?? path.join(stateDir, 'supervisor.sock')) };
+  const stateDir = at(raw.state_dir ?? defaultStateDir(hermesHome));
+  return { file, hermes_home: hermesHome, state_dir: stateDir, socket: at(raw.socket ?? defaultSocket(stateDir)) };
 }
 
 /**

@@ -23,7 +23,22 @@ export {
   type PingResult,
 } from './server.js';
 export { DEFAULT_MAX_REPLY_LINE_BYTES, DEFAULT_REQUEST_TIMEOUT_MS, request, type RequestOptions } from './client.js';
-export { checkStateDir, ensureStateDir } from './statedir.js';
-export { lockStateDir, StateDirLockedError, LOCK_FILE, type InstanceLock } from './instanceLock.js';
-export { readInstanceRecord, removeInstanceRecord, writeInstanceRecord, RECORD_FILE, type InstanceRecord } from './instanceRecord.js';
 export { socketPathProblem } from './socketfile.js';
+export {
+  call,
+  commandArgs,
+  dispatchTable,
+  parseArgs,
+  type ArgsOf,
+  type CheckReport,
+  type CommandHandlers,
+  type CommandName,
+  type ForeignHolderRow,
+  type HolderRow,
+  type KanbanInitResult,
+  type RestartResult,
+  type ResultOf,
+  type StatusReport,
+  type ValidArgsOf,
+  type WaveSummary,
+} from './api.js';

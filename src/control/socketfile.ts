@@ -10,9 +10,11 @@ export interface FileIdentity {
 
 /** sun_path is 108 bytes on Linux, terminating NUL included. */
 const MAX_SOCKET_PATH_BYTES = 107;
+/** `.ctl<pid>-`: the creator's pid, so a folder a killed supervisor left is known to be stale. */
 const TEMP_DIR_PREFIX = '.ctl';
-/** "/" + prefix + six random characters + "/s": the bind path's extra length over the directory. */
-const TEMP_SUFFIX_BYTES = 1 + TEMP_DIR_PREFIX.length + 6 + 2;
+const tempDirPrefix = (): string => `${TEMP_DIR_PREFIX}${process.pid}-`;
+/** "/" + prefix with the longest pid (7 digits) + six random characters + "/s": the bind path's extra length. */
+const TEMP_SUFFIX_BYTES = 1 + TEMP_DIR_PREFIX.length + 8 + 6 + 2;
 
 export function identityOf(stats: fs.Stats): FileIdentity {
   return { dev: stats.dev, ino: stats.ino };
@@ -71,7 +73,7 @@ function closeQuietly(server: net.Server): Promise<void> {
 export async function listenPrivate(server: net.Server, socketPath: string): Promise<FileIdentity> {
   let tempDir: string;
   try {
-    tempDir = fs.mkdtempSync(path.join(path.dirname(socketPath), TEMP_DIR_PREFIX));
+    tempDir = fs.mkdtempSync(path.join(path.dirname(socketPath), tempDirPrefix()));
   } catch (err) {
     throw new Error(`cannot create the control socket ${socketPath}: ${(err as Error).message}`);
   }

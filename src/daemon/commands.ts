@@ -1,96 +1,51 @@
-import { findForeignHolders, holderTargets } from '../board/index.js';
-import { ControlError, type CommandHandler } from '../control/index.js';
-import type { Gateway } from '../fleet/index.js';
-import { HOLD } from './holds.js';
-import { kanbanInit } from './kanbanInit.js';
-import { statusReport } from './status.js';
-import { ReloadRejected, type Supervisor } from './supervisor.js';
+import { ControlError, type CommandHandlers } from '../control/index.js';
+import { ReloadRejected, type SupervisorVerbs } from './verbs.js';
 
-const strings = (value: unknown, name: string): string[] => {
-  if (value === undefined) return [];
-  if (!Array.isArray(value) || !value.every((item) => typeof item === 'string')) {
-    throw new ControlError('bad_request', `"${name}" must be a list of strings`);
-  }
-  return value as string[];
-};
+const plural = (count: number, word: string) => (count === 1 ? word : `${word}s`);
 
-/** The gateways named, or an error naming every unknown one. */
-function named(supervisor: Supervisor, names: string[]): Gateway[] {
-  const unknown = names.filter((name) => !supervisor.fleet.get(name));
-  if (unknown.length > 0) {
-    const known = [...supervisor.fleet.gateways.keys()].join(', ') || 'none';
-    throw new ControlError('unknown_profile', `unknown profile${unknown.length > 1 ? 's' : ''}: ${unknown.join(', ')} (running profiles: ${known})`);
-  }
-  return names.map((name) => supervisor.fleet.get(name)!);
+/** Throws an unknown_profile error naming every name the supervisor does not run. */
+function checkProfiles(verbs: SupervisorVerbs, names: string[]): void {
+  const known = verbs.profileNames();
+  const unknown = names.filter((name) => !known.includes(name));
+  if (unknown.length === 0) return;
+  throw new ControlError('unknown_profile', `unknown ${plural(unknown.length, 'profile')}: ${unknown.join(', ')} (running profiles: ${known.join(', ') || 'none'})`);
 }
 
-/** The control socket's commands, each a thin call into the supervisor. */
-export function commandHandlers(supervisor: Supervisor): Record<string, CommandHandler> {
+function checkBoard(verbs: SupervisorVerbs, slug: string): void {
+  const known = verbs.boardNames();
+  if (!known.includes(slug)) throw new ControlError('unknown_board', `unknown board "${slug}"; known: ${known.join(', ') || 'none'}`);
+}
+
+/** The control socket's commands: names checked, then a thin call into the supervisor's verbs. */
+export function commandHandlers(verbs: SupervisorVerbs): CommandHandlers {
   return {
-    status: async () =>
-      statusReport({ startedAt: supervisor.startedAt, plan: supervisor.plan, fleet: supervisor.fleet, steward: supervisor.steward, health: supervisor.health }),
+    status: async () => verbs.status(),
 
     restart: async (args) => {
-      const all = args.all === true;
-      const stale = args.stale === true;
-      let profiles = named(supervisor, strings(args.profiles, 'profiles')).map((gateway) => gateway.name);
-      if (all) {
-        // After an operator fixed a board held by on_corruption: stop, or before an upgrade's restart:
-        // release held boards and run the staged init once per board before the wave.
-        supervisor.care.release();
-        await supervisor.initBoards('restart --all');
-        profiles = [...supervisor.fleet.gateways.keys()];
-      }
-      if (stale) {
-        const audit = supervisor.steward.audit();
-        const generations = supervisor.steward.generations();
-        profiles.push(...audit.holders.filter((holder) => holder.generation < (generations[holder.board] ?? 0)).map((holder) => holder.owner));
-      }
-      profiles = [...new Set(profiles)];
-      if (profiles.length === 0 && !stale) throw new ControlError('bad_request', 'name profiles to restart, or pass --all or --stale');
-      const reason = typeof args.reason === 'string' && args.reason.trim() ? args.reason.trim() : 'manual';
-      const wave = supervisor.waves.request({ profiles, reason, immediate: true });
-      if (args.wait === false) return { profiles, reason, waiting: false };
-      const result = profiles.length > 0 ? await wave : null;
-      return { profiles, reason, restarted: result?.restarted ?? [], failed: result?.failed ?? [], vetoed: result?.vetoed ?? [], skipped: result?.skipped ?? [], duration_ms: result?.durationMs ?? 0 };
+      checkProfiles(verbs, args.profiles);
+      if (args.profiles.length === 0 && !args.all && !args.stale) throw new ControlError('bad_request', 'name profiles to restart, or pass --all or --stale');
+      return verbs.restartGateways(args);
     },
 
-    stop: async (args) => {
-      const gateways = named(supervisor, strings(args.profiles, 'profiles'));
-      if (gateways.length === 0) throw new ControlError('bad_request', 'name the profiles to stop');
-      for (const gateway of gateways) gateway.hold(HOLD.operator);
-      await Promise.all(gateways.map((gateway) => gateway.stop()));
-      return { stopped: gateways.map((gateway) => gateway.name) };
+    stop: async ({ profiles }) => {
+      checkProfiles(verbs, profiles);
+      return verbs.stopGateways(profiles);
     },
 
-    start: async (args) => {
-      const gateways = named(supervisor, strings(args.profiles, 'profiles'));
-      if (gateways.length === 0) throw new ControlError('bad_request', 'name the profiles to start');
-      const blocked: string[] = [];
-      for (const gateway of gateways) {
-        gateway.release(HOLD.operator);
-        // A gateway held for a board's maintenance starts when that is done, not before.
-        if (gateway.held) blocked.push(`${gateway.name} (held: ${[...gateway.holds].join(', ')})`);
-        else gateway.start('operator');
-      }
-      const startable = gateways.filter((gateway) => !gateway.held);
-      const ready = await Promise.all(startable.map((gateway) => gateway.waitReady()));
-      return {
-        started: startable.filter((_, index) => ready[index]).map((g) => g.name),
-        failed: [...startable.filter((_, index) => !ready[index]).map((g) => g.name), ...blocked],
-      };
+    start: async ({ profiles }) => {
+      checkProfiles(verbs, profiles);
+      return verbs.startGateways(profiles);
     },
 
     shutdown: async () => {
-      supervisor.shutdownRequestedBy = 'shutdown command';
-      // Reply first: closing the socket waits for open connections. The signal takes the same path as systemd's stop.
-      setImmediate(() => process.kill(process.pid, 'SIGTERM'));
+      // Reply first: closing the socket waits for open connections.
+      setImmediate(() => void verbs.shutdown('shutdown command'));
       return { stopping: true, pid: process.pid };
     },
 
     reload: async () => {
       try {
-        const diff = await supervisor.reload();
+        const diff = await verbs.reload();
         return { added: diff.added.map((profile) => profile.name), removed: diff.removed, changed: diff.changed.map((profile) => profile.name) };
       } catch (err) {
         if (err instanceof ReloadRejected) throw new ControlError('reload_rejected', `config rejected, fleet untouched: ${err.message}`);
@@ -98,32 +53,11 @@ export function commandHandlers(supervisor: Supervisor): Record<string, CommandH
       }
     },
 
-    check: async (args) => {
-      // An operator's check can afford the maps: it also finds a mapping kept after every fd closed.
-      const audit = supervisor.steward.audit({ maps: true });
-      const generations = supervisor.steward.generations();
-      const exclude = new Set<number>([process.pid]);
-      for (const gateway of supervisor.fleet.gateways.values()) if (gateway.pid) exclude.add(gateway.pid);
-      const foreign = findForeignHolders(holderTargets(supervisor.steward.boards.values()), exclude, { maps: true }).filter(
-        (holder) => !audit.holders.some((own) => own.pid === holder.pid),
-      );
-      const integrity = (await supervisor.care.probeAll(args.full === true)).map(({ board, probe }) => ({
-        board,
-        status: probe.status,
-        detail: probe.detail,
-        duration_ms: Math.round(probe.durationMs),
-      }));
-      const denied = new Set(supervisor.plan.profiles.filter((profile) => !profile.grant).map((profile) => profile.name));
-      return {
-        audit_ms: Math.round(audit.durationMs * 1000) / 1000,
-        holders: audit.holders,
-        stale: audit.holders.filter((holder) => holder.generation < (generations[holder.board] ?? 0)),
-        violations: audit.holders.filter((holder) => denied.has(holder.owner)),
-        foreign,
-        integrity,
-      };
-    },
+    check: async ({ full }) => verbs.check(full),
 
-    kanban_init: async (args) => kanbanInit(supervisor, typeof args.board === 'string' ? args.board : 'default'),
+    kanban_init: async ({ board }) => {
+      checkBoard(verbs, board);
+      return verbs.reinitBoard(board);
+    },
   };
 }

@@ -28,7 +28,7 @@ function restartContext(type: string, profile: string, reason: string, pid: numb
 export function wireHooks(config: () => SupervisorConfig, events: EventLog): HookWiring {
   const run = (name: HookName, event: Record<string, unknown>, context: HookContext) => {
     const current = config();
-    return runHook({ name, command: current.hooks[name], timeoutMs: current.hooks.timeout, event, context, events, cwd: current.dir });
+    return runHook({ name, command: current.hooks[name], timeoutMs: current.hooks.timeout, event, context, events, cwd: current.dir, stateDir: current.state_dir });
   };
   events.subscribe((event: SupervisorEvent) => {
     const name = EVENT_HOOKS[event.type];

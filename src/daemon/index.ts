@@ -1,2 +1,4 @@
-export { Supervisor, ReloadRejected, type SupervisorOptions } from './supervisor.js';
-export type { StatusReport } from './status.js';
+export { Supervisor, type SupervisorOptions } from './supervisor.js';
+export { commandHandlers } from './commands.js';
+export { ReloadRejected, type SupervisorVerbs } from './verbs.js';
+

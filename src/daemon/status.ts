@@ -1,23 +1,7 @@
-import type { AuditSummary, BoardSteward } from '../steward/index.js';
+import type { StatusReport } from '../control/index.js';
+import { healthOf, type AuditSummary, type BoardSteward } from '../steward/index.js';
 import type { Fleet } from '../fleet/index.js';
 import type { FleetPlan } from '../plan/index.js';
-
-export interface StatusReport {
-  supervisor: { pid: number; started_at: string; config: string; state_dir: string };
-  boards: Array<{ slug: string; path: string; generation: number; dev: number | null; ino: number | null; holders: number; health: string }>;
-  profiles: Array<{
-    name: string;
-    state: string;
-    pid: number | null;
-    grant: boolean;
-    grant_reason: string;
-    generation: number | null;
-    restarts: number;
-    last_exit: unknown;
-    last_restart_reason: string | null;
-    uptime_s: number | null;
-  }>;
-}
 
 /** What `status` reports: the supervisor, each board and each profile. */
 export function statusReport(input: {
@@ -25,11 +9,10 @@ export function statusReport(input: {
   plan: FleetPlan;
   fleet: Fleet;
   steward: BoardSteward;
-  health: ReadonlyMap<string, string>;
 }): StatusReport {
   const { plan, fleet, steward } = input;
   const audit: AuditSummary | null = steward.lastAudit;
-  const firstBoard = plan.boards[0]?.slug;
+  const firstBoard = steward.boards.values().next().value;
   return {
     supervisor: { pid: process.pid, started_at: input.startedAt.toISOString(), config: plan.config.file, state_dir: plan.config.state_dir },
     boards: [...steward.boards.values()].map((board) => ({
@@ -39,7 +22,7 @@ export function statusReport(input: {
       dev: board.identity?.dev ?? null,
       ino: board.identity?.ino ?? null,
       holders: new Set(audit?.holders.filter((holder) => holder.board === board.slug).map((holder) => holder.pid)).size,
-      health: input.health.get(board.slug) ?? (board.identity ? 'unknown' : 'missing'),
+      health: healthOf(board),
     })),
     profiles: plan.profiles.map((profile) => {
       const gateway = fleet.get(profile.name);
@@ -50,7 +33,8 @@ export function statusReport(input: {
         pid: gateway?.pid ?? null,
         grant: profile.grant,
         grant_reason: profile.grant_reason,
-        generation: gateway && firstBoard !== undefined ? (gateway.boardGenerations[firstBoard] ?? null) : null,
+        // The generation of the first board it was spawned on; none for a gateway denied the boards.
+        generation: firstBoard?.spawnedOn.get(profile.name) ?? null,
         restarts: gateway?.restarts ?? 0,
         last_exit: gateway?.lastExit ?? null,
         last_restart_reason: gateway?.lastRestartReason ?? null,

@@ -1,49 +1,58 @@
 import { mkdirSync } from 'node:fs';
+import path from 'node:path';
 import { loadConfig } from '../config/index.js';
-import { processStartTime } from '../board/index.js';
+import { findForeignHolders, holderTargets, processStartTime } from '../board/index.js';
 import {
   AlreadyRunningError,
+  ControlError,
+  dispatchTable,
+  startControlServer,
+  type CheckReport,
+  type CommandHandlers,
+  type ControlServer,
+  type KanbanInitResult,
+  type ResultOf,
+  type StatusReport,
+  type ValidArgsOf,
+} from '../control/index.js';
+import { EventLog, formatEvent } from '../events/index.js';
+import { parseSize } from '../util/index.js';
+import { Fleet, HOLD, WaveRunner } from '../fleet/index.js';
+import { buildPlan, diffPlans, type FleetPlan, type PlanDiff } from '../plan/index.js';
+import { forgetGateway, reapLeftovers, recordGateway, removeDeadTemps } from '../recovery/index.js';
+import {
+  deniedHome,
   ensureStateDir,
   lockStateDir,
   readInstanceRecord,
   removeInstanceRecord,
   StateDirLockedError,
-  startControlServer,
   writeInstanceRecord,
-  type ControlServer,
   type InstanceLock,
-} from '../control/index.js';
-import { EventLog, formatEvent } from '../events/index.js';
-import { parseSize } from '../util/index.js';
-import { Fleet, WaveRunner } from '../fleet/index.js';
-import { buildPlan, deniedHome, diffPlans, type FleetPlan, type PlanDiff } from '../plan/index.js';
-import { forgetGateway, reapLeftovers, recordGateway } from '../recovery/index.js';
-import { BoardSteward } from '../steward/index.js';
-import { BoardCare } from './boardCare.js';
-import { commandHandlers } from './commands.js';
-import { HOLD } from './holds.js';
+} from '../statedir/index.js';
+import { BoardBusyError, BoardCare, BoardJobs, BoardSteward, NoInitCommandError, UnknownBoardError } from '../steward/index.js';
 import { wireHooks } from './hookWiring.js';
+import { statusReport } from './status.js';
+import { ReloadRejected, type SupervisorVerbs } from './verbs.js';
 
 export interface SupervisorOptions {
   /** Where gateway output lines and event summaries go. */
   print: (line: string) => void;
+  /** The control socket's commands over this supervisor's verbs. */
+  commands: (verbs: SupervisorVerbs) => CommandHandlers;
 }
 
-/** A reload that cannot be applied: the running fleet is left as it was. */
-export class ReloadRejected extends Error {}
-
 /** The one owner process on a host: runs the fleet of a plan and records every state change. */
-export class Supervisor {
+export class Supervisor implements SupervisorVerbs {
   readonly events: EventLog;
   readonly fleet: Fleet;
   readonly waves: WaveRunner;
   readonly steward: BoardSteward;
   readonly care: BoardCare;
   readonly startedAt = new Date();
-  /** Each board's health as last probed, by slug. */
-  readonly health = new Map<string, string>();
-  /** Why the next SIGTERM comes, when it is the supervisor's own doing (the `shutdown` command). */
-  shutdownRequestedBy: string | null = null;
+  /** Resolves once a shutdown, however it began, is over. */
+  readonly stopped: Promise<void>;
+  private markStopped: () => void = () => undefined;
   private control: ControlServer | null = null;
   private lock: InstanceLock | null = null;
   private stopping: Promise<void> | null = null;
@@ -52,8 +61,9 @@ export class Supervisor {
 
   constructor(
     public plan: FleetPlan,
-    options: SupervisorOptions,
+    private readonly options: SupervisorOptions,
   ) {
+    this.stopped = new Promise((resolve) => (this.markStopped = resolve));
     const { config } = plan;
     ensureStateDir(config.state_dir);
     // logs.max_size is validated as a size by the schema.
@@ -75,14 +85,8 @@ export class Supervisor {
       restarted: hooks.restarted,
     });
     this.steward = new BoardSteward({ plan, fleet: this.fleet, events: this.events, waves: this.waves });
-    this.care = new BoardCare({
-      plan: () => this.plan,
-      fleet: this.fleet,
-      events: this.events,
-      waves: this.waves,
-      steward: this.steward,
-      health: this.health,
-    });
+    const jobs = new BoardJobs({ fleet: this.fleet, waves: this.waves, restat: (record) => this.steward.check(record, 'job') });
+    this.care = new BoardCare({ plan: () => this.plan, fleet: this.fleet, events: this.events, steward: this.steward, jobs });
   }
 
   /**
@@ -92,6 +96,7 @@ export class Supervisor {
   async start(): Promise<void> {
     const { config } = this.plan;
     this.lock = this.lockStateDir();
+    const removed = removeDeadTemps(config.state_dir, this.plan.boards.map((board) => board.path), [path.dirname(config.control.socket)]);
     writeInstanceRecord(config.state_dir, {
       pid: process.pid,
       started_at: this.startedAt.toISOString(),
@@ -100,7 +105,7 @@ export class Supervisor {
     });
     this.control = await startControlServer({
       socketPath: config.control.socket,
-      commands: commandHandlers(this),
+      commands: dispatchTable(this.options.commands(this)),
       onError: (err) => this.events.emit('control.error', { error: err.message }),
     });
     this.events.emit('supervisor.start', {
@@ -110,14 +115,18 @@ export class Supervisor {
       socket: config.control.socket,
       profiles: this.plan.profiles.filter((profile) => profile.enabled).map((profile) => profile.name),
     });
+    if (removed.length > 0) this.events.emit('supervisor.cleanup', { removed });
     await reapLeftovers(config.state_dir, { stopTimeoutMs: config.restart.stop_timeout, events: this.events });
     this.prepareDeniedHomes(this.plan);
-    // Board identities are known, and every board initialised, migrated and probed, before any gateway
-    // opens one. A signal during any step ends the start there: nothing is started after a shutdown began.
+    // Board identities are known, and every board probed, initialised and migrated, before any gateway
+    // opens one. The probe comes first: a corrupt board is quarantined and rebuilt from the file as
+    // found, before an init's connection folds a WAL into it. A board the init created is probed then.
+    // A signal during any step ends the start there: nothing is started after a shutdown began.
     const steps = [
       () => this.steward.start(),
-      () => this.initBoards('start'),
       () => this.care.probeAll(false),
+      () => this.initBoards('start'),
+      () => this.care.probeAll(false, (board) => board.health === null),
       () => this.care.start(),
       () => this.fleet.startAll(),
     ];
@@ -148,6 +157,7 @@ export class Supervisor {
         }
       }
       this.events.emit('supervisor.stop', { pid: process.pid, reason });
+      this.markStopped();
     })();
     return this.stopping;
   }
@@ -217,7 +227,7 @@ export class Supervisor {
       // A new command is an upgrade: migrations run once, before any new gateway starts.
       await this.initBoards('upgrade');
     }
-    for (const gateway of added) if (!gateway.held) gateway.start('reload');
+    for (const gateway of added) if (!gateway.held) gateway.start();
     if (diff.changed.length > 0) {
       void this.waves.request({ profiles: diff.changed.map((profile) => profile.name), reason: 'reload', immediate: true });
     }
@@ -241,15 +251,127 @@ export class Supervisor {
     return failed;
   }
 
+  profileNames(): string[] {
+    return [...this.fleet.gateways.keys()];
+  }
+
+  boardNames(): string[] {
+    return [...this.steward.boards.keys()];
+  }
+
+  status(): StatusReport {
+    return statusReport({ startedAt: this.startedAt, plan: this.plan, fleet: this.fleet, steward: this.steward });
+  }
+
+  async restartGateways(request: ValidArgsOf<'restart'>): Promise<ResultOf<'restart'>> {
+    let profiles = [...request.profiles];
+    if (request.all) {
+      // After an operator fixed a board held by on_corruption: stop, or before an upgrade's restart:
+      // release held boards and run the staged init once per board before the wave.
+      this.care.release();
+      await this.initBoards('restart --all');
+      profiles = this.profileNames();
+    }
+    if (request.stale) profiles.push(...this.steward.staleHolders().map((holder) => holder.owner));
+    profiles = [...new Set(profiles)];
+    const reason = request.reason?.trim() || 'manual';
+    const wave = this.waves.request({ profiles, reason, immediate: true });
+    if (!request.wait || profiles.length === 0) return { profiles, reason, wave: null };
+    const result = await wave;
+    return { profiles, reason, wave: { restarted: result.restarted, failed: result.failed, vetoed: result.vetoed, skipped: result.skipped, duration_ms: result.durationMs } };
+  }
+
+  async stopGateways(profiles: string[]): Promise<ResultOf<'stop'>> {
+    const gateways = profiles.map((name) => this.fleet.get(name)!);
+    const wasDown = gateways.filter((gateway) => !gateway.alive).map((gateway) => gateway.name);
+    for (const gateway of gateways) gateway.hold(HOLD.operator);
+    await Promise.all(gateways.map((gateway) => gateway.stop()));
+    return { stopped: profiles.filter((name) => !wasDown.includes(name)), already_stopped: wasDown };
+  }
+
+  async startGateways(profiles: string[]): Promise<ResultOf<'start'>> {
+    const gateways = profiles.map((name) => this.fleet.get(name)!);
+    const running = gateways.filter((gateway) => gateway.alive && gateway.state !== 'stopping');
+    const blocked: string[] = [];
+    const startable = [];
+    for (const gateway of gateways) {
+      gateway.release(HOLD.operator);
+      if (running.includes(gateway)) continue;
+      // A gateway held for a board's maintenance starts when that is done, not before.
+      if (gateway.held) blocked.push(`${gateway.name} (held: ${[...gateway.holds].join(', ')})`);
+      else startable.push(gateway);
+    }
+    for (const gateway of startable) gateway.start('operator');
+    const ready = await Promise.all(startable.map((gateway) => gateway.waitReady()));
+    return {
+      started: startable.filter((_, index) => ready[index]).map((gateway) => gateway.name),
+      already_running: running.map((gateway) => gateway.name),
+      failed: [...startable.filter((_, index) => !ready[index]).map((gateway) => gateway.name), ...blocked],
+    };
+  }
+
+  /** Re-initialises one board as a job: its gateways fenced, stopped, and brought back in one wave. */
+  async reinitBoard(slug: string): Promise<KanbanInitResult> {
+    let report;
+    try {
+      report = await this.care.reinit(slug);
+    } catch (err) {
+      if (err instanceof UnknownBoardError) throw new ControlError('unknown_board', err.message);
+      if (err instanceof NoInitCommandError) throw new ControlError('no_init_command', err.message);
+      if (err instanceof BoardBusyError) throw new ControlError('board_busy', err.message);
+      throw err;
+    }
+    const { init, integrity, wave } = report;
+    return {
+      board: report.board,
+      ok: report.ok,
+      init: { code: init.code, signal: init.signal, output: init.output, duration_ms: init.durationMs, error: init.error ?? null },
+      integrity: integrity ? { status: integrity.status, detail: integrity.detail } : null,
+      generation: report.generation,
+      wave: { restarted: wave?.restarted ?? [], failed: wave?.failed ?? [], vetoed: wave?.vetoed ?? [], duration_ms: wave?.durationMs ?? 0 },
+    };
+  }
+
+  /**
+   * A thorough look at every board: holders through fds and maps, the stale ones, those breaking the
+   * grant policy, holders outside the fleet, and each board's integrity (a board held as corrupt
+   * reads as corrupt for as long as it is held).
+   */
+  async check(full: boolean): Promise<CheckReport> {
+    // An operator's check can afford the maps: it also finds a mapping kept after every fd closed.
+    const audit = this.steward.audit({ maps: true });
+    const exclude = new Set<number>([process.pid]);
+    for (const gateway of this.fleet.gateways.values()) if (gateway.pid) exclude.add(gateway.pid);
+    const foreign = findForeignHolders(holderTargets(this.steward.boards.values()), exclude, { maps: true }).filter(
+      (holder) => !audit.holders.some((own) => own.pid === holder.pid),
+    );
+    const integrity = (await this.care.integrity(full)).map(({ board, probe }) => ({
+      board,
+      status: probe.status,
+      detail: probe.detail,
+      duration_ms: Math.round(probe.durationMs),
+    }));
+    const denied = new Set(this.plan.profiles.filter((profile) => !profile.grant).map((profile) => profile.name));
+    return {
+      audit_ms: Math.round(audit.durationMs * 1000) / 1000,
+      holders: audit.holders,
+      stale: this.steward.staleHolders(audit),
+      violations: audit.holders.filter((holder) => denied.has(holder.owner)),
+      // Foreign holders are named `pid:<comm>` by the audit; the report gives the command on its own.
+      foreign: foreign.map(({ owner, pid, board, generation, role }) => ({ pid, command: owner.replace(/^pid:/, ''), board, generation, role })),
+      integrity,
+    };
+  }
+
   private prepareDeniedHomes(plan: FleetPlan): void {
     for (const profile of plan.profiles) {
-      if (profile.enabled && !profile.grant) mkdirSync(deniedHome(plan.config, profile.name), { recursive: true, mode: 0o700 });
+      if (profile.enabled && !profile.grant) mkdirSync(deniedHome(plan.config.state_dir, profile.name), { recursive: true, mode: 0o700 });
     }
   }
 
   private recordSpawn(profile: string, pid: number): void {
     const gateway = this.fleet.get(profile);
-    if (gateway) gateway.boardGenerations = this.steward.generations();
+    if (gateway) this.steward.noteSpawn(profile, gateway.profile.grant);
     const startTime = processStartTime(pid);
     if (startTime === null) return;
     this.startTimes.set(pid, startTime);

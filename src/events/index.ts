@@ -1,2 +1,2 @@
 export { EventLog, monotonicMs, type SupervisorEvent, type EventListener, type EventLogRotation } from './log.js';
-export { formatEvent } from './format.js';
+export { consoleLine, formatEvent, wrap, type ConsoleLayout } from './format.js';

@@ -1,6 +1,6 @@
 import { appendFileSync, mkdirSync, renameSync, statSync } from 'node:fs';
-import path from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { eventsFile } from '../statedir/index.js';
 
 export interface SupervisorEvent {
   /** ISO 8601 with milliseconds. */
@@ -44,7 +44,7 @@ export class EventLog {
     private readonly rotation: EventLogRotation = DEFAULT_ROTATION,
   ) {
     mkdirSync(stateDir, { recursive: true, mode: 0o700 });
-    this.file = path.join(stateDir, 'events.jsonl');
+    this.file = eventsFile(stateDir);
     this.size = sizeOrZero(this.file);
   }
 

@@ -1,4 +1,3 @@
-import path from 'node:path';
 import type { EventLog } from '../events/index.js';
 import type { FleetPlan, PlannedProfile } from '../plan/index.js';
 import { Gateway, type GatewayLifecycle, type GatewayTimings } from './gateway.js';
@@ -74,7 +73,7 @@ export class Fleet {
 
   add(profile: PlannedProfile): Gateway {
     const output = new GatewayOutput(profile.name, {
-      logsDir: path.join(this.plan.config.state_dir, 'logs'),
+      stateDir: this.plan.config.state_dir,
       maxSize: this.plan.config.logs.max_size,
       keep: this.plan.config.logs.keep,
       echo: this.options.echo,

@@ -1,12 +1,15 @@
-import { execa, type Result, type ResultPromise } from 'execa';
-import { processStartTime, processTree, readProcStat } from '../board/proc.js';
 import type { EventLog } from '../events/index.js';
+import { STATE_DIR_MARK } from '../hermes/index.js';
 import { childEnvironment, type PlannedProfile } from '../plan/index.js';
-import { decideAfterCrash, emptyHistory, type CrashHistory, type CrashPolicy } from './backoff.js';
+import { escapedDescendants, killEscaped, startProcess, type Escaped, type ProcessResult, type RunningProcess } from '../proc/index.js';
+import { decideAfterCrash, emptyHistory, type CrashDecision, type CrashHistory, type CrashPolicy } from './backoff.js';
+import { exitEvent, transition, type Effect, type GatewayEvent, type GatewayState } from './lifecycle.js';
 import type { GatewayOutput } from './output.js';
-import { reapGroup, signalGroup } from './processGroup.js';
 
-export type GatewayState = 'starting' | 'running' | 'stopping' | 'stopped' | 'backoff' | 'failed';
+export type { GatewayState } from './lifecycle.js';
+
+/** Hermes's mark on a kanban worker: it runs in a session of its own and outlives its gateway by design. */
+export const WORKER_MARK = 'HERMES_KANBAN_TASK';
 
 export interface GatewayTimings {
   stopTimeoutMs: number;
@@ -27,9 +30,16 @@ export interface ExitRecord {
   at: string;
 }
 
+/** What an effect needs beyond the gateway itself: the spawn's reason, the crash policy's verdict. */
+interface EffectContext {
+  reason?: string;
+  crash?: { history: CrashHistory; decision: CrashDecision };
+}
+
 /**
  * One profile's gateway: a child in its own process group, restarted with backoff when it crashes,
- * given up on when it crashes too often. Never more than one child at a time.
+ * given up on when it crashes too often. Never more than one child at a time. Its lifecycle is the
+ * table in lifecycle.ts; this class performs the effects.
  */
 export class Gateway {
   state: GatewayState = 'stopped';
@@ -44,18 +54,16 @@ export class Gateway {
   readonly holds = new Set<string>();
   /** Removed from the fleet: it never starts again. */
   private retired = false;
-  /** Each board's generation when this gateway was last spawned. */
-  boardGenerations: Record<string, number> = {};
 
   private plan: PlannedProfile;
-  private child: Promise<Result> | null = null;
+  private child: RunningProcess | null = null;
   private exited: Promise<void> = Promise.resolve();
   private history: CrashHistory = emptyHistory();
   private readyTimer: NodeJS.Timeout | undefined;
   private backoffTimer: NodeJS.Timeout | undefined;
   private readonly stateListeners = new Set<(state: GatewayState) => void>();
   /** Descendants outside the gateway's group, seen when a stop began: killed with the gateway. */
-  private escaped: Array<{ pid: number; startTime: number }> = [];
+  private escaped: Escaped[] = [];
 
   constructor(
     plan: PlannedProfile,
@@ -105,34 +113,15 @@ export class Gateway {
 
   /** Starts the gateway unless it is already up. A failed or backing-off gateway starts now. */
   start(reason = 'start'): void {
-    if (this.child || this.retired) return;
-    clearTimeout(this.backoffTimer);
-    if (this.state === 'failed') this.history = emptyHistory();
-    this.spawn(reason);
+    if (!this.retired) this.dispatch('start', { reason });
   }
 
-  /** Stops the gateway: SIGTERM to its group, SIGKILL after stop_timeout. Resolves once the whole group is gone. */
+  /**
+   * Stops the gateway: SIGTERM to its group, SIGKILL after stop_timeout. Resolves once the whole group
+   * is gone.
+   */
   async stop(): Promise<void> {
-    clearTimeout(this.backoffTimer);
-    if (!this.child) {
-      if (this.state !== 'stopped') this.setState('stopped');
-      return;
-    }
-    if (this.state !== 'stopping') {
-      this.setState('stopping');
-      const pgid = this.pid;
-      // Descendants that left the group (setsid) are found now, while their parent still links them.
-      if (pgid !== null) this.escaped = escapedDescendants(pgid);
-      if (pgid !== null) {
-        signalGroup(pgid, 'SIGTERM');
-        // A fenced (stopped) gateway must be woken to act on SIGTERM.
-        signalGroup(pgid, 'SIGCONT');
-      }
-      const killTimer = setTimeout(() => {
-        if (pgid !== null) signalGroup(pgid, 'SIGKILL');
-      }, this.timings.stopTimeoutMs);
-      this.exited.finally(() => clearTimeout(killTimer)).catch(() => undefined);
-    }
+    this.dispatch('stop');
     await this.exited;
   }
 
@@ -155,64 +144,100 @@ export class Gateway {
     return this.exited;
   }
 
+  /** Looks the event up in the lifecycle table, takes the next state, then performs the effects. */
+  private dispatch(event: GatewayEvent, context: EffectContext = {}): void {
+    const step = transition(this.state, event);
+    if (step === null) return;
+    if (step.next !== this.state) this.setState(step.next);
+    for (const effect of step.effects) this.perform(effect, context);
+  }
+
+  private perform(effect: Effect, context: EffectContext): void {
+    switch (effect) {
+      case 'reset_history':
+        this.history = emptyHistory();
+        return;
+      case 'cancel_backoff':
+        clearTimeout(this.backoffTimer);
+        return;
+      case 'spawn':
+        this.spawn(context.reason ?? 'start');
+        return;
+      case 'announce_ready':
+        this.events.emit('gateway.ready', { profile: this.name, pid: this.pid });
+        return;
+      case 'terminate':
+        this.terminate();
+        return;
+      case 'commit_crash':
+        if (context.crash) this.history = context.crash.history;
+        return;
+      case 'schedule_restart':
+        this.scheduleRestart(context.crash?.decision);
+        return;
+      case 'announce_failed':
+        this.events.emit('gateway.failed', {
+          profile: this.name,
+          crashes: context.crash?.decision.kind === 'give_up' ? context.crash.decision.crashes : this.history.recent.length,
+          within_ms: this.timings.crash.giveUpWithinMs,
+        });
+        return;
+    }
+  }
+
   private spawn(reason: string): void {
-    const [program, ...args] = this.plan.command;
-    const child = execa(program!, args, {
+    const stateDir = this.plan.env[STATE_DIR_MARK];
+    const child = startProcess(this.plan.command, {
       cwd: this.plan.cwd,
       env: childEnvironment(process.env, this.plan.env),
-      extendEnv: false,
-      detached: true,
-      cleanup: false,
-      stdin: 'ignore',
-      buffer: false,
-      reject: false,
+      stream: (output) => this.output.attach(output),
+      graceMs: this.timings.stopTimeoutMs,
+      // Whatever is left of the group when the gateway exits must not keep a board open.
+      reapOnExit: true,
+      ...(stateDir !== undefined ? { mark: { stateDir, kind: 'gateway' as const } } : {}),
     });
     this.child = child;
-    this.pid = child.pid ?? null;
+    this.pid = child.pid;
     this.fenced = false;
     this.startedAt = Date.now();
     if (reason !== 'start') {
       this.restarts += 1;
       this.lastRestartReason = reason;
     }
-    this.setState('starting');
     this.events.emit('gateway.spawn', { profile: this.name, pid: this.pid, reason });
     const pid = this.pid;
     if (pid !== null) guarded(this.events, 'gateway spawn record', () => this.lifecycle?.spawned(this.name, pid));
-    this.output.attach(child.stdout);
-    this.output.attach(child.stderr);
     this.readyTimer = setTimeout(() => {
-      if (this.child === child && this.state === 'starting') {
-        this.setState('running');
-        this.events.emit('gateway.ready', { profile: this.name, pid: this.pid });
-      }
+      if (this.child === child) this.dispatch('ready');
     }, this.timings.readyAfterMs);
-    this.exited = exitOf(child, program!).then((exit) => this.onExit(exit, child));
+    this.exited = child.result.then((result) => this.onExit(result));
   }
 
-  private async onExit(exit: ChildExit, child: ResultPromise): Promise<void> {
+  private terminate(): void {
+    const child = this.child;
+    if (child === null || child.pid === null) return;
+    // Descendants that left the group (setsid) are found now, while their parent still links them.
+    // Kanban workers are spared: they finish their task after the gateway is gone.
+    this.escaped = escapedDescendants(child.pid, WORKER_MARK);
+    void child.stop();
+  }
+
+  private onExit(result: ProcessResult): void {
     clearTimeout(this.readyTimer);
-    const pid = this.pid;
+    const pid = result.pid;
     const ranForMs = Date.now() - (this.startedAt ?? Date.now());
     if (pid !== null) {
-      await reapGroup(pid);
       killEscaped(this.escaped);
       this.escaped = [];
       guarded(this.events, 'gateway exit record', () => this.lifecycle?.exited(this.name, pid));
     }
-    // A descendant outside the group may hold the pipes open: stop reading once their lines drained.
-    setTimeout(() => {
-      child.stdout?.destroy();
-      child.stderr?.destroy();
-    }, PIPE_DRAIN_MS).unref();
-    const expected = this.state === 'stopping';
     this.child = null;
     this.pid = null;
-    const spawnError = exit.error;
+    const expected = this.state === 'stopping';
     this.lastExit = {
-      code: exit.code,
-      signal: exit.signal,
-      ...(spawnError ? { error: spawnError } : {}),
+      code: result.code,
+      signal: result.signal,
+      ...(result.error !== undefined && result.ended === 'spawn_failed' ? { error: result.error } : {}),
       at: new Date().toISOString(),
     };
     this.events.emit('gateway.exit', {
@@ -220,84 +245,26 @@ export class Gateway {
       pid,
       code: this.lastExit.code,
       signal: this.lastExit.signal,
-      ...(spawnError ? { error: spawnError } : {}),
+      ...(this.lastExit.error !== undefined ? { error: this.lastExit.error } : {}),
       expected,
       ran_ms: ranForMs,
     });
-    if (expected) {
-      this.setState('stopped');
-      return;
-    }
-    const { history, decision } = decideAfterCrash(this.history, { now: Date.now(), ranForMs }, this.timings.crash);
-    this.history = history;
-    if (decision.kind === 'give_up') {
-      this.setState('failed');
-      this.events.emit('gateway.failed', {
-        profile: this.name,
-        crashes: decision.crashes,
-        within_ms: this.timings.crash.giveUpWithinMs,
-      });
-      return;
-    }
-    this.setState('backoff');
-    this.events.emit('gateway.backoff', { profile: this.name, delay_ms: decision.delayMs, crashes: history.consecutive });
+    const crash = decideAfterCrash(this.history, { now: Date.now(), ranForMs }, this.timings.crash);
+    this.dispatch(exitEvent(crash.decision), { crash });
+  }
+
+  private scheduleRestart(decision: CrashDecision | undefined): void {
+    const delayMs = decision?.kind === 'restart' ? decision.delayMs : this.timings.crash.initialMs;
+    this.events.emit('gateway.backoff', { profile: this.name, delay_ms: delayMs, crashes: this.history.consecutive });
     this.backoffTimer = setTimeout(() => {
-      if (this.state === 'backoff' && !this.held && !this.retired) this.spawn('crash');
-    }, decision.delayMs);
+      if (!this.held && !this.retired) this.dispatch('backoff_over', { reason: 'crash' });
+    }, delayMs);
   }
 
   private setState(state: GatewayState): void {
     this.state = state;
     for (const listener of [...this.stateListeners]) listener(state);
   }
-}
-
-/** Processes in a gateway's tree but outside its process group, with their start times. */
-function escapedDescendants(pgid: number): Array<{ pid: number; startTime: number }> {
-  const escaped: Array<{ pid: number; startTime: number }> = [];
-  for (const pid of processTree([pgid]).get(pgid) ?? []) {
-    const stat = readProcStat(pid);
-    if (stat && stat.pgrp !== pgid) escaped.push({ pid, startTime: stat.startTime });
-  }
-  return escaped;
-}
-
-/** SIGKILL to each escaped descendant still alive, checking its start time so a reused pid is never hit. */
-function killEscaped(escaped: Array<{ pid: number; startTime: number }>): void {
-  for (const { pid, startTime } of escaped) {
-    if (processStartTime(pid) !== startTime) continue;
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      // Gone meanwhile.
-    }
-  }
-}
-
-/** How long a gateway's pipes are still read after it exited. */
-const PIPE_DRAIN_MS = 200;
-
-interface ChildExit {
-  code: number | null;
-  signal: string | null;
-  error?: string;
-}
-
-/**
- * Resolves when the process exits (the 'exit' event), not when its pipes close: a descendant that
- * left the group may keep stdout open for ever. A child that could not start at all resolves with
- * the error.
- */
-function exitOf(child: ResultPromise, program: string): Promise<ChildExit> {
-  return new Promise((resolve) => {
-    child.once('exit', (code, signal) => resolve({ code, signal }));
-    child.then((result: Result) => {
-      if (result.exitCode === undefined && !result.signal) {
-        const code = (result as Result & { code?: string }).code;
-        resolve({ code: null, signal: null, error: code ? `cannot start ${program}: ${code}` : (result.shortMessage ?? `cannot start ${program}`) });
-      }
-    });
-  });
 }
 
 /** A failing side task (a full disk under the crash-safety records) is reported, never thrown. */

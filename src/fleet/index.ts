@@ -1,6 +1,7 @@
 export { Fleet, timingsOf, type FleetOptions } from './fleet.js';
-export { Gateway, type GatewayState, type GatewayTimings, type ExitRecord } from './gateway.js';
+export { Gateway, WORKER_MARK, type GatewayState, type GatewayTimings, type ExitRecord } from './gateway.js';
+export { LIFECYCLE, transition, exitEvent, type GatewayEvent, type Effect, type Transition } from './lifecycle.js';
 export { decideAfterCrash, emptyHistory, type CrashPolicy, type CrashHistory, type CrashDecision } from './backoff.js';
-export { signalGroup, groupAlive, reapGroup, liveGroupMembers, waitGroupGone } from './processGroup.js';
-export { WaveRunner, type WaveResult, type WaveRequest, type WaveOptions } from './wave.js';
+export { WaveRunner, type WaveResult, type WaveRequest, type WaveOptions, type WaveGateway, type WaveFleet } from './wave.js';
 export { WaveQueue } from './waveQueue.js';
+export { HOLD } from './holds.js';

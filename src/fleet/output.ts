@@ -2,9 +2,11 @@ import { mkdirSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { createStream, type RotatingFileStream } from 'rotating-file-stream';
+import { logName, logsDir } from '../statedir/index.js';
 
 export interface OutputOptions {
-  logsDir: string;
+  /** The state dir, whose logs folder gets `<profile>.log`. */
+  stateDir: string;
   /** Rotate at this size ("10M"). */
   maxSize: string;
   /** Rotated files to keep: `<profile>.log.1` .. `<profile>.log.<keep>`. */
@@ -13,7 +15,7 @@ export interface OutputOptions {
   echo: (line: string) => void;
 }
 
-/** A gateway's stdout and stderr: to `<logs>/<profile>.log` (rotated by size) and to the supervisor's output. */
+/** A gateway's stdout and stderr: to `<state_dir>/logs/<profile>.log` (rotated by size) and to the supervisor's output. */
 export class GatewayOutput {
   private readonly file: RotatingFileStream;
   private readonly prefix: string;
@@ -22,10 +24,11 @@ export class GatewayOutput {
     profile: string,
     private readonly options: OutputOptions,
   ) {
-    mkdirSync(options.logsDir, { recursive: true, mode: 0o700 });
+    const dir = logsDir(options.stateDir);
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
     // In logrotate mode (`rotate`) the generator is called with the rotated file's number alone.
-    this.file = createStream((rotated) => (typeof rotated === 'number' && rotated > 0 ? `${profile}.log.${rotated}` : `${profile}.log`), {
-      path: options.logsDir,
+    this.file = createStream((rotated) => (typeof rotated === 'number' && rotated > 0 ? `${logName(profile)}.${rotated}` : logName(profile)), {
+      path: dir,
       size: options.maxSize as `${number}M`,
       rotate: options.keep,
       mode: 0o600,

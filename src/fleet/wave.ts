@@ -1,7 +1,24 @@
 import { performance } from 'node:perf_hooks';
-import type { EventLog } from '../events/index.js';
-import type { Fleet } from './fleet.js';
 import { WaveQueue } from './waveQueue.js';
+
+/** What a wave needs of a gateway: the fleet's Gateway, or a small stand-in in tests. */
+export interface WaveGateway {
+  readonly held: boolean;
+  readonly pid: number | null;
+  stop(): Promise<void>;
+  start(reason: string): void;
+  waitReady(): Promise<boolean>;
+}
+
+/** Where a wave reports its progress: the event log. */
+export interface WaveEvents {
+  emit(type: string, fields?: Record<string, unknown>): unknown;
+}
+
+/** Where a wave finds gateways by profile; a profile removed meanwhile is not found. */
+export interface WaveFleet {
+  get(profile: string): WaveGateway | undefined;
+}
 
 export interface WaveResult {
   boards: string[];
@@ -48,8 +65,8 @@ export class WaveRunner {
   private closed = false;
 
   constructor(
-    private readonly fleet: Fleet,
-    private readonly events: EventLog,
+    private readonly fleet: WaveFleet,
+    private readonly events: WaveEvents,
     private options: WaveOptions,
   ) {}
 

@@ -14,6 +14,11 @@ export interface TableSalvage {
   recovered: number;
   /** Rows known to exist but not copied; null when the damage hides how many there were. */
   lost: number | null;
+  /**
+   * True when no index could vouch for the table and `lost` is estimated from its damaged pages
+   * (their count times the mean cells of its readable leaves).
+   */
+  lostEstimated?: true;
 }
 
 const MIN_ROWID = -(2n ** 63n);
@@ -146,7 +151,7 @@ class RowidSalvager {
     }
     if (!this.unreadable) return { recovered: this.writer.recovered, lost: this.writer.rejected };
     const lost = this.reconcileWithIndexes();
-    return { recovered: this.writer.recovered, lost };
+    return lost === null ? estimateLoss(this.source, this.table, this.writer.recovered) : { recovered: this.writer.recovered, lost };
   }
 
   private scan(from: bigint): ScanOutcome {
@@ -280,7 +285,26 @@ function salvageByScan(source: Database.Database, target: Database.Database, tab
     const count = readOne(() => source.prepare(`SELECT count(*) FROM main.${quoteIdent(table)} INDEXED BY ${quoteIdent(index)}`).pluck().get() as bigint);
     if (count !== 'unreadable') return { recovered: writer.recovered, lost: Math.max(0, Number(count) - writer.recovered) };
   }
-  return { recovered: writer.recovered, lost: null };
+  return estimateLoss(source, table, writer.recovered);
+}
+
+/**
+ * Without an index to count a damaged table's rows, its own b-tree still tells: dbstat lists each of
+ * its pages, the damaged ones as 'corrupted', and how many cells each readable leaf holds. Their
+ * mean times the damaged pages estimates the rows lost. Null when not even that can be read.
+ */
+function estimateLoss(source: Database.Database, table: string, recovered: number): TableSalvage {
+  const pages = readOne(
+    () =>
+      source
+        .prepare(
+          "SELECT sum(pagetype = 'corrupted') AS damaged, sum(pagetype = 'leaf') AS leaves, sum(CASE WHEN pagetype = 'leaf' THEN ncell ELSE 0 END) AS cells FROM dbstat WHERE name = ?",
+        )
+        .safeIntegers(false)
+        .get(table) as { damaged: number | null; leaves: number | null; cells: number | null } | undefined,
+  );
+  if (pages === 'unreadable' || !pages?.damaged || !pages.leaves) return { recovered, lost: null };
+  return { recovered, lost: Math.round((pages.damaged * (pages.cells ?? 0)) / pages.leaves), lostEstimated: true };
 }
 
 /** Copies what is readable of `table` (already created in `target`) inside one transaction. */

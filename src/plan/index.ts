@@ -1,4 +1,4 @@
-export { buildPlan, deniedHome, type FleetPlan, type PlannedProfile } from './plan.js';
+export { buildPlan, type FleetPlan, type PlannedProfile } from './plan.js';
 export { decideGrant, type Grant, type GrantReason, type KanbanKeys } from './grant.js';
 export { gatewayEnv, childEnvironment, redactEnv } from './env.js';
 export { substituteProfile, resolveProgram } from './command.js';

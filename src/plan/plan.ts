@@ -1,7 +1,7 @@
-import path from 'node:path';
 import { discoverBoards } from '../board/discover.js';
 import { ConfigError, type BoardSpec, type ConfigIssue, type SupervisorConfig } from '../config/index.js';
 import { discoverProfiles, readProfile, type Profile } from '../profiles/index.js';
+import { deniedHome } from '../statedir/index.js';
 import { resolveProgram, substituteProfile } from './command.js';
 import { boardFilesystem, networkFsIssue } from './fsguard.js';
 import { gatewayEnv } from './env.js';
@@ -35,7 +35,7 @@ export interface FleetPlan {
 /** Reads every profile and decides what runs, with which grant, command and environment. */
 export function buildPlan(config: SupervisorConfig, inheritedPath = process.env.PATH ?? ''): FleetPlan {
   const discovery = discoverProfiles(config.hermes_home, config.profiles_dir);
-  const issues: ConfigIssue[] = [];
+  const issues: ConfigIssue[] = discovery.invalid.map((folder) => ({ file: folder.entry, message: folder.reason }));
   const profiles: Profile[] = [];
   for (const location of discovery.profiles) {
     const parsed = readProfile(location);
@@ -89,17 +89,12 @@ function planProfile(config: SupervisorConfig, profile: Profile): PlannedProfile
       grant,
       profileHome: profile.home,
       kanbanHome: config.hermes_home,
-      deniedHome: deniedHome(config, profile.name),
+      deniedHome: deniedHome(config.state_dir, profile.name),
       extra: { ...config.gateway.env, ...supervisor.env },
       stateDir: config.state_dir,
     }),
     cwd: config.gateway.cwd,
   };
-}
-
-/** An empty folder of the profile's own under the state dir, given as HERMES_KANBAN_HOME when denied. */
-export function deniedHome(config: SupervisorConfig, profile: string): string {
-  return path.join(config.state_dir, 'denied', profile);
 }
 
 function grantWarnings(profiles: Profile[], planned: PlannedProfile[]): string[] {

@@ -14,7 +14,12 @@ export interface Discovery {
   profiles: ProfileLocation[];
   /** Folders that are not usable profiles, with the reason; their names never reach a path or a command. */
   skipped: Array<{ entry: string; reason: string }>;
+  /** Folders that look like profiles but whose names Hermes refuses: errors, or they would silently never run. */
+  invalid: Array<{ entry: string; reason: string }>;
 }
+
+/** Hermes's rule for a profile name, as a message. */
+export const PROFILE_NAME_RULE = 'lowercase letters, digits, "-" and "_"; at most 64; not starting with "-" or "_"';
 
 /**
  * Finds profiles the way Hermes lays them out: `default` is `<hermes_home>/config.yaml` when present;
@@ -23,6 +28,7 @@ export interface Discovery {
 export function discoverProfiles(hermesHome: string, profilesDir: string): Discovery {
   const profiles: ProfileLocation[] = [];
   const skipped: Discovery['skipped'] = [];
+  const invalid: Discovery['invalid'] = [];
   const defaultConfig = path.join(hermesHome, 'config.yaml');
   if (isPresent(defaultConfig)) profiles.push({ name: 'default', home: hermesHome, config: defaultConfig });
 
@@ -31,15 +37,20 @@ export function discoverProfiles(hermesHome: string, profilesDir: string): Disco
     entries = readdirSync(profilesDir).sort();
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') return { profiles, skipped };
+    if (code === 'ENOENT') return { profiles, skipped, invalid };
     skipped.push({ entry: profilesDir, reason: `cannot read profiles folder: ${code ?? String(err)}` });
-    return { profiles, skipped };
+    return { profiles, skipped, invalid };
   }
   for (const entry of entries) {
     const home = path.join(profilesDir, entry);
     if (!isDirectory(home)) continue;
     if (!isValidProfileName(entry)) {
-      skipped.push({ entry: home, reason: 'not a valid profile name (lowercase letters, digits, "-", "_"; at most 64; not starting with "-" or "_")' });
+      // One with a config.yaml is a profile meant to run, under a name Hermes refuses; a hidden folder never is.
+      if (!entry.startsWith('.') && isPresent(path.join(home, 'config.yaml'))) {
+        invalid.push({ entry: home, reason: `folder name "${entry}" is not a valid Hermes profile name (${PROFILE_NAME_RULE}); rename the folder` });
+      } else {
+        skipped.push({ entry: home, reason: `not a valid profile name (${PROFILE_NAME_RULE})` });
+      }
       continue;
     }
     if (entry === 'default') {
@@ -53,7 +64,7 @@ export function discoverProfiles(hermesHome: string, profilesDir: string): Disco
     }
     profiles.push({ name: entry, home, config });
   }
-  return { profiles, skipped };
+  return { profiles, skipped, invalid };
 }
 
 /** Whether a config file is there at all: a dangling symlink is, and fails to read with its own error. */

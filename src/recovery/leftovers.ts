@@ -1,15 +1,22 @@
 import { processStartTime, readProcStat } from '../board/proc.js';
 import type { EventLog } from '../events/index.js';
-import { signalGroup } from '../fleet/processGroup.js';
-import { waitGroupGone } from '../fleet/processGroup.js';
 import { STATE_DIR_MARK } from '../hermes/index.js';
+import { terminateGroup, type GroupKind, type Termination } from '../proc/index.js';
 import { findMarkedGroups } from './marked.js';
-import { forgetGateway, readGateways, type GatewayRecord } from './records.js';
+import { forgetGroup, readGateways, readGroups, type GatewayRecord, type GroupRecord } from './records.js';
 
 export type LeftoverResult = 'stopped' | 'killed' | 'gone';
 
 export interface ReapedGateway {
   profile: string;
+  pid: number;
+  result: LeftoverResult;
+}
+
+/** A hook or init a previous supervisor left running, and what became of it. */
+export interface ReapedGroup {
+  kind: GroupKind;
+  name: string | null;
   pid: number;
   result: LeftoverResult;
 }
@@ -20,11 +27,8 @@ export interface ReapOptions {
   events?: EventLog;
 }
 
-/** After SIGKILL a group only needs the kernel to tear it down; a group still there is in D state. */
-const KILL_WAIT_MS = 5000;
-
 /** Whether a record still names the very process that was recorded: same pid, same start time. */
-export function isSameProcess(record: GatewayRecord, currentStartTime: number | null): boolean {
+export function isSameProcess(record: Pick<GatewayRecord, 'startTime'>, currentStartTime: number | null): boolean {
   return currentStartTime !== null && currentStartTime === record.startTime;
 }
 
@@ -36,48 +40,57 @@ export function findLeftovers(stateDir: string): GatewayRecord[] {
   return readGateways(stateDir).filter((record) => isSameProcess(record, processStartTime(record.pid)));
 }
 
-/** SIGTERM (then SIGCONT, so a fenced group can act on it) and SIGKILL after the timeout. */
+const RESULTS: Record<Termination, LeftoverResult> = { gone: 'gone', term: 'stopped', kill: 'killed', stuck: 'killed' };
+
 async function stopGroup(pgid: number, stopTimeoutMs: number): Promise<LeftoverResult> {
-  if (!signalGroup(pgid, 'SIGTERM')) return 'gone';
-  signalGroup(pgid, 'SIGCONT');
-  if (await waitGroupGone(pgid, stopTimeoutMs)) return 'stopped';
-  signalGroup(pgid, 'SIGKILL');
-  await waitGroupGone(pgid, KILL_WAIT_MS);
-  return 'killed';
+  return RESULTS[await terminateGroup(pgid, { graceMs: stopTimeoutMs })];
 }
 
+const leftoverEvent = (kind: GroupKind): string => `${kind}.leftover`;
+
 /**
- * Stops every verified leftover's whole process group and clears all records: those of leftovers
- * once their group is gone, and those naming a process that exited or a reused pid at once.
+ * Stops every process group a previous supervisor left running (gateways, hooks, inits) and clears
+ * their records: those of leftovers once their group is gone, those naming a process that exited or
+ * a reused pid at once. Then the groups no record names, found by their marks.
  */
 export async function reapLeftovers(stateDir: string, options: ReapOptions): Promise<ReapedGateway[]> {
-  const records = readGateways(stateDir);
-  const recorded = await Promise.all(
-    records.map(async (record): Promise<ReapedGateway> => {
-      const startTime = processStartTime(record.pid);
-      const verified = isSameProcess(record, startTime);
-      const result = verified ? await stopGroup(record.pgid, options.stopTimeoutMs) : 'gone';
-      forgetGateway(stateDir, record.profile, record);
-      options.events?.emit('gateway.leftover', {
-        profile: record.profile,
-        pid: record.pid,
-        pgid: record.pgid,
-        start_time: record.startTime,
-        result,
-        ...(verified ? {} : { reason: startTime === null ? 'exited' : 'pid reused' }),
-      });
-      return { profile: record.profile, pid: record.pid, result };
-    }),
-  );
-  // Gateways no record names (spawned right before the previous supervisor died) are found by their mark.
+  const reaped = await reapAll(stateDir, options);
+  return reaped.filter((group) => group.kind === 'gateway').map(({ name, pid, result }) => ({ profile: name ?? '(unrecorded)', pid, result }));
+}
+
+/** reapLeftovers, telling every kind of group. */
+export async function reapAll(stateDir: string, options: ReapOptions): Promise<ReapedGroup[]> {
+  const recorded = await Promise.all(readGroups(stateDir).map((record) => reapRecorded(stateDir, record, options)));
   const own = readProcStat(process.pid)?.pgrp ?? process.pid;
   const unrecorded = findMarkedGroups(stateDir, new Set([process.pid, own]));
   const marked = await Promise.all(
-    unrecorded.map(async (pgid): Promise<ReapedGateway> => {
+    unrecorded.map(async ({ pgid, kind }): Promise<ReapedGroup> => {
       const result = await stopGroup(pgid, options.stopTimeoutMs);
-      options.events?.emit('gateway.leftover', { profile: null, pid: pgid, pgid, result, reason: `no record; found by ${STATE_DIR_MARK}` });
-      return { profile: '(unrecorded)', pid: pgid, result };
+      options.events?.emit(leftoverEvent(kind), {
+        ...(kind === 'gateway' ? { profile: null } : { name: null }),
+        pid: pgid,
+        pgid,
+        result,
+        reason: `no record; found by ${STATE_DIR_MARK}`,
+      });
+      return { kind, name: null, pid: pgid, result };
     }),
   );
   return [...recorded, ...marked];
+}
+
+async function reapRecorded(stateDir: string, record: GroupRecord, options: ReapOptions): Promise<ReapedGroup> {
+  const startTime = processStartTime(record.pid);
+  const verified = isSameProcess(record, startTime);
+  const result = verified ? await stopGroup(record.pgid, options.stopTimeoutMs) : 'gone';
+  forgetGroup(stateDir, record);
+  options.events?.emit(leftoverEvent(record.kind), {
+    ...(record.kind === 'gateway' ? { profile: record.name } : { name: record.name }),
+    pid: record.pid,
+    pgid: record.pgid,
+    start_time: record.startTime,
+    result,
+    ...(verified ? {} : { reason: startTime === null ? 'exited' : 'pid reused' }),
+  });
+  return { kind: record.kind, name: record.name, pid: record.pid, result };
 }

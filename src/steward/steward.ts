@@ -9,13 +9,11 @@ import {
   fileKey,
   findForeignHolders,
   holderTargets,
-  newBoardState,
   oldSidecars,
   readBoardIdentities,
   readProcStat,
   rememberFiles,
   type BoardIdentities,
-  type BoardState,
   type Holder,
   type HolderTarget,
   type Identity,
@@ -25,8 +23,12 @@ import type { EventLog } from '../events/index.js';
 import type { Fleet, WaveRunner } from '../fleet/index.js';
 import { boardsDir } from '../hermes/index.js';
 import type { FleetPlan } from '../plan/index.js';
+import { quarantineDir } from '../statedir/index.js';
 import { moveAsideSidecars } from '../maintenance/index.js';
+import { killProcess } from '../proc/index.js';
 import { freeze } from './fence.js';
+import { planFence, staleHolders, type FleetMember } from './fencePlan.js';
+import { newBoardRecord, type BoardRecord, type RestatCause } from './record.js';
 
 export interface StewardDeps {
   plan: FleetPlan;
@@ -52,11 +54,9 @@ const idOf = (identity: Identity | null) => (identity ? { dev: identity.dev, ino
  * restarted onto the new file in one rolling wave.
  */
 export class BoardSteward {
-  readonly boards = new Map<string, BoardState>();
+  readonly boards = new Map<string, BoardRecord>();
   lastAudit: AuditSummary | null = null;
   private watcher: BoardWatcher | null = null;
-  /** Boards whose file vanished, with the gateways fenced off it: they come back once the board is back or gone for good. */
-  private readonly vanished = new Map<string, { old: Identity; timer: NodeJS.Timeout; fenced: string[] }>();
   private readonly reported = new Set<string>();
   private stopped = false;
 
@@ -84,8 +84,21 @@ export class BoardSteward {
   }
 
   /** Each board's generation now, by slug. */
-  generations(): Record<string, number> {
-    return Object.fromEntries([...this.boards.values()].map((state) => [state.slug, state.generation]));
+  generations(): Map<string, number> {
+    return new Map([...this.boards.values()].map((record) => [record.slug, record.generation]));
+  }
+
+  /** Profiles holding an older generation of any board, as the last audit (or a fresh one) saw them. */
+  staleHolders(audit: AuditSummary = this.audit()): Holder[] {
+    return staleHolders(audit.holders, this.generations());
+  }
+
+  /** Notes the generation of every board a granted gateway is spawned on; a denied one is on none. */
+  noteSpawn(profile: string, granted: boolean): void {
+    for (const record of this.boards.values()) {
+      if (granted) record.spawnedOn.set(profile, record.generation);
+      else record.spawnedOn.delete(profile);
+    }
   }
 
   async start(): Promise<void> {
@@ -103,12 +116,16 @@ export class BoardSteward {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    for (const { timer } of this.vanished.values()) clearTimeout(timer);
+    for (const record of this.boards.values()) if (record.vanished) clearTimeout(record.vanished.timer);
     await this.watcher?.close();
   }
 
-  /** Stats a board's files and acts on an identity change. The hot path of a swap. */
-  check(state: BoardState, detectedBy: 'watch' | 'poll'): void {
+  /**
+   * Stats a board's files and acts on an identity change. The hot path of a swap. `cause` says what
+   * made it look: a file event, the poll, or the supervisor's own work (a job's re-stat, the look
+   * before a probe or a checkpoint opens the board).
+   */
+  check(state: BoardRecord, detectedBy: RestatCause): void {
     if (this.stopped) return;
     let ids: BoardIdentities;
     try {
@@ -129,11 +146,9 @@ export class BoardSteward {
       case 'swap':
         this.onReplaced(state, change.old, change.next, ids, detectedBy);
         return;
-      case 'appeared': {
-        const vanished = this.vanished.get(state.slug);
-        this.onReplaced(state, vanished?.old ?? null, change.next, ids, detectedBy);
+      case 'appeared':
+        this.onReplaced(state, state.vanished?.old ?? null, change.next, ids, detectedBy);
         return;
-      }
     }
   }
 
@@ -177,12 +192,11 @@ export class BoardSteward {
     if (this.stopped) return;
     for (const state of this.boards.values()) this.check(state, 'poll');
     if (this.config.kanban.boards === 'auto') this.discover();
-    const audit = this.audit();
     // A stale holder the swap path could not see (it opened the old file in between) is fenced now.
-    for (const state of this.boards.values()) {
-      if (audit.holders.some((holder) => holder.board === state.slug && holder.generation < state.generation)) {
-        this.restart(state, 'stale', this.fence(state, []).profiles);
-      }
+    const staleBoards = new Set(this.staleHolders().map((holder) => holder.board));
+    for (const slug of staleBoards) {
+      const state = this.boards.get(slug);
+      if (state) this.restart(state, 'stale', this.fence(state, []).profiles);
     }
   }
 
@@ -193,14 +207,14 @@ export class BoardSteward {
   }
 
   private adopt(spec: BoardSpec, announce: boolean): void {
-    const state = newBoardState(spec, readBoardIdentities(spec.path));
+    const state = newBoardRecord(spec, readBoardIdentities(spec.path));
     this.boards.set(spec.slug, state);
     if (announce) {
       this.deps.events.emit('board.new', { board: spec.slug, path: spec.path, new: idOf(state.identity), generation: state.generation });
     }
   }
 
-  private onVanished(state: BoardState, old: Identity, detectedBy: 'watch' | 'poll'): void {
+  private onVanished(state: BoardRecord, old: Identity, detectedBy: RestatCause): void {
     advanceGeneration(state, null);
     // With the board gone, every sidecar still at its path belongs to the old file: out of the way
     // before anything re-creates the board and picks them up by name.
@@ -211,21 +225,25 @@ export class BoardSteward {
     const { profiles } = this.fence(state, []);
     // An unlink is often followed by a re-create (an init takes a moment): wait before calling it gone.
     const timer = setTimeout(() => {
-      this.vanished.delete(state.slug);
-      this.deps.events.emit('board.gone', { board: state.slug, path: state.path, old: idOf(old), generation: state.generation, detected_by: detectedBy });
+      state.vanished = null;
+      this.deps.events.emit('board.gone', { board: state.slug, path: state.path, old: idOf(old), generation: state.generation, detected_by: detectedBy, ...jobOf(state) });
       this.restart(state, 'gone', profiles);
     }, Math.max(GONE_GRACE_MS, this.config.restart.debounce));
-    this.vanished.set(state.slug, { old, timer, fenced: profiles });
+    state.vanished = { old, timer, fenced: profiles };
   }
 
-  private onReplaced(state: BoardState, old: Identity | null, next: Identity, ids: BoardIdentities, detectedBy: 'watch' | 'poll'): void {
-    const vanished = this.vanished.get(state.slug);
+  private onReplaced(state: BoardRecord, old: Identity | null, next: Identity, ids: BoardIdentities, detectedBy: RestatCause): void {
+    const vanished = state.vanished;
     if (vanished) {
       clearTimeout(vanished.timer);
-      this.vanished.delete(state.slug);
+      state.vanished = null;
       state.identity = next;
     } else {
       advanceGeneration(state, next);
+    }
+    // Gateways spawned while the board was missing open the new file: they are on this generation.
+    if (old === null) {
+      for (const [profile, generation] of state.spawnedOn) if (generation === state.generation - 1) state.spawnedOn.set(profile, state.generation);
     }
     const type = old ? 'board.swap' : 'board.new';
     this.deps.events.emit(type, {
@@ -235,6 +253,7 @@ export class BoardSteward {
       new: idOf(next),
       generation: state.generation,
       detected_by: detectedBy,
+      ...jobOf(state),
     });
     // Sidecars known to be older go first, a rename taking microseconds: every millisecond they stay,
     // a gateway opening the new file may pair it with them. Renaming a file a stale holder has open
@@ -254,71 +273,73 @@ export class BoardSteward {
   }
 
   /**
-   * Finds the supervised processes holding an older generation of the board, freezes them at once
-   * (SIGSTOP), then stops them for good. Returns the fenced profiles.
+   * Fences the supervised processes holding an older generation of the board: freezes them at once
+   * (SIGSTOP), then stops them for good. Returns the fenced profiles, and the sidecar keys the audit
+   * showed to belong to the old file.
    */
-  private fence(state: BoardState, extraTargets: HolderTarget[]): { profiles: string[]; staleKeys: Set<string> } {
-    const owners = this.owners();
+  private fence(state: BoardRecord, extraTargets: HolderTarget[]): { profiles: string[]; staleKeys: Set<string> } {
     const targets = [...holderTargets([state]), ...extraTargets];
-    const audit = auditHolders(targets, owners);
-    // A gateway already fenced and on its way out (SIGCONT + SIGTERM sent) is not frozen again: it
-    // would then sit stopped until the SIGKILL at stop_timeout.
-    const stale = audit.holders.filter(
-      (holder) => holder.generation > 0 && holder.generation < state.generation && this.deps.fleet.get(holder.owner)?.state !== 'stopping',
-    );
-    const stalePids = new Set(stale.map((holder) => holder.pid));
-    const profiles = [...new Set(stale.map((holder) => holder.owner))];
-    const groups = profiles.map((profile) => this.deps.fleet.get(profile)?.pid).filter((pid): pid is number => typeof pid === 'number');
-    const outsiders = [...stalePids].filter((pid) => {
-      const group = readProcStat(pid)?.pgrp;
-      return group !== undefined && !groups.includes(group);
-    });
-    freeze([...groups.map((pid) => ({ pid, group: true })), ...outsiders.map((pid) => ({ pid, group: false }))]);
-
-    const staleKeys = new Set<string>();
+    const audit = auditHolders(targets, this.owners());
+    const groupOf = new Map<number, number>();
     for (const holder of audit.holders) {
-      if (stalePids.has(holder.pid) && holder.generation === 0) {
-        const target = extraTargets.find((t) => t.role === holder.role);
-        if (target) staleKeys.add(target.key);
-      }
+      const group = readProcStat(holder.pid)?.pgrp;
+      if (group !== undefined) groupOf.set(holder.pid, group);
     }
-    if (profiles.length > 0) {
+    const plan = planFence({
+      holders: audit.holders,
+      board: state.slug,
+      generation: state.generation,
+      fleet: this.fleetView(),
+      groupOf,
+      keyOf: (holder) => extraTargets.find((target) => target.role === holder.role)?.key,
+    });
+    freeze(plan.freeze);
+    if (plan.profiles.length > 0) {
       this.deps.events.emit('board.fence', {
         board: state.slug,
-        profiles,
-        pids: [...stalePids],
+        profiles: plan.profiles,
+        pids: [...new Set(audit.holders.filter((holder) => plan.profiles.includes(holder.owner)).map((holder) => holder.pid))],
         generation: state.generation,
         audit_ms: Math.round(audit.durationMs * 1000) / 1000,
       });
-      for (const profile of profiles) {
-        const gateway = this.deps.fleet.get(profile);
-        if (!gateway) continue;
-        gateway.fenced = true;
-        void gateway.stop().then(() => {
-          for (const pid of outsiders) killQuietly(pid);
-        });
-      }
+      this.stopFenced(plan.profiles, plan.outsiders);
     }
     setImmediate(() => this.reportForeignHolders(state, targets));
-    return { profiles, staleKeys };
+    return { profiles: plan.profiles, staleKeys: plan.staleKeys };
+  }
+
+  /** Stops fenced gateways; stale holders outside their groups are killed once the gateways are down. */
+  private stopFenced(profiles: string[], outsiders: number[]): void {
+    for (const profile of profiles) {
+      const gateway = this.deps.fleet.get(profile);
+      if (!gateway) continue;
+      gateway.fenced = true;
+      void gateway.stop().then(() => {
+        for (const pid of outsiders) killProcess(pid);
+      });
+    }
+  }
+
+  private fleetView(): Map<string, FleetMember> {
+    return new Map([...this.deps.fleet.gateways.values()].map((gateway) => [gateway.name, { pid: gateway.pid, stopping: gateway.state === 'stopping' }]));
   }
 
   /** Asks for the wave that brings fenced gateways back (and, with `on_swap: granted`, every granted one). */
-  private restart(state: BoardState, reason: string, fenced: string[]): void {
+  private restart(state: BoardRecord, reason: string, fenced: string[]): void {
     const granted = [...this.deps.fleet.gateways.values()].filter((gateway) => gateway.profile.grant).map((gateway) => gateway.name);
     const everyGranted = this.config.restart.on_swap === 'granted' && (reason === 'swap' || reason === 'new');
     const profiles = [...new Set(everyGranted ? [...fenced, ...granted] : fenced)];
     if (profiles.length > 0) void this.deps.waves.request({ profiles, reason, board: state.slug, mandatory: fenced });
   }
 
-  private quarantineSidecars(state: BoardState, ids: BoardIdentities, staleKeys: Set<string>): void {
+  private quarantineSidecars(state: BoardRecord, ids: BoardIdentities, staleKeys: Set<string>): void {
     this.moveSidecars(state, oldSidecars({ state, sidecars: { wal: ids.wal, shm: ids.shm }, staleKeys }));
   }
 
   /** Moves sidecars into `<state_dir>/quarantine/<slug>/`, never deleting them. The renames happen before this returns. */
-  private moveSidecars(state: BoardState, roles: ReadonlyArray<'wal' | 'shm'>): void {
+  private moveSidecars(state: BoardRecord, roles: ReadonlyArray<'wal' | 'shm'>): void {
     if (roles.length === 0) return;
-    const dir = path.join(this.config.state_dir, 'quarantine', state.slug);
+    const dir = quarantineDir(this.config.state_dir, state.slug);
     const suffixes = roles.map((role) => (role === 'wal' ? '-wal' : '-shm') as '-wal' | '-shm');
     moveAsideSidecars(state.path, dir, `gen${state.generation - 1}`, new Date(), suffixes).then(
       (moved) => {
@@ -328,7 +349,7 @@ export class BoardSteward {
     );
   }
 
-  private reportForeignHolders(state: BoardState, targets: HolderTarget[]): void {
+  private reportForeignHolders(state: BoardRecord, targets: HolderTarget[]): void {
     if (this.stopped) return;
     const exclude = new Set<number>([process.pid]);
     for (const gateway of this.deps.fleet.gateways.values()) if (gateway.pid) exclude.add(gateway.pid);
@@ -367,15 +388,12 @@ function watchedFolders(config: FleetPlan['config']): Array<{ path: string; dept
   ];
 }
 
+/** Names the job in hand on an event the job itself may have caused. */
+function jobOf(record: BoardRecord): { job?: string } {
+  return record.job === null ? {} : { job: record.job };
+}
+
 function readSidecars(dbPath: string): { wal: Identity | null; shm: Identity | null } {
   const ids = readBoardIdentities(dbPath);
   return { wal: ids.wal, shm: ids.shm };
-}
-
-function killQuietly(pid: number): void {
-  try {
-    process.kill(pid, 'SIGKILL');
-  } catch {
-    // Already gone.
-  }
 }

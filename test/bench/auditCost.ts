@@ -2,12 +2,12 @@
 // Usage: node dist/test/bench/auditCost.js [gateways ...]   (default: 50 200)
 // Prints a JSON array, one entry per fleet size. p50/p99/mean are the default audit (fds only);
 // maps_* are the thorough audit that also reads every process's /proc/<pid>/maps.
-import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileKey, readBoardIdentities } from '../../src/board/identity.js';
 import { auditHolders, findForeignHolders, type HolderTarget } from '../../src/board/holders.js';
+import { startProcess, type RunningProcess } from '../../src/proc/index.js';
 
 const RUNS = 200;
 const WARMUP = 10;
@@ -46,33 +46,28 @@ export interface AuditCostResult {
   foreign_p50_ms: number;
 }
 
-function startGateway(script: string, mode: string, db: string): Promise<ChildProcess> {
-  const child = spawn('python3', [script, mode, db], { detached: true, stdio: ['ignore', 'pipe', 'inherit'] });
+const inheritedEnv = (): Record<string, string> =>
+  Object.fromEntries(Object.entries(process.env).filter((entry): entry is [string, string] => entry[1] !== undefined));
+
+/** A stand-in gateway in its own process group; resolves once it printed "ready". */
+function startGateway(script: string, mode: string, db: string): Promise<RunningProcess> {
   return new Promise((resolve, reject) => {
     let out = '';
-    child.stdout!.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-      if (out.includes('ready')) resolve(child);
+    const child = startProcess(['python3', script, mode, db], {
+      env: inheritedEnv(),
+      graceMs: 1000,
+      stream: (output) =>
+        output.on('data', (chunk: Buffer) => {
+          out += chunk.toString();
+          if (out.includes('ready')) resolve(child);
+        }),
     });
-    child.once('exit', (code) => reject(new Error(`gateway exited (${code}) before ready`)));
+    void child.result.then((result) => reject(new Error(`gateway exited (${result.code ?? result.error}) before ready`)));
   });
 }
 
-async function stopAll(children: ChildProcess[]): Promise<void> {
-  await Promise.all(
-    children.map(
-      (child) =>
-        new Promise<void>((resolve) => {
-          if (child.exitCode !== null || child.signalCode !== null) return resolve();
-          child.once('exit', () => resolve());
-          try {
-            process.kill(-child.pid!, 'SIGKILL');
-          } catch {
-            resolve();
-          }
-        }),
-    ),
-  );
+async function stopAll(children: RunningProcess[]): Promise<void> {
+  await Promise.all(children.map((child) => child.stop()));
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -89,7 +84,7 @@ function countProcesses(): number {
 
 async function measure(gateways: number): Promise<AuditCostResult> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'audit-cost-'));
-  const children: ChildProcess[] = [];
+  const children: RunningProcess[] = [];
   try {
     const script = path.join(dir, 'gateway.py');
     fs.writeFileSync(script, GATEWAY_PY);

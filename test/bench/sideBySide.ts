@@ -1,10 +1,10 @@
 // Figure 5: one rename-over swap under three ways of running the same gateways: plain processes,
 // PM2 with a file watch on the board, and hermes-supervisor. What each leaves behind is read from
 // the gateways' own write logs and from the board itself.
-import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Database from 'better-sqlite3';
+import { startProcess } from '../../src/proc/index.js';
 import { readGatewayLog, writesOf, type GatewayEvent } from '../helpers/gatewayLog.js';
 import { integrityCheck } from '../helpers/board.js';
 import { python } from '../helpers/fixture.js';
@@ -13,7 +13,6 @@ import { AnchoredClock } from './clock.js';
 import { onCleanup, tempRoot } from './cleanup.js';
 import { Pm2 } from './pm2.js';
 import { renameOver } from './swapLatency.js';
-import { settlesWithin } from './wait.js';
 import { errorKinds, errorsAfter, firstWriteOnto, lateWrites, sameFile, writeKeys } from './writeAnalysis.js';
 
 export type RunnerKind = 'plain' | 'pm2-file' | 'pm2-folder' | 'hermes-supervisor';
@@ -102,18 +101,11 @@ async function startPlain(): Promise<Running> {
   const temp = tempRoot('hs-bench-vs-plain-');
   const home = makeHermesHome(temp.root, SCENARIO);
   const clock = new AnchoredClock();
-  const children: ChildProcess[] = Object.entries(SCENARIO).map(([name, profile]) =>
-    spawn(python, fixtureArgs(name, profile, home.logsDir), { env: grantedEnv(home.profileDirs[name]!, home.hermesHome), stdio: 'ignore' }),
+  const children = Object.entries(SCENARIO).map(([name, profile]) =>
+    startProcess([python, ...fixtureArgs(name, profile, home.logsDir)], { env: grantedEnv(home.profileDirs[name]!, home.hermesHome), graceMs: 5000 }),
   );
   const stop = onCleanup(async () => {
-    await Promise.all(
-      children.map(async (child) => {
-        if (child.exitCode !== null || child.signalCode !== null) return;
-        const exited = new Promise((resolve) => child.once('exit', resolve));
-        child.kill('SIGTERM');
-        if (!(await settlesWithin(exited, 5000))) child.kill('SIGKILL');
-      }),
-    );
+    await Promise.all(children.map((child) => child.stop()));
   });
   return {
     settings: 'each gateway spawned once, nothing watches the board',

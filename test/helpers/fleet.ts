@@ -1,14 +1,14 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { ExecutionContext } from 'ava';
 import { initBoard } from './board.js';
 import { runCli, startSupervisor, type CliResult, type RunningSupervisor } from './cli.js';
 import { ofType, type Events } from './events.js';
 import { fixture, gatewayArgs, python } from './fixture.js';
 import { makeFleetDir, type FleetDir } from './fleetDir.js';
 import { readGatewayLog, type GatewayEvent, type GatewayMode } from './gatewayLog.js';
-import { pidsWithMarker } from './proc.js';
+import { killAll, pidsWithMarker } from './proc.js';
+import type { Scope } from './scope.js';
 
 /** One profile of a test fleet. Without `mode`, `args` or `command` it runs the fleet's `gateway` command. */
 export interface ProfileSpec {
@@ -74,7 +74,7 @@ const isSection = (value: unknown): value is Record<string, unknown> => typeof v
  * Starts `hermes-supervisor start --config <configFile>`. When the test ends, pass or fail, it is stopped
  * (SIGTERM, SIGKILL after 10 s) and every process still running from the config's folder is killed.
  */
-export function supervise(t: ExecutionContext, configFile: string, env: NodeJS.ProcessEnv = {}): RunningSupervisor {
+export function supervise(t: Scope, configFile: string, env: NodeJS.ProcessEnv = {}): RunningSupervisor {
   const supervisor = startSupervisor(['--config', configFile], env);
   const folder = path.dirname(configFile) + path.sep;
   t.teardown(async () => {
@@ -83,17 +83,9 @@ export function supervise(t: ExecutionContext, configFile: string, env: NodeJS.P
       await Promise.race([supervisor.exited, sleep(STOP_GRACE_MS, undefined, { ref: false })]);
       supervisor.child.kill('SIGKILL');
     }
-    for (const pid of pidsWithMarker(folder)) killQuietly(pid);
+    killAll(pidsWithMarker(folder));
   });
   return supervisor;
-}
-
-function killQuietly(pid: number): void {
-  try {
-    process.kill(pid, 'SIGKILL');
-  } catch {
-    // Gone already.
-  }
 }
 
 function profileConfig(name: string, spec: ProfileSpec, board: string, logsDir: string): Record<string, unknown> {
@@ -116,7 +108,7 @@ function profileConfig(name: string, spec: ProfileSpec, board: string, logsDir: 
 }
 
 /** Writes a fleet (config, profiles, board) and starts a supervisor over it, stopped when the test ends. */
-export async function startFleet(t: ExecutionContext, options: FleetOptions = {}): Promise<Fleet> {
+export async function startFleet(t: Scope, options: FleetOptions = {}): Promise<Fleet> {
   const dir = options.dir ?? makeFleetDir(t, options.prefix);
   const board = path.join(dir.hermesHome, 'kanban.db');
   const logsDir = path.join(dir.root, 'gateway-logs');

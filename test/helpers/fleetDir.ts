@@ -1,8 +1,8 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import type { ExecutionContext } from 'ava';
 import { stringify } from 'yaml';
 import { readEventFile, type Events } from './events.js';
+import type { Scope } from './scope.js';
 import { tempDir } from './tempDir.js';
 
 export interface FleetDir {
@@ -21,7 +21,7 @@ export interface FleetDir {
 }
 
 /** A throw-away Hermes home with profiles and a supervisor config, removed after the test. */
-export function makeFleetDir(t: ExecutionContext, prefix = 'hs-'): FleetDir {
+export function makeFleetDir(t: Scope, prefix = 'hs-'): FleetDir {
   const root = tempDir(t, prefix);
   const hermesHome = path.join(root, 'hermes');
   const stateDir = path.join(root, 'state');

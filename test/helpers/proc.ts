@@ -17,6 +17,17 @@ export function pidsWithMarker(marker: string): number[] {
   return pids;
 }
 
+/** SIGKILLs each of `pids` still running. */
+export function killAll(pids: number[]): void {
+  for (const pid of pids) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // Gone already.
+    }
+  }
+}
+
 export function processEnv(pid: number): Record<string, string> {
   const raw = readFileSync(`/proc/${pid}/environ`, 'utf8');
   return Object.fromEntries(

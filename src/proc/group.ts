@@ -49,3 +49,15 @@ export async function reapGroup(pgid: number, timeoutMs = 2000): Promise<boolean
   signalGroup(pgid, 'SIGKILL');
   return waitGroupGone(pgid, timeoutMs);
 }
+
+/** SIGKILL to one process, only if it is still the one started at `startTime`: a reused pid is never hit. */
+export function killProcess(pid: number, startTime?: number): boolean {
+  if (startTime !== undefined && readProcStat(pid)?.startTime !== startTime) return false;
+  try {
+    process.kill(pid, 'SIGKILL');
+    return true;
+  } catch {
+    // Gone meanwhile, or no longer ours.
+    return false;
+  }
+}

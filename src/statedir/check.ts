@@ -1,5 +1,6 @@
 /** The state dir holds the control socket and logs: it must be ours alone. */
 import fs from 'node:fs';
+import path from 'node:path';
 
 function ownProblem(label: string, stats: fs.Stats): string | null {
   if (!stats.isDirectory()) return `${label} is not a directory`;
@@ -47,4 +48,29 @@ export function ensureStateDir(dir: string): void {
   if (created !== undefined) fs.chmodSync(dir, 0o700);
   const problem = checkStateDir(dir);
   if (problem !== null) throw new Error(problem);
+}
+
+/**
+ * Whether a supervisor could use dir as its state dir, without creating anything: an existing dir must
+ * pass checkStateDir; a missing one needs its nearest existing parent to be a dir we may create in.
+ */
+export function stateDirUsable(dir: string): string | null {
+  if (fs.existsSync(dir) || isSymlink(dir)) return checkStateDir(dir);
+  let parent = path.dirname(dir);
+  while (!fs.existsSync(parent) && path.dirname(parent) !== parent) parent = path.dirname(parent);
+  try {
+    if (!fs.statSync(parent).isDirectory()) return `state dir ${dir} cannot be created: ${parent} is not a directory`;
+    fs.accessSync(parent, fs.constants.W_OK | fs.constants.X_OK);
+  } catch (err) {
+    return `state dir ${dir} cannot be created in ${parent}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`;
+  }
+  return null;
+}
+
+function isSymlink(file: string): boolean {
+  try {
+    return fs.lstatSync(file).isSymbolicLink();
+  } catch {
+    return false;
+  }
 }

@@ -1,13 +1,11 @@
-import path from 'node:path';
 import Database from 'better-sqlite3';
+import { lockFile } from './layout.js';
 
 /** Held for the supervisor's lifetime; the kernel drops it when the process dies, however it dies. */
 export interface InstanceLock {
   readonly file: string;
   release(): void;
 }
-
-export const LOCK_FILE = 'supervisor.lock';
 
 /** Another process holds the state dir's lock. */
 export class StateDirLockedError extends Error {
@@ -33,7 +31,7 @@ function isBusy(err: unknown): boolean {
  * opens that file, so no stray close can drop the lock.
  */
 export function lockStateDir(stateDir: string): InstanceLock {
-  const file = path.join(stateDir, LOCK_FILE);
+  const file = lockFile(stateDir);
   let db: Database.Database;
   try {
     db = new Database(file, { timeout: 0 });

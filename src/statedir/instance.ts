@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import path from 'node:path';
+import { instanceFile, tempFile } from './layout.js';
 
 /** Who runs in a state dir and where to reach it: read by the CLI when the config no longer says. */
 export interface InstanceRecord {
@@ -9,12 +9,10 @@ export interface InstanceRecord {
   socket: string;
 }
 
-export const RECORD_FILE = 'supervisor.json';
-
 /** Written whole or not at all (temp file + rename), private to the user. */
 export function writeInstanceRecord(stateDir: string, record: InstanceRecord): void {
-  const file = path.join(stateDir, RECORD_FILE);
-  const temp = `${file}.${process.pid}.tmp`;
+  const file = instanceFile(stateDir);
+  const temp = tempFile(file, process.pid);
   fs.writeFileSync(temp, `${JSON.stringify(record)}\n`, { mode: 0o600 });
   fs.renameSync(temp, file);
 }
@@ -23,7 +21,7 @@ export function writeInstanceRecord(stateDir: string, record: InstanceRecord): v
 export function readInstanceRecord(stateDir: string): InstanceRecord | null {
   let value: unknown;
   try {
-    value = JSON.parse(fs.readFileSync(path.join(stateDir, RECORD_FILE), 'utf8'));
+    value = JSON.parse(fs.readFileSync(instanceFile(stateDir), 'utf8'));
   } catch {
     return null;
   }
@@ -42,5 +40,5 @@ export function readInstanceRecord(stateDir: string): InstanceRecord | null {
 /** Removes the record if it is still this process's. */
 export function removeInstanceRecord(stateDir: string, pid: number): void {
   if (readInstanceRecord(stateDir)?.pid !== pid) return;
-  fs.rmSync(path.join(stateDir, RECORD_FILE), { force: true });
+  fs.rmSync(instanceFile(stateDir), { force: true });
 }

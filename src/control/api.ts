@@ -1,0 +1,148 @@
+/**
+ * The control API: every command the supervisor answers, with its arguments (checked by one schema
+ * each) and its result. The server dispatches through this table and the client calls through it, so
+ * both sides agree on every shape at compile time.
+ */
+import { z } from 'zod';
+import { keyPath } from '../config/index.js';
+import { request, type RequestOptions } from './client.js';
+import type { CommandHandler } from './connection.js';
+import { ControlError } from './protocol.js';
+
+const names = (what: string) => z.array(z.string({ error: `expected each ${what} to be a string` }), { error: `expected a list of ${what} names` });
+const flag = z.boolean({ error: 'expected true or false' });
+
+/** Argument schemas, one per command; unknown arguments are refused rather than ignored. */
+export const commandArgs = {
+  status: z.strictObject({}),
+  restart: z.strictObject({
+    profiles: names('profile').default([]),
+    all: flag.default(false),
+    stale: flag.default(false),
+    reason: z.string({ error: 'expected a text' }).optional(),
+    wait: flag.default(true),
+  }),
+  stop: z.strictObject({ profiles: names('profile').min(1, 'expected at least one profile to stop') }),
+  start: z.strictObject({ profiles: names('profile').min(1, 'expected at least one profile to start') }),
+  reload: z.strictObject({}),
+  check: z.strictObject({ full: flag.default(false) }),
+  kanban_init: z.strictObject({ board: z.string({ error: 'expected a board slug' }).default('default') }),
+  shutdown: z.strictObject({}),
+};
+
+export type CommandName = keyof typeof commandArgs;
+/** What a caller passes (defaults may be left out). */
+export type ArgsOf<K extends CommandName> = z.input<(typeof commandArgs)[K]>;
+/** What a handler receives: checked, with every default filled in. */
+export type ValidArgsOf<K extends CommandName> = z.output<(typeof commandArgs)[K]>;
+
+export interface StatusReport {
+  supervisor: { pid: number; started_at: string; config: string; state_dir: string };
+  boards: Array<{ slug: string; path: string; generation: number; dev: number | null; ino: number | null; holders: number; health: string }>;
+  profiles: Array<{
+    name: string;
+    state: string;
+    pid: number | null;
+    grant: boolean;
+    grant_reason: string;
+    /** The generation of the first board the gateway was started on; null when it has no board access. */
+    generation: number | null;
+    restarts: number;
+    last_exit: { code: number | null; signal: string | null; error?: string } | null;
+    last_restart_reason: string | null;
+    uptime_s: number | null;
+  }>;
+}
+
+export interface WaveSummary {
+  restarted: string[];
+  failed: string[];
+  vetoed: string[];
+  skipped: string[];
+  duration_ms: number;
+}
+
+/** `wave` is null when the caller did not wait (`wait: false`), or when there was nothing to restart. */
+export interface RestartResult {
+  profiles: string[];
+  reason: string;
+  wave: WaveSummary | null;
+}
+
+export interface HolderRow {
+  owner: string;
+  pid: number;
+  board: string;
+  generation: number;
+  role: string;
+}
+
+/** A process outside the fleet holding a board file: its pid and command name. */
+export interface ForeignHolderRow {
+  pid: number;
+  command: string;
+  board: string;
+  generation: number;
+  role: string;
+}
+
+export interface CheckReport {
+  audit_ms: number;
+  holders: HolderRow[];
+  stale: HolderRow[];
+  violations: HolderRow[];
+  foreign: ForeignHolderRow[];
+  integrity: Array<{ board: string; status: string; detail: string; duration_ms: number }>;
+}
+
+export interface KanbanInitResult {
+  board: string;
+  ok: boolean;
+  init: { code: number | null; signal: string | null; output: string; duration_ms: number; error: string | null };
+  integrity: { status: string; detail: string } | null;
+  generation: number;
+  wave: { restarted: string[]; failed: string[]; vetoed: string[]; duration_ms: number };
+}
+
+interface Results {
+  status: StatusReport;
+  restart: RestartResult;
+  stop: { stopped: string[]; already_stopped: string[] };
+  start: { started: string[]; already_running: string[]; failed: string[] };
+  reload: { added: string[]; removed: string[]; changed: string[] };
+  check: CheckReport;
+  kanban_init: KanbanInitResult;
+  shutdown: { stopping: true; pid: number };
+}
+
+export type ResultOf<K extends CommandName> = Results[K];
+
+/** The supervisor's side of the API: one handler per command. */
+export type CommandHandlers = { [K in CommandName]: (args: ValidArgsOf<K>) => Promise<ResultOf<K>> };
+
+/** One line naming the command, the argument and what was expected. */
+function argumentError(name: CommandName, error: z.ZodError): ControlError {
+  const issue = error.issues[0]!;
+  const unknown = issue.code === 'unrecognized_keys' ? `unknown argument${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((key) => `"${key}"`).join(', ')}` : null;
+  const where = keyPath(issue.path);
+  return new ControlError('bad_request', `${name}: ${unknown ?? `${where ? `"${where}": ` : ''}${issue.message}`}`);
+}
+
+/** Checks one command's arguments; throws a bad_request ControlError naming what is wrong. */
+export function parseArgs<K extends CommandName>(name: K, args: unknown): ValidArgsOf<K> {
+  const parsed = commandArgs[name].safeParse(args);
+  if (!parsed.success) throw argumentError(name, parsed.error);
+  return parsed.data as ValidArgsOf<K>;
+}
+
+/** The server's table: each command's arguments checked against its schema before its handler runs. */
+export function dispatchTable(handlers: CommandHandlers): Record<CommandName, CommandHandler> {
+  const entry = <K extends CommandName>(name: K): CommandHandler => (args) => handlers[name](parseArgs(name, args));
+  return Object.fromEntries((Object.keys(commandArgs) as CommandName[]).map((name) => [name, entry(name)])) as Record<CommandName, CommandHandler>;
+}
+
+/** The client's side: sends one command and resolves with its typed result. */
+export function call<K extends CommandName>(socketPath: string, name: K, args: ArgsOf<K>, opts: RequestOptions = {}): Promise<ResultOf<K>> {
+  // The server checked the arguments against this table and answers with this table's result type.
+  return request(socketPath, name, args, opts) as Promise<ResultOf<K>>;
+}

@@ -1,0 +1,72 @@
+import type { CrashDecision } from './backoff.js';
+
+export type GatewayState = 'starting' | 'running' | 'stopping' | 'stopped' | 'backoff' | 'failed';
+
+/**
+ * What happens to a gateway. Its exits are told apart before they reach the table (see exitEvent):
+ * a crash still within the backoff budget, or one too many.
+ */
+export type GatewayEvent = 'start' | 'ready' | 'stop' | 'crashed' | 'gave_up' | 'backoff_over';
+
+/** What the gateway does on a transition, in this order, after taking the next state. */
+export type Effect =
+  | 'reset_history'
+  | 'cancel_backoff'
+  | 'spawn'
+  | 'announce_ready'
+  | 'terminate'
+  | 'commit_crash'
+  | 'schedule_restart'
+  | 'announce_failed';
+
+export interface Transition {
+  next: GatewayState;
+  effects: readonly Effect[];
+}
+
+const to = (next: GatewayState, ...effects: Effect[]): Transition => ({ next, effects });
+
+/**
+ * The whole lifecycle: event x state -> next state and effects. One row per event, so a new kind of
+ * exit (Hermes asking for a restart, a fatal config) is one more row. A missing cell means the event
+ * changes nothing in that state (a start while the child runs, a ready after it exited).
+ */
+export const LIFECYCLE: Readonly<Record<GatewayEvent, Partial<Record<GatewayState, Transition>>>> = {
+  start: {
+    stopped: to('starting', 'spawn'),
+    backoff: to('starting', 'cancel_backoff', 'spawn'),
+    failed: to('starting', 'reset_history', 'spawn'),
+  },
+  ready: {
+    starting: to('running', 'announce_ready'),
+  },
+  stop: {
+    starting: to('stopping', 'terminate'),
+    running: to('stopping', 'terminate'),
+    backoff: to('stopped', 'cancel_backoff'),
+    failed: to('stopped'),
+  },
+  crashed: {
+    starting: to('backoff', 'commit_crash', 'schedule_restart'),
+    running: to('backoff', 'commit_crash', 'schedule_restart'),
+    stopping: to('stopped'),
+  },
+  gave_up: {
+    starting: to('failed', 'commit_crash', 'announce_failed'),
+    running: to('failed', 'commit_crash', 'announce_failed'),
+    stopping: to('stopped'),
+  },
+  backoff_over: {
+    backoff: to('starting', 'spawn'),
+  },
+};
+
+/** The transition an event takes from a state, or null when it changes nothing. */
+export function transition(state: GatewayState, event: GatewayEvent): Transition | null {
+  return LIFECYCLE[event][state] ?? null;
+}
+
+/** The event a child's exit is, given what the crash policy decided about it. */
+export function exitEvent(decision: CrashDecision): GatewayEvent {
+  return decision.kind === 'give_up' ? 'gave_up' : 'crashed';
+}

@@ -1,0 +1,334 @@
+import { rmSync } from 'node:fs';
+import path from 'node:path';
+import type { EventLog } from '../events/index.js';
+import { HOLD, type Fleet, type WaveResult } from '../fleet/index.js';
+import {
+  installRebuilt,
+  moveAsideSidecars,
+  passiveCheckpoint,
+  probeIntegrityInThread,
+  quarantineBoard,
+  rebuildBoard,
+  walNeedsCheckpoint,
+  walSize,
+  type ProbeResult,
+  type RebuildResult,
+} from '../maintenance/index.js';
+import type { FleetPlan } from '../plan/index.js';
+import { quarantineDir } from '../statedir/index.js';
+import { runBoardInit, type InitResult } from './boardInit.js';
+import { NoInitCommandError, UnknownBoardError } from './errors.js';
+import type { BoardJobs } from './jobs.js';
+import { healthOf, isBusy, type BoardRecord, type RestatCause } from './record.js';
+import type { BoardSteward } from './steward.js';
+
+export interface BoardCareDeps {
+  plan: () => FleetPlan;
+  fleet: Fleet;
+  events: EventLog;
+  steward: BoardSteward;
+  jobs: BoardJobs;
+}
+
+/** A probe that raced a swap is taken again once; a board swapped again meanwhile waits for the next round. */
+const PROBE_ATTEMPTS = 2;
+
+const OPERATOR_NOTE = 'granted gateways stay stopped until an operator fixes the board and runs `hermes-supervisor restart --all`';
+
+export interface IntegrityReport {
+  board: string;
+  probe: ProbeResult;
+}
+
+export interface ReinitReport {
+  board: string;
+  ok: boolean;
+  init: InitResult;
+  integrity: ProbeResult | null;
+  generation: number;
+  wave: WaveResult | null;
+}
+
+/**
+ * The supervisor as the one owner of board maintenance: staged init and migrations, integrity
+ * probes, exactly-once quarantine and rebuild, and passive checkpoints. Gateways keep reading and
+ * writing as before; none of them runs any of this. Every exclusive step is a board job.
+ */
+export class BoardCare {
+  private timers: NodeJS.Timeout[] = [];
+  private unsubscribe: () => void = () => undefined;
+
+  constructor(private readonly deps: BoardCareDeps) {}
+
+  private get config() {
+    return this.deps.plan().config;
+  }
+
+  private get boards(): Map<string, BoardRecord> {
+    return this.deps.steward.boards;
+  }
+
+  /** Periodic work: quick_check every integrity_interval, the WAL size every poll_interval. */
+  start(): void {
+    this.timers.push(setInterval(() => this.probeInBackground(this.boards.values()), this.config.health.integrity_interval));
+    this.timers.push(setInterval(() => this.checkpointAll(), this.config.health.poll_interval));
+    // A board that appears while running is probed at once, not first at the next interval.
+    this.unsubscribe = this.deps.events.subscribe((event) => {
+      if (event.type !== 'board.new' || typeof event.board !== 'string') return;
+      const board = this.boards.get(event.board);
+      if (board) this.probeInBackground([board]);
+    });
+  }
+
+  stop(): void {
+    for (const timer of this.timers) clearInterval(timer);
+    this.timers = [];
+    this.unsubscribe();
+  }
+
+  /**
+   * Runs `kanban.init_command` once per board, one board at a time, so schema creation and column
+   * migrations happen in exactly one process. Hermes migrates in place, so gateways keep running
+   * beside it. Returns the boards whose init failed.
+   */
+  async initAll(reason: string): Promise<string[]> {
+    if (!this.config.kanban.init_command) return [];
+    const failed: string[] = [];
+    for (const board of this.boards.values()) {
+      if (isBusy(board)) {
+        this.deps.events.emit('board.init_skipped', { board: board.slug, reason, busy: board.job ?? board.heldFor });
+        continue;
+      }
+      const { result } = await this.deps.jobs.run(board, {
+        name: 'kanban init',
+        hold: HOLD.kanbanInit,
+        fence: false,
+        reason,
+        work: () => runBoardInit(this.config, board),
+      });
+      this.deps.events.emit(result.ok ? 'board.init' : 'board.init_failed', {
+        board: board.slug,
+        path: board.path,
+        reason,
+        code: result.code,
+        signal: result.signal,
+        duration_ms: result.durationMs,
+        ...(result.ok ? {} : { output: result.output.slice(-1000) }),
+        ...(result.error ? { error: result.error } : {}),
+      });
+      if (!result.ok) failed.push(board.slug);
+    }
+    return failed;
+  }
+
+  /**
+   * An operator's re-init of one board: its granted gateways are fenced and stopped, the init runs
+   * with the board's env, the file is verified, and the gateways come back in one wave whatever
+   * happened (the old file is still there if the init failed).
+   */
+  async reinit(slug: string): Promise<ReinitReport> {
+    const board = this.boards.get(slug);
+    if (!board) throw new UnknownBoardError(slug, [...this.boards.keys()]);
+    if (!this.config.kanban.init_command) throw new NoInitCommandError(this.config.file);
+    const outcome = await this.deps.jobs.run(board, {
+      name: 'kanban init',
+      hold: HOLD.kanbanInit,
+      fence: true,
+      reason: 'kanban.init',
+      work: async (_, profiles) => {
+        this.deps.events.emit('kanban.init.start', { board: slug, path: board.path, profiles });
+        const init = await runBoardInit(this.config, board);
+        const probe = init.ok ? await probeIntegrityInThread(board.path) : null;
+        return { init, probe };
+      },
+    });
+    const { init, probe } = outcome.result;
+    const ok = init.ok && probe?.status === 'ok';
+    if (probe) board.health = probe.status;
+    this.deps.events.emit('kanban.init.done', {
+      board: slug,
+      ok,
+      code: init.code,
+      signal: init.signal,
+      integrity: probe?.status ?? null,
+      generation: board.generation,
+      duration_ms: init.durationMs,
+      ...(init.error ? { error: init.error } : {}),
+    });
+    return { board: slug, ok, init, integrity: probe, generation: board.generation, wave: outcome.wave ? await outcome.wave : null };
+  }
+
+  /** quick_check (or integrity_check) on every board; a corrupt one is quarantined and rebuilt. */
+  async probeAll(full: boolean, only: (board: BoardRecord) => boolean = () => true): Promise<IntegrityReport[]> {
+    const results: IntegrityReport[] = [];
+    for (const board of this.boards.values()) {
+      if (!only(board)) continue;
+      const probe = await this.probeOne(board, full);
+      if (probe !== null) results.push({ board: board.slug, probe });
+    }
+    return results;
+  }
+
+  /**
+   * What `check` reports: a fresh probe of every free board, and a board held as corrupt reported
+   * as corrupt for as long as it is held.
+   */
+  async integrity(full: boolean): Promise<IntegrityReport[]> {
+    const probed = await this.probeAll(full);
+    const held = [...this.boards.values()]
+      .filter((board) => board.heldFor !== null)
+      .map((board) => ({ board: board.slug, probe: { status: 'corrupt' as const, detail: `${healthOf(board)}; ${OPERATOR_NOTE}`, durationMs: 0 } }));
+    return [...probed.filter((report) => !held.some((entry) => entry.board === report.board)), ...held];
+  }
+
+  /**
+   * An operator's `restart --all` after fixing a board held for them (a corruption with
+   * `on_corruption: stop`, a failed rebuild or init) releases it. A board whose job runs stays busy.
+   */
+  release(): string[] {
+    const released = [...this.boards.values()].filter((board) => board.heldFor !== null);
+    for (const board of released) {
+      board.heldFor = null;
+      board.health = null;
+    }
+    for (const gateway of this.deps.fleet.gateways.values()) {
+      gateway.release(HOLD.corruption);
+      gateway.release(HOLD.initFailed);
+    }
+    return released.map((board) => board.slug);
+  }
+
+  private probeInBackground(boards: Iterable<BoardRecord>): void {
+    void (async () => {
+      for (const board of [...boards]) await this.probeOne(board, false);
+    })().catch((err: Error) => this.deps.events.emit('supervisor.error', { during: 'integrity probe', error: err.message }));
+  }
+
+  private async probeOne(board: BoardRecord, full: boolean): Promise<ProbeResult | null> {
+    const probe = await this.probeSteady(board, full);
+    if (probe === null) return null;
+    board.health = probe.status;
+    if (probe.status === 'corrupt') await this.onCorrupt(board, probe);
+    return probe;
+  }
+
+  /**
+   * Probes a board on its own thread. A verdict is only kept when the board was the same file, and
+   * free of other maintenance, before and after: one taken across a swap may have read the new file
+   * through the old generation's -wal, and says nothing about either. Null when there is no verdict.
+   */
+  private async probeSteady(board: BoardRecord, full: boolean): Promise<ProbeResult | null> {
+    for (let attempt = 1; attempt <= PROBE_ATTEMPTS; attempt++) {
+      if (isBusy(board) || !this.unchanged(board, 'probe')) return null;
+      const generation = board.generation;
+      const probe = await probeIntegrityInThread(board.path, { full });
+      if (isBusy(board)) return null;
+      if (this.unchanged(board, 'probe') && board.generation === generation) return probe;
+    }
+    return null;
+  }
+
+  private async onCorrupt(board: BoardRecord, probe: ProbeResult): Promise<void> {
+    if (isBusy(board)) return;
+    const { config } = this;
+    this.deps.events.emit('board.corrupt', { board: board.slug, path: board.path, detail: probe.detail, code: probe.code ?? null, action: config.kanban.on_corruption });
+    if (config.kanban.on_corruption === 'stop') {
+      const { profiles } = await this.deps.jobs.run(board, {
+        name: 'hold for an operator',
+        hold: HOLD.corruption,
+        fence: true,
+        reason: 'board.corrupt',
+        work: async () => undefined,
+        heldFor: () => 'corrupt: stopped',
+      });
+      this.deps.events.emit('board.stopped', { board: board.slug, profiles, note: OPERATOR_NOTE });
+      return;
+    }
+    const outcome = await this.deps.jobs.run(board, {
+      name: 'quarantine and rebuild',
+      hold: HOLD.corruption,
+      fence: true,
+      reason: 'board.rebuilt',
+      work: () => this.quarantineAndRebuild(board).then(
+        (rebuilt) => ({ rebuilt, error: null }),
+        // Back onto a corrupt board they would only crash or spread it: held for an operator instead.
+        (err: Error) => ({ rebuilt: null, error: err.message }),
+      ),
+      heldFor: ({ error }) => (error === null ? null : 'corrupt: rebuild failed'),
+    });
+    const { rebuilt, error } = outcome.result;
+    if (error !== null || rebuilt === null) {
+      this.deps.events.emit('board.rebuild_failed', { board: board.slug, error, note: OPERATOR_NOTE });
+      return;
+    }
+    board.health = 'ok (rebuilt)';
+    this.deps.events.emit('board.rebuilt', { board: board.slug, path: board.path, generation: board.generation, tables: rebuilt.tables });
+  }
+
+  /**
+   * Looks at the board file once more before a connection is opened on it: a swap not yet handled
+   * would pair the new file with the old generation's -wal. False when the steward just handled one.
+   */
+  private unchanged(board: BoardRecord, cause: RestatCause): boolean {
+    const generation = board.generation;
+    this.deps.steward.check(board, cause);
+    return board.generation === generation && board.identity !== null;
+  }
+
+  private async quarantineAndRebuild(board: BoardRecord): Promise<RebuildResult> {
+    const { config } = this;
+    const dir = quarantineDir(config.state_dir, board.slug);
+    const copy = await quarantineBoard(board.path, { dir, slug: board.slug, keep: config.kanban.quarantine_keep });
+    const temp = path.join(path.dirname(board.path), `.${path.basename(board.path)}.rebuild-${process.pid}`);
+    rmSync(temp, { force: true });
+    const rebuilt = rebuildBoard(board.path, temp);
+    this.deps.events.emit('board.quarantine', {
+      board: board.slug,
+      copy: copy.path,
+      copied: copy.copied,
+      hash: copy.hash,
+      removed: copy.removed,
+      tables: rebuilt.tables,
+      schema_errors: rebuilt.schemaErrors,
+    });
+    // The corrupt file's sidecars are in the copy; SQLite must not pair them with the rebuilt file.
+    try {
+      await moveAsideSidecars(board.path, dir, 'corrupt');
+      installRebuilt(temp, board.path);
+    } finally {
+      rmSync(temp, { force: true });
+    }
+    return rebuilt;
+  }
+
+  /** A PASSIVE checkpoint when a board's WAL has grown past `kanban.wal_limit`; never one that blocks writers. */
+  private checkpointAll(): void {
+    const limit = this.config.kanban.wal_limit;
+    for (const board of this.boards.values()) {
+      if (isBusy(board) || !this.unchanged(board, 'checkpoint')) continue;
+      let bytes: number;
+      try {
+        bytes = walSize(board.path);
+      } catch {
+        continue;
+      }
+      const last = board.checkpointedWalBytes;
+      if (!walNeedsCheckpoint(bytes, limit) || (last !== null && bytes <= last)) continue;
+      try {
+        const result = passiveCheckpoint(board.path);
+        board.checkpointedWalBytes = bytes;
+        this.deps.events.emit('board.checkpoint', {
+          board: board.slug,
+          wal_bytes: bytes,
+          limit_bytes: limit,
+          log_frames: result.logFrames,
+          checkpointed: result.checkpointed,
+          busy: result.busy,
+          duration_ms: Math.round(result.durationMs),
+        });
+      } catch (err) {
+        this.deps.events.emit('board.checkpoint_failed', { board: board.slug, error: (err as Error).message });
+      }
+    }
+  }
+}

@@ -1,0 +1,25 @@
+/** Refusals of the board verbs, each naming what was asked for and why it cannot be done now. */
+
+export class UnknownBoardError extends Error {
+  constructor(
+    readonly board: string,
+    known: string[],
+  ) {
+    super(`unknown board "${board}"; known: ${known.join(', ') || 'none'}`);
+  }
+}
+
+export class BoardBusyError extends Error {
+  constructor(
+    readonly board: string,
+    readonly busyWith: string,
+  ) {
+    super(`board "${board}" is busy (${busyWith}); try again when that is done`);
+  }
+}
+
+export class NoInitCommandError extends Error {
+  constructor(configFile: string) {
+    super(`kanban.init_command is not set in ${configFile}; set it (e.g. [hermes, kanban, init]) to re-initialise a board`);
+  }
+}

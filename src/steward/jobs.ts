@@ -1,0 +1,93 @@
+import type { GatewayState, WaveResult, WaveRunner } from '../fleet/index.js';
+import { BoardBusyError } from './errors.js';
+import { freeze } from './fence.js';
+import { isBusy, type BoardRecord } from './record.js';
+
+/** One exclusive piece of work on a board: an init, a quarantine and rebuild, a hold for an operator. */
+export interface BoardJob<T> {
+  /** Named in events (`job`) and in refusals of a second job. */
+  name: string;
+  /** The hold put on the gateways stopped for the job. */
+  hold: string;
+  /** Stop every granted gateway first (any of them may open the board); false runs beside them. */
+  fence: boolean;
+  /** The reason the wave that brings the gateways back gives. */
+  reason: string;
+  /** Runs once the gateways named are stopped. */
+  work(record: BoardRecord, stopped: string[]): Promise<T>;
+  /** After the work: why the board stays held for an operator (its gateways stay down), or null. */
+  heldFor?(result: T): string | null;
+}
+
+export interface JobOutcome<T> {
+  result: T;
+  /** The gateways stopped for the job. */
+  profiles: string[];
+  /** The wave bringing them back; null when none was needed or the board is held. */
+  wave: Promise<WaveResult> | null;
+}
+
+/** What a job needs of a gateway: the fleet's Gateway, or a small stand-in in tests. */
+export interface JobGateway {
+  readonly name: string;
+  readonly profile: { grant: boolean };
+  readonly held: boolean;
+  readonly state: GatewayState;
+  readonly pid: number | null;
+  hold(reason: string): void;
+  release(reason: string): void;
+  stop(): Promise<void>;
+}
+
+export interface BoardJobsDeps {
+  fleet: { readonly gateways: ReadonlyMap<string, JobGateway> };
+  waves: Pick<WaveRunner, 'request'>;
+  /** The steward's look at the board's files once the work is done: the job's own swap is seen as such. */
+  restat(record: BoardRecord): void;
+}
+
+/**
+ * The one place an exclusive job runs on a board: fence, hold, stop, do the work, re-stat, release,
+ * request the wave. A second job on a busy board is refused, never run beside the first.
+ */
+export class BoardJobs {
+  constructor(private readonly deps: BoardJobsDeps) {}
+
+  async run<T>(record: BoardRecord, job: BoardJob<T>): Promise<JobOutcome<T>> {
+    if (isBusy(record)) throw new BoardBusyError(record.slug, record.job ?? record.heldFor ?? 'busy');
+    record.job = job.name;
+    const gateways = job.fence ? this.grantedRunnable() : [];
+    // A gateway never started (the supervisor is starting) is started by the fleet, not by this job's wave.
+    const comeBack = gateways.filter((gateway) => gateway.state !== 'stopped').map((gateway) => gateway.name);
+    // Frozen at once; one already stopping got SIGCONT + SIGTERM and is only waited for.
+    freeze(gateways.filter((gateway) => gateway.pid !== null && gateway.state !== 'stopping').map((gateway) => ({ pid: gateway.pid!, group: true })));
+    // Held, so neither backoff nor a wave started by the job's own swap brings them back mid-job.
+    for (const gateway of gateways) gateway.hold(job.hold);
+    let heldFor: string | null = null;
+    let wave: Promise<WaveResult> | null = null;
+    let result: T;
+    try {
+      await Promise.all(gateways.map((gateway) => gateway.stop()));
+      result = await job.work(record, gateways.map((gateway) => gateway.name));
+      heldFor = job.heldFor?.(result) ?? null;
+    } finally {
+      // Take the file's identity now rather than at the next event, so the wave lands on it.
+      this.deps.restat(record);
+      record.job = null;
+      if (heldFor !== null) {
+        record.heldFor = heldFor;
+      } else {
+        for (const gateway of gateways) gateway.release(job.hold);
+        if (comeBack.length > 0) {
+          wave = this.deps.waves.request({ profiles: comeBack, reason: job.reason, board: record.slug, mandatory: comeBack, immediate: true });
+        }
+      }
+    }
+    return { result, profiles: gateways.map((gateway) => gateway.name), wave };
+  }
+
+  /** Granted gateways not held by anything else (an operator's stop stays as it is). */
+  private grantedRunnable(): JobGateway[] {
+    return [...this.deps.fleet.gateways.values()].filter((gateway) => gateway.profile.grant && !gateway.held);
+  }
+}

@@ -1,0 +1,47 @@
+import test from 'ava';
+import { exitEvent, LIFECYCLE, transition, type GatewayEvent, type GatewayState } from '../src/fleet/index.js';
+
+const STATES: GatewayState[] = ['starting', 'running', 'stopping', 'stopped', 'backoff', 'failed'];
+
+test('a start spawns from every state without a child, and is ignored while one runs', (t) => {
+  t.deepEqual(transition('stopped', 'start'), { next: 'starting', effects: ['spawn'] });
+  t.deepEqual(transition('backoff', 'start'), { next: 'starting', effects: ['cancel_backoff', 'spawn'] });
+  t.deepEqual(transition('failed', 'start'), { next: 'starting', effects: ['reset_history', 'spawn'] });
+  for (const state of ['starting', 'running', 'stopping'] as const) t.is(transition(state, 'start'), null, state);
+});
+
+test('a stop terminates a live child and settles every other state as stopped', (t) => {
+  t.deepEqual(transition('starting', 'stop'), { next: 'stopping', effects: ['terminate'] });
+  t.deepEqual(transition('running', 'stop'), { next: 'stopping', effects: ['terminate'] });
+  t.deepEqual(transition('backoff', 'stop'), { next: 'stopped', effects: ['cancel_backoff'] });
+  t.deepEqual(transition('failed', 'stop'), { next: 'stopped', effects: [] });
+  t.is(transition('stopping', 'stop'), null, 'a second stop waits for the same exit');
+  t.is(transition('stopped', 'stop'), null);
+});
+
+test('an exit while stopping is the end of the stop; otherwise a crash backs off or gives up', (t) => {
+  for (const event of ['crashed', 'gave_up'] as const) t.deepEqual(transition('stopping', event), { next: 'stopped', effects: [] });
+  for (const state of ['starting', 'running'] as const) {
+    t.deepEqual(transition(state, 'crashed'), { next: 'backoff', effects: ['commit_crash', 'schedule_restart'] });
+    t.deepEqual(transition(state, 'gave_up'), { next: 'failed', effects: ['commit_crash', 'announce_failed'] });
+  }
+  t.is(exitEvent({ kind: 'restart', delayMs: 100 }), 'crashed');
+  t.is(exitEvent({ kind: 'give_up', crashes: 5 }), 'gave_up');
+});
+
+test('ready only counts while starting; the end of a backoff only respawns in backoff', (t) => {
+  t.deepEqual(transition('starting', 'ready'), { next: 'running', effects: ['announce_ready'] });
+  t.deepEqual(transition('backoff', 'backoff_over'), { next: 'starting', effects: ['spawn'] });
+  for (const state of STATES.filter((state) => state !== 'starting')) t.is(transition(state, 'ready'), null, state);
+  for (const state of STATES.filter((state) => state !== 'backoff')) t.is(transition(state, 'backoff_over'), null, state);
+});
+
+test('every transition lands in a known state, and only states with a child are terminated or reach stopping', (t) => {
+  for (const [event, row] of Object.entries(LIFECYCLE) as Array<[GatewayEvent, (typeof LIFECYCLE)[GatewayEvent]]>) {
+    for (const [state, step] of Object.entries(row) as Array<[GatewayState, NonNullable<(typeof row)[GatewayState]>]>) {
+      t.true(STATES.includes(step.next), `${event} in ${state}`);
+      if (step.effects.includes('terminate')) t.true(state === 'starting' || state === 'running', `${event} in ${state}`);
+      if (step.effects.includes('spawn')) t.is(step.next, 'starting', `${event} in ${state}`);
+    }
+  }
+});
