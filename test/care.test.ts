@@ -15,7 +15,7 @@ import { brisk, startFleet, supervise, type Fleet } from './helpers/fleet.js';
 import { makeFleetDir } from './helpers/fleetDir.js';
 import { errorsOf, writesOf } from './helpers/gatewayLog.js';
 import { poll } from './helpers/wait.js';
-import { openFiles, pidsWithMarker } from './helpers/proc.js';
+import { killAll, openFiles, pidsWithMarker } from './helpers/proc.js';
 
 /** A supervisor over fixture gateways with the fixture's `init` mode as kanban.init_command. */
 function careFleet(
@@ -111,9 +111,7 @@ test('a hung init command is stopped at kanban.init_timeout with its descendants
   });
   fleet.profile('granted', { kanban: { enabled: true } });
   fleet.profile('denied', {});
-  t.teardown(() => {
-    for (const pid of pidsWithMarker(marker)) process.kill(pid, 'SIGKILL');
-  });
+  t.teardown(() => killAll(pidsWithMarker(marker)));
   const supervisor = supervise(t, fleet.configFile);
   await supervisor.waitFor('gateway.ready profile=denied');
   const failed = ofType(fleet.events(), 'board.init_failed')[0]!;

@@ -6,7 +6,7 @@ import { ofType } from './helpers/events.js';
 import { startFleet } from './helpers/fleet.js';
 import { makeFleetDir } from './helpers/fleetDir.js';
 import { poll } from './helpers/wait.js';
-import { pidsWithMarker, processEnv } from './helpers/proc.js';
+import { killAll, pidsWithMarker, processEnv } from './helpers/proc.js';
 
 const fast = { stop_timeout: '2s', ready_after: '300ms' };
 
@@ -57,9 +57,7 @@ test('SIGTERM to the supervisor leaves no gateway process alive, descendants inc
       'time.sleep(600)',
     ].join('\n'),
   );
-  t.teardown(() => {
-    for (const pid of pidsWithMarker(marker)) process.kill(pid, 'SIGKILL');
-  });
+  t.teardown(() => killAll(pidsWithMarker(marker)));
   const fleet = await startFleet(t, {
     dir,
     gateway: ['python3', forker, `${marker}-{profile}`],
@@ -89,9 +87,7 @@ test('a gateway that ignores SIGTERM is SIGKILLed after stop_timeout', async (t)
     'stubborn.py',
     'import signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\nprint("ignoring SIGTERM", flush=True)\ntime.sleep(600)\n',
   );
-  t.teardown(() => {
-    for (const pid of pidsWithMarker(marker)) process.kill(pid, 'SIGKILL');
-  });
+  t.teardown(() => killAll(pidsWithMarker(marker)));
   const fleet = await startFleet(t, {
     dir,
     gateway: ['python3', stubborn, marker],
@@ -123,9 +119,7 @@ test('a denied gateway cannot reach the shared root; a granted one can', async (
       'time.sleep(600)',
     ].join('\n'),
   );
-  t.teardown(() => {
-    for (const pid of pidsWithMarker(marker)) process.kill(pid, 'SIGKILL');
-  });
+  t.teardown(() => killAll(pidsWithMarker(marker)));
   const fleet = await startFleet(t, {
     dir,
     board: (board) => writeFileSync(board, ''),
@@ -206,9 +200,7 @@ test('a descendant that left the gateway\'s group holding its stdout neither del
       'time.sleep(600)',
     ].join('\n'),
   );
-  t.teardown(() => {
-    for (const pid of pidsWithMarker(marker)) process.kill(pid, 'SIGKILL');
-  });
+  t.teardown(() => killAll(pidsWithMarker(marker)));
   const fleet = await startFleet(t, {
     dir,
     gateway: ['python3', escaper, marker],

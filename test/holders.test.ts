@@ -20,6 +20,7 @@ import {
 } from '../src/board/holders.js';
 import { python } from './helpers/fixture.js';
 import { brisk, startFleet } from './helpers/fleet.js';
+import { killAll } from './helpers/proc.js';
 import { tempDir } from './helpers/tempDir.js';
 
 // A stand-in for a gateway: holds a board open in WAL mode the way Hermes's stdlib sqlite3 does.
@@ -85,14 +86,6 @@ interface Started {
   holder: number;
 }
 
-function killQuietly(pid: number): void {
-  try {
-    process.kill(pid, 'SIGKILL');
-  } catch {
-    // already gone
-  }
-}
-
 /** Starts the holder script detached (its own process group) and kills everything it made on teardown. */
 async function startHolder(t: ExecutionContext, dir: string, args: string[]): Promise<Started> {
   const script = path.join(dir, 'holder.py');
@@ -102,8 +95,7 @@ async function startHolder(t: ExecutionContext, dir: string, args: string[]): Pr
   const leader = child.pid!;
   let holder = 0;
   t.teardown(async () => {
-    killQuietly(-leader);
-    if (holder !== 0) killQuietly(holder);
+    killAll(holder !== 0 ? [-leader, holder] : [-leader]);
     await exited;
   });
   holder = await readyPid(child);
@@ -327,7 +319,7 @@ test('pids that vanished read as empty, never as errors', async (t) => {
 
   // Processes appearing and exiting all through the scan: the audit still completes and finds the holder.
   const churn = spawn('sh', ['-c', 'while :; do /bin/true; done'], { detached: true, stdio: 'ignore' });
-  t.teardown(() => killQuietly(-churn.pid!));
+  t.teardown(() => killAll([-churn.pid!]));
   for (let i = 0; i < 20; i++) {
     const foreign = findForeignHolders(targets, new Set([process.pid]));
     t.true(foreign.some((h) => h.pid === gw.holder));
