@@ -1,6 +1,6 @@
 import fs from 'node:fs';
-import path from 'node:path';
 import { GROUP_KINDS, type GroupKind } from '../proc/index.js';
+import { recordsFile, tempFile } from '../statedir/index.js';
 
 /** A process group the supervisor started; pid plus start time names its leader for good. */
 export interface GroupRecord {
@@ -35,7 +35,7 @@ interface StoredRecord {
  * Gateways stay under `gateways` keyed by profile (as older versions wrote and read them); hooks
  * and inits are under `groups`, keyed by kind and pid, as several may run at once.
  */
-export const gatewaysFile = (stateDir: string): string => path.join(stateDir, 'gateways.json');
+export const gatewaysFile = recordsFile;
 
 const isPositiveInteger = (value: unknown): value is number => Number.isSafeInteger(value) && (value as number) > 0;
 const isCount = (value: unknown): value is number => Number.isSafeInteger(value) && (value as number) >= 0;
@@ -97,7 +97,7 @@ function writeStored(stateDir: string, stored: Stored): void {
   fs.mkdirSync(stateDir, { recursive: true, mode: 0o700 });
   const gateways = Object.fromEntries([...stored.gateways].map(([profile, record]) => [profile, withoutKind(record)]));
   const content = stored.groups.size === 0 ? { gateways } : { gateways, groups: Object.fromEntries(stored.groups) };
-  const temp = `${file}.${process.pid}.tmp`;
+  const temp = tempFile(file, process.pid);
   const fd = fs.openSync(temp, 'w', 0o600);
   try {
     // A temp file left by an earlier crash keeps its old mode; set it outright.
