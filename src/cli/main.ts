@@ -5,6 +5,7 @@ import { ConfigError } from '../config/index.js';
 import { ControlError } from '../control/index.js';
 import type { StatusReport } from '../daemon/index.js';
 import { formatEvent, type SupervisorEvent } from '../events/index.js';
+import { safeText } from '../util/index.js';
 import { eventsFile, logFile } from './files.js';
 import { showFile } from './tailFile.js';
 import { checkFailed, checkText, statusText } from './format.js';
@@ -278,7 +279,7 @@ export async function main(args: string[]): Promise<number> {
       return EXIT_USAGE;
     }
     const message = err instanceof ControlError ? err.message : err instanceof Error ? err.message : String(err);
-    process.stderr.write(`hermes-supervisor: ${message}\n`);
+    process.stderr.write(`hermes-supervisor: ${safeText(message)}\n`);
     return err instanceof ControlError && USAGE_ERROR_CODES.has(err.code) ? EXIT_USAGE : EXIT_FAILED;
   }
 }

@@ -1,6 +1,6 @@
 import { AlreadyRunningError } from '../control/index.js';
 import { Supervisor } from '../daemon/index.js';
-import { signalGroup } from '../fleet/index.js';
+import { BoundedPrinter, signalGroup } from '../fleet/index.js';
 import { buildPlan } from '../plan/index.js';
 import { notifyReady, notifyStatus, notifyStopping } from '../systemd/index.js';
 import { loadCheckedConfig } from './validate.js';
@@ -12,7 +12,7 @@ import { loadCheckedConfig } from './validate.js';
 export async function startCommand(options: { config?: string }): Promise<number> {
   const plan = buildPlan(loadCheckedConfig(options.config));
   for (const warning of plan.warnings) process.stderr.write(`hermes-supervisor: warning: ${warning}\n`);
-  const supervisor = new Supervisor(plan, { print: (line) => void (process.stdout.writable && process.stdout.write(`${line}\n`)) });
+  const supervisor = new Supervisor(plan, { print: new BoundedPrinter(process.stdout).print });
   // A bug in one callback must not end the supervisor with its gateways orphaned: report and go on.
   process.on('unhandledRejection', (reason) => {
     supervisor.events.emit('supervisor.error', { during: 'an asynchronous task', error: reason instanceof Error ? reason.message : String(reason) });

@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { readPrivateFile, replacePrivateFile } from '../trust/index.js';
 
 /** Who runs in a state dir and where to reach it: read by the CLI when the config no longer says. */
 export interface InstanceRecord {
@@ -13,17 +14,14 @@ export const RECORD_FILE = 'supervisor.json';
 
 /** Written whole or not at all (temp file + rename), private to the user. */
 export function writeInstanceRecord(stateDir: string, record: InstanceRecord): void {
-  const file = path.join(stateDir, RECORD_FILE);
-  const temp = `${file}.${process.pid}.tmp`;
-  fs.writeFileSync(temp, `${JSON.stringify(record)}\n`, { mode: 0o600 });
-  fs.renameSync(temp, file);
+  replacePrivateFile(path.join(stateDir, RECORD_FILE), `${JSON.stringify(record)}\n`);
 }
 
 /** The record, or null when there is none or it is not one. */
 export function readInstanceRecord(stateDir: string): InstanceRecord | null {
   let value: unknown;
   try {
-    value = JSON.parse(fs.readFileSync(path.join(stateDir, RECORD_FILE), 'utf8'));
+    value = JSON.parse(readPrivateFile(path.join(stateDir, RECORD_FILE)));
   } catch {
     return null;
   }

@@ -1,6 +1,7 @@
 import type { AuditSummary, BoardSteward } from '../steward/index.js';
 import type { Fleet } from '../fleet/index.js';
 import type { FleetPlan } from '../plan/index.js';
+import { redactDeep } from '../util/index.js';
 
 export interface StatusReport {
   supervisor: { pid: number; started_at: string; config: string; state_dir: string };
@@ -16,6 +17,8 @@ export interface StatusReport {
     last_exit: unknown;
     last_restart_reason: string | null;
     uptime_s: number | null;
+    /** Output lines not printed by the supervisor because its stdout's reader stalled (the log file has them). */
+    output_dropped: number;
   }>;
 }
 
@@ -30,7 +33,8 @@ export function statusReport(input: {
   const { plan, fleet, steward } = input;
   const audit: AuditSummary | null = steward.lastAudit;
   const firstBoard = plan.boards[0]?.slug;
-  return {
+  // Exit errors and restart reasons are free text: no secret may leave through status.
+  return redactDeep({
     supervisor: { pid: process.pid, started_at: input.startedAt.toISOString(), config: plan.config.file, state_dir: plan.config.state_dir },
     boards: [...steward.boards.values()].map((board) => ({
       slug: board.slug,
@@ -55,7 +59,8 @@ export function statusReport(input: {
         last_exit: gateway?.lastExit ?? null,
         last_restart_reason: gateway?.lastRestartReason ?? null,
         uptime_s: up,
+        output_dropped: fleet.droppedLines(profile.name),
       };
     }),
-  };
+  });
 }

@@ -14,10 +14,10 @@ import {
   type InstanceLock,
 } from '../control/index.js';
 import { EventLog, formatEvent } from '../events/index.js';
-import { parseSize } from '../util/index.js';
-import { Fleet, WaveRunner } from '../fleet/index.js';
+import { escapeControl, parseSize } from '../util/index.js';
+import { Fleet, WaveRunner, type Echo } from '../fleet/index.js';
 import { buildPlan, deniedHome, diffPlans, type FleetPlan, type PlanDiff } from '../plan/index.js';
-import { forgetGateway, reapLeftovers, recordGateway } from '../recovery/index.js';
+import { forgetGateway, gatewaysFile, reapLeftovers, recordGateway } from '../recovery/index.js';
 import { BoardSteward } from '../steward/index.js';
 import { BoardCare } from './boardCare.js';
 import { commandHandlers } from './commands.js';
@@ -25,8 +25,8 @@ import { HOLD } from './holds.js';
 import { wireHooks } from './hookWiring.js';
 
 export interface SupervisorOptions {
-  /** Where gateway output lines and event summaries go. */
-  print: (line: string) => void;
+  /** Where gateway output lines and event summaries go; false when a line was dropped (a stalled reader). */
+  print: Echo;
 }
 
 /** A reload that cannot be applied: the running fleet is left as it was. */
@@ -58,7 +58,7 @@ export class Supervisor {
     ensureStateDir(config.state_dir);
     // logs.max_size is validated as a size by the schema.
     this.events = new EventLog(config.state_dir, { maxBytes: parseSize(config.logs.max_size)!, keep: config.logs.keep });
-    this.events.subscribe((event) => options.print(`supervisor | ${formatEvent(event)}`));
+    this.events.subscribe((event) => options.print(`supervisor | ${escapeControl(formatEvent(event))}`));
     this.fleet = new Fleet(plan, {
       events: this.events,
       echo: options.print,
@@ -92,17 +92,24 @@ export class Supervisor {
   async start(): Promise<void> {
     const { config } = this.plan;
     this.lock = this.lockStateDir();
-    writeInstanceRecord(config.state_dir, {
-      pid: process.pid,
-      started_at: this.startedAt.toISOString(),
-      config: config.file,
-      socket: config.control.socket,
-    });
-    this.control = await startControlServer({
-      socketPath: config.control.socket,
-      commands: commandHandlers(this),
-      onError: (err) => this.events.emit('control.error', { error: err.message }),
-    });
+    try {
+      writeInstanceRecord(config.state_dir, {
+        pid: process.pid,
+        started_at: this.startedAt.toISOString(),
+        config: config.file,
+        socket: config.control.socket,
+      });
+      this.control = await startControlServer({
+        socketPath: config.control.socket,
+        commands: commandHandlers(this),
+        onError: (err) => this.events.emit('control.error', { error: err.message }),
+      });
+    } catch (err) {
+      // A state dir that cannot be written (a full disk) must not leave a killed predecessor's
+      // gateways running unsupervised: they are stopped before the start fails.
+      if (!(err instanceof AlreadyRunningError)) await reapLeftovers(config.state_dir, { stopTimeoutMs: config.restart.stop_timeout, events: this.events });
+      throw err;
+    }
     this.events.emit('supervisor.start', {
       pid: process.pid,
       config: config.file,
@@ -253,12 +260,21 @@ export class Supervisor {
     const startTime = processStartTime(pid);
     if (startTime === null) return;
     this.startTimes.set(pid, startTime);
-    recordGateway(this.plan.config.state_dir, { profile, pid, pgid: pid, startTime });
+    this.writeRecord(() => recordGateway(this.plan.config.state_dir, { profile, pid, pgid: pid, startTime }));
+  }
+
+  /** gateways.json must not go stale without a word: a failed write (a full disk) is an event naming it. */
+  private writeRecord(write: () => void): void {
+    try {
+      write();
+    } catch (err) {
+      this.events.emit('supervisor.record_failed', { file: gatewaysFile(this.plan.config.state_dir), error: (err as Error).message });
+    }
   }
 
   private recordExit(profile: string, pid: number): void {
     const startTime = this.startTimes.get(pid);
     this.startTimes.delete(pid);
-    if (startTime !== undefined) forgetGateway(this.plan.config.state_dir, profile, { pid, startTime });
+    if (startTime !== undefined) this.writeRecord(() => forgetGateway(this.plan.config.state_dir, profile, { pid, startTime }));
   }
 }

@@ -4,3 +4,4 @@ export { decideAfterCrash, emptyHistory, type CrashPolicy, type CrashHistory, ty
 export { signalGroup, groupAlive, reapGroup, liveGroupMembers, waitGroupGone } from './processGroup.js';
 export { WaveRunner, type WaveResult, type WaveRequest, type WaveOptions } from './wave.js';
 export { WaveQueue } from './waveQueue.js';
+export { BoundedPrinter, DEFAULT_MAX_PENDING_BYTES, type Echo } from './output.js';

@@ -1,7 +1,11 @@
 import { mkdirSync } from 'node:fs';
+import path from 'node:path';
 import { createInterface } from 'node:readline';
-import type { Readable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import { createStream, type RotatingFileStream } from 'rotating-file-stream';
+
+/** Prints a line; false when it was dropped because the reader is not keeping up. */
+export type Echo = (line: string) => boolean | void;
 
 export interface OutputOptions {
   logsDir: string;
@@ -10,13 +14,45 @@ export interface OutputOptions {
   /** Rotated files to keep: `<profile>.log.1` .. `<profile>.log.<keep>`. */
   keep: number;
   /** Where each line also goes, already prefixed with the profile name. */
-  echo: (line: string) => void;
+  echo: Echo;
+  /** A write to the log file failed (a full disk): said once until a write succeeds again. */
+  onFileError?: (message: string) => void;
+}
+
+/** Unwritten output the supervisor lets pile up for a stalled reader before it drops lines. */
+export const DEFAULT_MAX_PENDING_BYTES = 1024 * 1024;
+
+/**
+ * The supervisor's own output, best effort: while whoever reads it (a pipe, a terminal) keeps more
+ * than maxPendingBytes unread, lines are dropped instead of buffered, so a stalled reader cannot
+ * grow the supervisor's memory without bound. The log files stay complete.
+ */
+export class BoundedPrinter {
+  /** Lines dropped so far. */
+  dropped = 0;
+
+  constructor(
+    private readonly stream: Writable,
+    private readonly maxPendingBytes = DEFAULT_MAX_PENDING_BYTES,
+  ) {}
+
+  readonly print = (line: string): boolean => {
+    if (!this.stream.writable || this.stream.writableLength > this.maxPendingBytes) {
+      this.dropped += 1;
+      return false;
+    }
+    this.stream.write(`${line}\n`);
+    return true;
+  };
 }
 
 /** A gateway's stdout and stderr: to `<logs>/<profile>.log` (rotated by size) and to the supervisor's output. */
 export class GatewayOutput {
+  /** Lines that reached the log file but not the supervisor's output (its reader stalled). */
+  dropped = 0;
   private readonly file: RotatingFileStream;
   private readonly prefix: string;
+  private fileFailed = false;
 
   constructor(
     profile: string,
@@ -30,8 +66,12 @@ export class GatewayOutput {
       rotate: options.keep,
       mode: 0o600,
     });
-    this.file.on('error', () => {
-      // A full disk must not take the supervisor down; the lines still reach its own output.
+    const file = path.join(options.logsDir, `${profile}.log`);
+    // A full disk must not take the supervisor down; the lines still reach its own output.
+    this.file.on('error', (err: Error) => {
+      if (this.fileFailed) return;
+      this.fileFailed = true;
+      options.onFileError?.(err.message.includes(options.logsDir) ? err.message : `cannot write ${file}: ${err.message}`);
     });
     this.prefix = `${profile} | `;
   }
@@ -40,8 +80,10 @@ export class GatewayOutput {
     if (!stream) return;
     const lines = createInterface({ input: stream, crlfDelay: Infinity });
     lines.on('line', (line) => {
-      this.file.write(`${line}\n`);
-      this.options.echo(this.prefix + line);
+      this.file.write(`${line}\n`, (err) => {
+        if (!err) this.fileFailed = false;
+      });
+      if (this.options.echo(this.prefix + line) === false) this.dropped += 1;
     });
   }
 

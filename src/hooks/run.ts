@@ -2,6 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
 import type { EventLog } from '../events/index.js';
+import { redactDeep } from '../util/index.js';
 import { signalGroup, waitGroupGone } from '../fleet/processGroup.js';
 import { capture } from './capture.js';
 import { hookProcessEnv, type HookContext, type HookName } from './env.js';
@@ -69,7 +70,8 @@ async function execute(command: string[], options: RunHookOptions): Promise<Exec
     cwd: options.cwd,
     env: hookProcessEnv(process.env, options.name, options.context),
     extendEnv: false,
-    input: `${JSON.stringify(options.event)}\n`,
+    // A wave's reason is the operator's free text: a hook never receives a secret in it.
+    input: `${JSON.stringify(redactDeep(options.event))}\n`,
     // Its own process group (setsid), so a timeout can take every descendant with it.
     detached: true,
     cleanup: false,

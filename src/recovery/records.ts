@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { readPrivateFile, replacePrivateFile } from '../trust/index.js';
 
 /** A running gateway as the supervisor started it; pid plus start time names one process for good. */
 export interface GatewayRecord {
@@ -30,7 +31,7 @@ type Stored = Map<string, StoredRecord>;
 function readStored(stateDir: string): Stored {
   let parsed: unknown;
   try {
-    parsed = JSON.parse(fs.readFileSync(gatewaysFile(stateDir), 'utf8'));
+    parsed = JSON.parse(readPrivateFile(gatewaysFile(stateDir)));
   } catch {
     return new Map();
   }
@@ -62,17 +63,7 @@ function writeStored(stateDir: string, stored: Stored): void {
     return;
   }
   fs.mkdirSync(stateDir, { recursive: true, mode: 0o700 });
-  const temp = `${file}.${process.pid}.tmp`;
-  const fd = fs.openSync(temp, 'w', 0o600);
-  try {
-    // A temp file left by an earlier crash keeps its old mode; set it outright.
-    fs.fchmodSync(fd, 0o600);
-    fs.writeSync(fd, `${JSON.stringify({ gateways: Object.fromEntries(stored) }, null, 2)}\n`);
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-  fs.renameSync(temp, file);
+  replacePrivateFile(file, `${JSON.stringify({ gateways: Object.fromEntries(stored) }, null, 2)}\n`);
 }
 
 /** Every gateway recorded as running. */
