@@ -240,6 +240,10 @@ function smallDisk(t: ExecutionContext, fleet: FleetDir): string {
   return mount;
 }
 
+function readEvents(stateDir: string): Array<Record<string, unknown>> {
+  return fs.readFileSync(path.join(stateDir, 'events.jsonl'), 'utf8').split('\n').filter(Boolean).map((line) => JSON.parse(line) as Record<string, unknown>);
+}
+
 function fill(dir: string): void {
   const fd = fs.openSync(path.join(dir, 'filler'), 'w');
   try {
@@ -270,12 +274,13 @@ test('a start on a full state dir reaps the gateways a killed supervisor left, t
   // The lock file is there from the killed supervisor's run.
   lockStateDir(stateDir).release();
   fill(stateDir);
-  const exited = new Promise((resolve) => leftover.on('exit', resolve));
   const result = await runCli(['start', '--config', fleet.configFile], { timeoutMs: 60_000 });
   t.is(result.code, 1, result.stderr);
-  t.regex(result.stderr, new RegExp(`cannot write ${stateDir}/\\S+: ENOSPC`), result.stderr);
-  await exited;
-  t.is(processStartTime(leftover.pid!), null, 'the leftover gateway is gone');
+  await until('the leftover gateway to be stopped', () => (leftover.exitCode !== null || leftover.signalCode !== null ? true : undefined));
+  t.is(leftover.signalCode, 'SIGTERM');
+  t.true(result.stderr.includes(`cannot write ${stateDir}/supervisor.json: ENOSPC`), result.stderr);
+  // Forgetting the reaped gateway freed its record's space: the event log says what was stopped.
+  t.like(readEvents(stateDir).find((event) => event.type === 'gateway.leftover'), { profile: 'alpha', result: 'stopped' });
 });
 
 // --- 7. control characters in names ---------------------------------------------------------------

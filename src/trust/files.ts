@@ -12,17 +12,18 @@ function named(action: string, file: string, err: unknown): Error {
   return error;
 }
 
-function withFd<T>(file: string, flags: number, action: string, use: (fd: number) => T): T {
+/** Opens file without following a symlink; failures name `shown` (the file a temp file stands in for). */
+function withFd<T>(file: string, flags: number, action: string, use: (fd: number) => T, shown = file): T {
   let fd: number;
   try {
     fd = fs.openSync(file, flags | O_NOFOLLOW, 0o600);
   } catch (err) {
-    throw named(action, file, err);
+    throw named(action, shown, err);
   }
   try {
     return use(fd);
   } catch (err) {
-    throw named(action, file, err);
+    throw named(action, shown, err);
   } finally {
     fs.closeSync(fd);
   }
@@ -48,11 +49,11 @@ export function replacePrivateFile(file: string, text: string): void {
       fs.fchmodSync(fd, 0o600);
       fs.writeSync(fd, text);
       fs.fsyncSync(fd);
-    });
+    }, file);
     fs.renameSync(temp, file);
   } catch (err) {
     // A half-written temp file must not keep filling a full disk.
     fs.rmSync(temp, { force: true });
-    throw (err as Error).message.includes(file) ? err : named('write', file, err);
+    throw (err as Error).message.startsWith('cannot ') ? err : named('write', file, err);
   }
 }
