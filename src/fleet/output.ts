@@ -53,6 +53,8 @@ export class GatewayOutput {
   private readonly file: RotatingFileStream;
   private readonly prefix: string;
   private fileFailed = false;
+  /** Readers paused until the log file drains (or fails: a full disk must not block a gateway for good). */
+  private readonly paused = new Set<() => void>();
 
   constructor(
     profile: string,
@@ -67,8 +69,10 @@ export class GatewayOutput {
       mode: 0o600,
     });
     const file = path.join(options.logsDir, `${profile}.log`);
+    this.file.on('drain', () => this.resumeReaders());
     // A full disk must not take the supervisor down; the lines still reach its own output.
     this.file.on('error', (err: Error) => {
+      this.resumeReaders();
       if (this.fileFailed) return;
       this.fileFailed = true;
       options.onFileError?.(err.message.includes(options.logsDir) ? err.message : `cannot write ${file}: ${err.message}`);
@@ -79,12 +83,29 @@ export class GatewayOutput {
   attach(stream: Readable | null | undefined): void {
     if (!stream) return;
     const lines = createInterface({ input: stream, crlfDelay: Infinity });
+    let waiting = false;
+    const resume = () => {
+      waiting = false;
+      lines.resume();
+    };
     lines.on('line', (line) => {
-      this.file.write(`${line}\n`, (err) => {
+      const flowing = this.file.write(`${line}\n`, (err) => {
         if (!err) this.fileFailed = false;
       });
+      // The log file must stay complete without its backlog growing in memory: a gateway that writes
+      // faster than the disk takes waits on its pipe until the file has caught up.
+      if (!flowing && !waiting && !this.fileFailed) {
+        waiting = true;
+        lines.pause();
+        this.paused.add(resume);
+      }
       if (this.options.echo(this.prefix + line) === false) this.dropped += 1;
     });
+  }
+
+  private resumeReaders(): void {
+    for (const resume of this.paused) resume();
+    this.paused.clear();
   }
 
   close(): Promise<void> {
