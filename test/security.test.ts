@@ -78,6 +78,21 @@ test('a control socket in a folder anyone can write is refused before a squatter
   );
 });
 
+test('the CLI never talks to a control socket another user put in place', async (t) => {
+  if (!needsRoot(t)) return;
+  const fleet = makeFleetDir(t, 'hs-sec-');
+  const socket = path.join(sharedFolder(fleet), 'supervisor.sock');
+  let asked = false;
+  const squatter = await startControlServer({ socketPath: socket, commands: { status: async () => (asked = true) } });
+  t.teardown(() => squatter.close());
+  fs.lchownSync(socket, NOBODY, NOBODY);
+  fleet.config({ gateway, control: { socket } });
+  const result = await runCli(['status', '--config', fleet.configFile]);
+  t.is(result.code, 1, result.stderr);
+  t.true(result.stderr.includes(`control socket ${socket} is not trusted: socket ${socket} is owned by uid ${NOBODY}; expected root (uid 0); not sending it status`), result.stderr);
+  t.false(asked);
+});
+
 test('the event log never follows a symlink put in place of events.jsonl', (t) => {
   const fleet = makeFleetDir(t, 'hs-sec-');
   fs.mkdirSync(fleet.stateDir, { mode: 0o700 });

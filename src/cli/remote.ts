@@ -1,5 +1,6 @@
 import { ConfigError, loadConfig, locateRuntime } from '../config/index.js';
 import { ControlError, readInstanceRecord, request } from '../control/index.js';
+import { trustProblem } from '../trust/index.js';
 
 /**
  * Sends one command to the supervisor that the config names; long commands wait without a timeout.
@@ -23,6 +24,9 @@ export async function ask(configFile: string | undefined, cmd: string, args: Rec
   const running = readInstanceRecord(paths.state_dir);
   const sockets = [...new Set([paths.socket, ...(running ? [running.socket] : [])])];
   for (const socket of sockets) {
+    // A socket another user could have put there would answer for the supervisor: never ask it.
+    const untrusted = trustProblem(socket, { what: 'control socket', finalOwner: 'user-or-root', finalKind: 'socket', missingOk: true });
+    if (untrusted !== null) throw new Error(`${untrusted}; not sending it ${cmd}`);
     let result: unknown;
     try {
       result = await request(socket, cmd, args, waits ? { timeoutMs: 0 } : {});
