@@ -123,6 +123,7 @@ test('redactText hides secrets by their shape and keeps the rest of the line', (
   const plain = 'gateway worker exited with code 1 at /tmp/hs-abc123/state/logs/worker.log';
   t.is(redactText(plain), plain, 'ordinary text, paths and names are left alone');
   t.is(redactText('https://example.com/path'), 'https://example.com/path');
+  t.is(redactText('run 3f2b8c1e-9a4d-4e7f-b6a5-0c1d2e3f4a5b'), 'run 3f2b8c1e-9a4d-4e7f-b6a5-0c1d2e3f4a5b', 'a UUID is an id, not a key');
 });
 
 test('redactEnv hides by name, including PAT but not PATH, and by shape under any name', (t) => {

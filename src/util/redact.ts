@@ -36,9 +36,12 @@ export function entropyBits(text: string): number {
   return bits;
 }
 
-/** A random-looking key: letters and digits mixed, with high entropy. */
+/**
+ * A random-looking key: letters and digits mixed, with high entropy. Hex alone (ids, UUIDs, hashes
+ * the supervisor prints itself) is left alone; hex secrets are caught by their variable's name.
+ */
 function looksRandom(token: string): boolean {
-  return /[0-9]/.test(token) && /[A-Za-z]/.test(token) && entropyBits(token) >= MIN_ENTROPY_BITS;
+  return /[0-9]/.test(token) && /[A-Za-z]/.test(token) && !/^[0-9a-fA-F-]+$/.test(token) && entropyBits(token) >= MIN_ENTROPY_BITS;
 }
 
 /** Hides every secret-shaped part of text; the rest is kept so the line still says what happened. */
