@@ -8,7 +8,7 @@ import { processStartTime } from '../src/board/proc.js';
 import { lockStateDir, request, startControlServer, type ControlServer } from '../src/control/index.js';
 import { EventLog } from '../src/events/index.js';
 import { recordGateway } from '../src/recovery/index.js';
-import { runCli } from './helpers/cli.js';
+import { runCli, startSupervisor } from './helpers/cli.js';
 import { cliPath } from './helpers/paths.js';
 import { makeFleetDir, type FleetDir } from './helpers/fleetDir.js';
 import { pidsWithMarker } from './helpers/proc.js';
@@ -296,6 +296,27 @@ test('a start on a full state dir reaps the gateways a killed supervisor left, t
   t.true(result.stderr.includes(`cannot write ${stateDir}/supervisor.json: ENOSPC`), result.stderr);
   // Forgetting the reaped gateway freed its record's space: the event log says what was stopped.
   t.like(readEvents(stateDir).find((event) => event.type === 'gateway.leftover'), { profile: 'alpha', result: 'stopped' });
+});
+
+test('a record write that fails on a full disk is reported, naming gateways.json', async (t) => {
+  if (!needsRoot(t)) return;
+  const fleet = makeFleetDir(t, 'hs-sec-');
+  const stateDir = path.join(smallDisk(t, fleet), 'state');
+  const marker = `full-${path.basename(fleet.root)}`;
+  fleet.config({ gateway: { command: [python, '-c', 'import time; time.sleep(600)', `${marker}-{profile}`] }, state_dir: stateDir, restart: { stop_timeout: '2s', ready_after: '200ms' } });
+  fleet.profile('alpha', {});
+  const supervisor = startSupervisor(['--config', fleet.configFile]);
+  t.teardown(async () => {
+    supervisor.child.kill('SIGKILL');
+    for (const pid of pidsWithMarker(marker)) process.kill(pid, 'SIGKILL');
+  });
+  await supervisor.waitFor('gateway.ready profile=alpha', 60_000);
+  fill(stateDir);
+  const restart = await runCli(['restart', 'alpha', '--config', fleet.configFile], { timeoutMs: 60_000 });
+  t.is(restart.code, 0, restart.stderr);
+  // The event log is on the same full disk: the supervisor's own output carries the event.
+  await supervisor.waitFor(new RegExp(`supervisor\\.record_failed file=${stateDir}/gateways\\.json error="cannot write ${stateDir}/gateways\\.json: ENOSPC`), 60_000);
+  t.regex(supervisor.output(), new RegExp(`cannot write ${stateDir}/events\\.jsonl: ENOSPC`));
 });
 
 // --- 7. control characters in names ---------------------------------------------------------------

@@ -40,6 +40,8 @@ type QueueItem =
 
 /** Request lines read ahead of the one being handled before reading pauses. */
 const MAX_QUEUED_LINES = 16;
+/** How long a client cut off for a fatal error gets to read the reason before the connection is destroyed. */
+const FATAL_LINGER_MS = 1_000;
 /** Errors that only mean the client went away. */
 const PEER_GONE_ERRNOS = new Set(['ECONNRESET', 'EPIPE']);
 
@@ -207,8 +209,13 @@ export class Connection {
         return;
       case 'fatal':
         this.queue.length = 0;
-        // Anything the client still sends is unread; close outright rather than wait for its end.
-        this.write(errorReply(undefined, item.code, item.message), () => this.socket.destroy());
+        // What the client still sends is read and dropped: left unread it would reset the connection
+        // before the client reads the reason. Ended once the reply is out; cut after a short linger.
+        this.socket.resume();
+        this.write(errorReply(undefined, item.code, item.message), () => {
+          this.socket.end();
+          setTimeout(() => this.socket.destroy(), FATAL_LINGER_MS).unref();
+        });
         return;
       case 'end':
         this.queue.length = 0;
