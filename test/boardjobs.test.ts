@@ -29,6 +29,7 @@ async function until(condition: () => boolean, what: string, timeoutMs = 10_000)
 class ProcessGateway implements JobGateway {
   state: GatewayState;
   pid: number | null = null;
+  startedAt: number | null = null;
   readonly holds = new Set<string>();
   /** The process's state (from /proc) when stop() was called: 'T' once frozen. */
   stateAtStop: string | null = null;
@@ -45,6 +46,7 @@ class ProcessGateway implements JobGateway {
     if (!running) return;
     const child = spawn('sleep', ['600'], { detached: true, stdio: 'ignore' });
     this.pid = child.pid!;
+    this.startedAt = Date.now();
     this.exited = once(child, 'exit');
     t.teardown(() => {
       try {
