@@ -14,6 +14,7 @@ import { poll, until } from './helpers/wait.js';
 class ProcessGateway implements JobGateway {
   state: GatewayState;
   pid: number | null = null;
+  startedAt: number | null = null;
   readonly holds = new Set<string>();
   /** The process's state (from /proc) when stop() was called: 'T' once frozen. */
   stateAtStop: string | null = null;
@@ -30,6 +31,7 @@ class ProcessGateway implements JobGateway {
     if (!running) return;
     const child = spawn('sleep', ['600'], { detached: true, stdio: 'ignore' });
     this.pid = child.pid!;
+    this.startedAt = Date.now();
     this.exited = once(child, 'exit');
     t.teardown(() => {
       try {

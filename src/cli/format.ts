@@ -28,11 +28,13 @@ export function statusText(status: StatusReport): string {
     ]);
   }
   const { supervisor } = status;
+  const dropped = status.profiles.filter((profile) => profile.output_dropped > 0).map((profile) => `${profile.name} ${profile.output_dropped}`);
   return [
     `supervisor pid ${supervisor.pid}, up since ${supervisor.started_at}`,
     `config ${supervisor.config}, state ${supervisor.state_dir}`,
     boards.toString(),
     profiles.toString(),
+    ...(dropped.length > 0 ? [`output lines dropped from the supervisor's stdout (its reader stalled; the logs have them): ${dropped.join(', ')}`] : []),
   ].join('\n');
 }
 

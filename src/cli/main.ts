@@ -5,6 +5,7 @@ import { processStartTime, readProcStat } from '../board/index.js';
 import { ConfigError } from '../config/index.js';
 import { formatEvent, type SupervisorEvent } from '../events/index.js';
 import { EXIT_FAILED, EXIT_USAGE, exitCodeOf } from './errors.js';
+import { safeText } from '../util/index.js';
 import { eventsFile, logFile } from './files.js';
 import { showFile } from './tailFile.js';
 import { checkFailed, checkText, restartText, statusText } from './format.js';
@@ -13,7 +14,7 @@ import { startCommand } from './start.js';
 import { validateCommand } from './validate.js';
 
 const out = (text: string) => process.stdout.write(`${text}\n`);
-const fail = (text: string) => process.stderr.write(`hermes-supervisor: ${text}\n`);
+const fail = (text: string) => process.stderr.write(`hermes-supervisor: ${safeText(text)}\n`);
 const json = (value: unknown) => out(JSON.stringify(value, null, 2));
 
 function count(value: string): number {

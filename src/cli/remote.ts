@@ -2,6 +2,7 @@ import { ConfigError, loadConfig, locateRuntime } from '../config/index.js';
 import { call, ControlError, type ArgsOf, type CommandName, type ResultOf } from '../control/index.js';
 import { findLeftovers } from '../recovery/index.js';
 import { readInstanceRecord } from '../statedir/index.js';
+import { trustProblem } from '../trust/index.js';
 
 /**
  * Sends one command to the supervisor that the config names; long commands wait without a timeout.
@@ -25,6 +26,9 @@ export async function ask<K extends CommandName>(configFile: string | undefined,
   const running = readInstanceRecord(paths.state_dir);
   const sockets = [...new Set([paths.socket, ...(running ? [running.socket] : [])])];
   for (const socket of sockets) {
+    // A socket another user could have put there would answer for the supervisor: never ask it.
+    const untrusted = trustProblem(socket, { what: 'control socket', finalOwner: 'user-or-root', finalKind: 'socket', missingOk: true });
+    if (untrusted !== null) throw new Error(`${untrusted}; not sending it ${cmd}`);
     let result: ResultOf<K>;
     try {
       result = await call(socket, cmd, args, waits ? { timeoutMs: 0 } : {});

@@ -1,6 +1,7 @@
 import { AlreadyRunningError } from '../control/index.js';
 import { commandHandlers, Supervisor } from '../daemon/index.js';
 import { consoleLine, wrap } from '../events/index.js';
+import { BoundedPrinter, type Echo } from '../fleet/index.js';
 import { signalGroup } from '../proc/index.js';
 import { buildPlan } from '../plan/index.js';
 import { notifyReady, notifyStatus, notifyStopping } from '../systemd/index.js';
@@ -11,17 +12,15 @@ const MAX_SOURCE_WIDTH = 16;
 
 /**
  * Prints gateway output and event summaries in one aligned column; on a terminal with the time,
- * colours (unless NO_COLOR is set) and wrapped at its width. Stops quietly once stdout is gone.
+ * colours (unless NO_COLOR is set) and wrapped at its width. Best effort: a stalled reader gets lines
+ * dropped (and counted), never an unbounded buffer; the log files stay complete.
  */
-function consolePrinter(profiles: string[]): (line: string) => void {
+function consolePrinter(profiles: string[]): Echo {
+  const printer = new BoundedPrinter(process.stdout);
   const tty = process.stdout.isTTY === true;
   const color = tty && !process.env.NO_COLOR && process.stdout.hasColors();
   const sourceWidth = Math.min(MAX_SOURCE_WIDTH, Math.max('supervisor'.length, ...profiles.map((name) => name.length)));
-  return (line) => {
-    if (!process.stdout.writable) return;
-    const layout = { sourceWidth, tty, color, columns: process.stdout.columns ?? 100, now: new Date() };
-    process.stdout.write(`${consoleLine(line, layout)}\n`);
-  };
+  return (line) => printer.print(consoleLine(line, { sourceWidth, tty, color, columns: process.stdout.columns ?? 100, now: new Date() }));
 }
 
 /**

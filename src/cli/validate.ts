@@ -1,10 +1,14 @@
 import Table from 'cli-table3';
 import { ConfigError, loadConfig, type ConfigIssue, type SupervisorConfig } from '../config/index.js';
 import { socketPathProblem } from '../control/index.js';
-import { buildPlan, redactEnv, type FleetPlan } from '../plan/index.js';
+import { buildPlan, type FleetPlan } from '../plan/index.js';
 import { stateDirUsable } from '../statedir/index.js';
+import { escapeControl, redactEnv, redactText, safeText } from '../util/index.js';
 
-/** The fleet plan as `validate --json` prints it; env values that look like secrets are hidden. */
+/** A command as shown: secret-shaped arguments (a token passed as a flag) hidden. */
+const shownCommand = (command: string[]) => command.map(redactText);
+
+/** The fleet plan as `validate --json` prints it; env values and arguments that look like secrets are hidden. */
 export function planReport(plan: FleetPlan) {
   return {
     config: plan.config.file,
@@ -17,11 +21,11 @@ export function planReport(plan: FleetPlan) {
       priority: profile.priority,
       grant: profile.grant,
       grant_reason: profile.grant_reason,
-      command: profile.command,
+      command: shownCommand(profile.command),
       env: redactEnv(profile.env),
     })),
     boards: plan.boards,
-    warnings: plan.warnings,
+    warnings: plan.warnings.map(redactText),
   };
 }
 
@@ -29,16 +33,16 @@ export function planTable(plan: FleetPlan): string {
   const table = new Table({ head: ['profile', 'grant', 'why', 'command'], style: { head: [], border: [] } });
   for (const profile of plan.profiles) {
     const grant = profile.grant ? (profile.dispatch ? 'yes (dispatch)' : 'yes') : 'no';
-    table.push([profile.enabled ? profile.name : `${profile.name} (disabled)`, grant, profile.grant_reason, profile.command.join(' ')]);
+    table.push([profile.enabled ? profile.name : `${profile.name} (disabled)`, grant, profile.grant_reason, safeText(shownCommand(profile.command).join(' '))]);
   }
   const lines = [
-    `config:      ${plan.config.file}`,
-    `hermes_home: ${plan.config.hermes_home}`,
-    `state_dir:   ${plan.config.state_dir}`,
+    `config:      ${escapeControl(plan.config.file)}`,
+    `hermes_home: ${escapeControl(plan.config.hermes_home)}`,
+    `state_dir:   ${escapeControl(plan.config.state_dir)}`,
     table.toString(),
-    `boards: ${plan.boards.map((board) => `${board.slug} (${board.path})`).join(', ') || 'none'}`,
+    `boards: ${escapeControl(plan.boards.map((board) => `${board.slug} (${board.path})`).join(', ')) || 'none'}`,
     'A profile without kanban.enabled: true or kanban.dispatch_in_gateway: true gets no kanban access (least privilege, unlike Hermes\'s own default).',
-    ...plan.warnings.map((warning) => `warning: ${warning}`),
+    ...plan.warnings.map((warning) => `warning: ${safeText(warning)}`),
   ];
   return lines.join('\n');
 }

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { RESERVED_ENV_KEYS } from '../hermes/index.js';
-import { parseDuration, parseSize } from '../util/index.js';
+import { describeValue, parseDuration, parseSize } from '../util/index.js';
 
 /** An error message saying what was expected and echoing what was found. */
 export const expected = (what: string) => (issue: { input?: unknown }) => `${what}, got ${JSON.stringify(issue.input) ?? String(issue.input)}`;
@@ -9,7 +9,7 @@ export const expected = (what: string) => (issue: { input?: unknown }) => `${wha
 export const duration = z.string({ error: 'expected a duration string like "250ms", "10s" or "5m"' }).transform((text, ctx) => {
   const value = parseDuration(text);
   if (value === null) {
-    ctx.addIssue({ code: 'custom', message: `expected a duration like "250ms", "10s" or "5m", got "${text}"` });
+    ctx.addIssue({ code: 'custom', message: `expected a duration like "250ms", "10s" or "5m", got ${describeValue(text)}` });
     return z.NEVER;
   }
   return value;
@@ -19,7 +19,7 @@ export const duration = z.string({ error: 'expected a duration string like "250m
 export const size = z.string({ error: 'expected a size string like "512K", "10M" or "1G"' }).transform((text, ctx) => {
   const value = parseSize(text);
   if (value === null) {
-    ctx.addIssue({ code: 'custom', message: `expected a size like "512K", "10M" or "1G", got "${text}"` });
+    ctx.addIssue({ code: 'custom', message: `expected a size like "512K", "10M" or "1G", got ${describeValue(text)}` });
     return z.NEVER;
   }
   return value;

@@ -1,3 +1,5 @@
+import { safeText } from '../util/index.js';
+
 /** One problem in a config file, reported as a single line naming the file, line and key. */
 export interface ConfigIssue {
   file: string;
@@ -6,9 +8,10 @@ export interface ConfigIssue {
   message: string;
 }
 
+/** One line, whatever the file name or message holds: secrets hidden, control characters escaped. */
 export function formatIssue(issue: ConfigIssue): string {
   const where = issue.line === undefined ? issue.file : `${issue.file}:${issue.line}`;
-  return issue.key ? `${where}: ${issue.key}: ${issue.message}` : `${where}: ${issue.message}`;
+  return safeText(issue.key ? `${where}: ${issue.key}: ${issue.message}` : `${where}: ${issue.message}`);
 }
 
 /** Thrown when configuration cannot be used; carries every issue found. */

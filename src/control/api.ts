@@ -51,6 +51,8 @@ export interface StatusReport {
     last_exit: { code: number | null; signal: string | null; error?: string } | null;
     last_restart_reason: string | null;
     uptime_s: number | null;
+    /** Output lines not printed by the supervisor because its stdout's reader stalled (the log file has them). */
+    output_dropped: number;
   }>;
 }
 

@@ -28,6 +28,8 @@ export interface ConnectionOptions {
   maxPendingWriteBytes: number;
   /** A connection with no request in hand that sends nothing for this long is closed. */
   idleTimeoutMs: number;
+  /** A request line must be complete this long after its first byte, however slowly the rest trickles in. */
+  requestDeadlineMs: number;
   onError(err: Error): void;
 }
 
@@ -38,6 +40,8 @@ type QueueItem =
 
 /** Request lines read ahead of the one being handled before reading pauses. */
 const MAX_QUEUED_LINES = 16;
+/** How long a client cut off for a fatal error gets to read the reason before the connection is destroyed. */
+const FATAL_LINGER_MS = 1_000;
 /** Errors that only mean the client went away. */
 const PEER_GONE_ERRNOS = new Set(['ECONNRESET', 'EPIPE']);
 
@@ -50,6 +54,9 @@ export class Connection {
   private shuttingDown = false;
   private inflight: AbortController | null = null;
   private readonly closed: Promise<void>;
+  private deadline: NodeJS.Timeout | null = null;
+  /** Whether the client has sent one complete request: until then it may give up its slot to a newcomer. */
+  private delivered = false;
 
   constructor(
     private readonly socket: net.Socket,
@@ -64,6 +71,7 @@ export class Connection {
       if (err.code === undefined || !PEER_GONE_ERRNOS.has(err.code)) opts.onError(err);
     });
     socket.on('close', () => {
+      this.disarmDeadline();
       this.queue.length = 0;
       this.inflight?.abort(new ControlError('disconnected', 'the client disconnected'));
     });
@@ -75,6 +83,37 @@ export class Connection {
     if (this.inflight !== null || this.queue.length > 0 || this.pumping || this.shuttingDown) return;
     this.stopReading();
     this.enqueue({ kind: 'fatal', code: 'idle', message: `no request within ${this.opts.idleTimeoutMs} ms; closing the connection` });
+  }
+
+  /** A request that has begun must end within the deadline: a byte now and then does not keep a slot. */
+  private armDeadline(): void {
+    if (this.deadline !== null) return;
+    this.deadline = setTimeout(() => this.onDeadline(), this.opts.requestDeadlineMs);
+    this.deadline.unref();
+  }
+
+  private disarmDeadline(): void {
+    if (this.deadline !== null) clearTimeout(this.deadline);
+    this.deadline = null;
+  }
+
+  private onDeadline(): void {
+    this.deadline = null;
+    if (!this.reading) return;
+    this.stopReading();
+    this.enqueue({ kind: 'fatal', code: 'request_timeout', message: `no complete request line within ${this.opts.requestDeadlineMs} ms of its first byte; closing the connection` });
+  }
+
+  /** True while the client has never sent a complete request and nothing of its is in hand. */
+  get evictable(): boolean {
+    return !this.delivered && !this.shuttingDown && this.inflight === null && this.queue.length === 0 && !this.pumping;
+  }
+
+  /** Gives the slot to a newcomer: says why and closes. */
+  evict(message: string): void {
+    this.stopReading();
+    this.disarmDeadline();
+    this.enqueue({ kind: 'fatal', code: 'evicted', message });
   }
 
   /** Resolves once the socket is fully closed. */
@@ -97,8 +136,17 @@ export class Connection {
 
   private onData(chunk: Buffer): void {
     if (!this.reading) return;
+    this.armDeadline();
     const { lines, overflow } = this.splitter.push(chunk);
-    for (const text of lines) this.enqueue({ kind: 'line', text });
+    for (const text of lines) {
+      // Blank lines are no request: they do not stop the deadline.
+      if (text.trim() !== '') {
+        this.delivered = true;
+        this.disarmDeadline();
+      }
+      this.enqueue({ kind: 'line', text });
+    }
+    if (this.splitter.partialBytes > 0) this.armDeadline();
     if (overflow) {
       this.stopReading();
       this.enqueue({
@@ -128,6 +176,7 @@ export class Connection {
 
   private stopReading(): void {
     this.reading = false;
+    this.disarmDeadline();
     this.socket.pause();
   }
 
@@ -160,8 +209,13 @@ export class Connection {
         return;
       case 'fatal':
         this.queue.length = 0;
-        // Anything the client still sends is unread; close outright rather than wait for its end.
-        this.write(errorReply(undefined, item.code, item.message), () => this.socket.destroy());
+        // What the client still sends is read and dropped: left unread it would reset the connection
+        // before the client reads the reason. Ended once the reply is out; cut after a short linger.
+        this.socket.resume();
+        this.write(errorReply(undefined, item.code, item.message), () => {
+          this.socket.end();
+          setTimeout(() => this.socket.destroy(), FATAL_LINGER_MS).unref();
+        });
         return;
       case 'end':
         this.queue.length = 0;

@@ -15,6 +15,7 @@ import {
 
 export const DEFAULT_MAX_CONNECTIONS = 64;
 export const DEFAULT_IDLE_TIMEOUT_MS = 15_000;
+export const DEFAULT_REQUEST_DEADLINE_MS = 5_000;
 /** How long a refused client gets to read the busy reply before its connection is cut. */
 const BUSY_LINGER_MS = 1_000;
 /** How long a live-looking socket gets to answer ping before it counts as someone else's. */
@@ -33,6 +34,8 @@ export interface ControlServerOptions {
   maxConnections?: number;
   /** A connection with no request in hand that sends nothing for this long is closed. */
   idleTimeoutMs?: number;
+  /** A request line must be complete this long after its first byte. */
+  requestDeadlineMs?: number;
   /** Server-side problems worth logging; clients going away are not reported. */
   onError?(err: Error): void;
 }
@@ -139,6 +142,20 @@ function refuseBusy(socket: net.Socket, limit: number): void {
   socket.end(encodeLine(errorReply(undefined, 'busy', `too many control connections (limit ${limit}); try again shortly`)));
 }
 
+/**
+ * Frees a slot when every one is taken: the oldest connection that has not yet sent a complete request
+ * gives way. Clients that hold slots without asking anything (however many, whoever they are) cannot
+ * keep out one that asks at once; one that has asked keeps its slot. Says whether a slot is free.
+ */
+function makeRoom(connections: Set<Connection>, limit: number): boolean {
+  // A Set iterates in insertion order: the first match is the oldest.
+  const victim = [...connections].find((connection) => connection.evictable);
+  if (victim === undefined) return false;
+  connections.delete(victim);
+  victim.evict(`closed to make room for a new client: all ${limit} control connections were taken and this one had sent no complete request`);
+  return true;
+}
+
 export async function startControlServer(opts: ControlServerOptions): Promise<ControlServer> {
   const { socketPath } = opts;
   const pathProblem = socketPathProblem(socketPath);
@@ -151,6 +168,7 @@ export async function startControlServer(opts: ControlServerOptions): Promise<Co
     maxLineBytes: opts.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES,
     maxPendingWriteBytes: MAX_PENDING_WRITE_BYTES,
     idleTimeoutMs: opts.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
+    requestDeadlineMs: opts.requestDeadlineMs ?? DEFAULT_REQUEST_DEADLINE_MS,
     onError,
   };
 
@@ -166,7 +184,7 @@ export async function startControlServer(opts: ControlServerOptions): Promise<Co
       socket.destroy();
       return;
     }
-    if (connections.size >= maxConnections) {
+    if (connections.size >= maxConnections && !makeRoom(connections, maxConnections)) {
       refuseBusy(socket, maxConnections);
       return;
     }

@@ -2,6 +2,7 @@ import type { StatusReport } from '../control/index.js';
 import { healthOf, type AuditSummary, type BoardSteward } from '../steward/index.js';
 import type { Fleet } from '../fleet/index.js';
 import type { FleetPlan } from '../plan/index.js';
+import { redactDeep } from '../util/index.js';
 
 /** What `status` reports: the supervisor, each board and each profile. */
 export function statusReport(input: {
@@ -13,7 +14,8 @@ export function statusReport(input: {
   const { plan, fleet, steward } = input;
   const audit: AuditSummary | null = steward.lastAudit;
   const firstBoard = steward.boards.values().next().value;
-  return {
+  // Exit errors and restart reasons are free text: no secret may leave through status.
+  return redactDeep({
     supervisor: { pid: process.pid, started_at: input.startedAt.toISOString(), config: plan.config.file, state_dir: plan.config.state_dir },
     boards: [...steward.boards.values()].map((board) => ({
       slug: board.slug,
@@ -39,7 +41,8 @@ export function statusReport(input: {
         last_exit: gateway?.lastExit ?? null,
         last_restart_reason: gateway?.lastRestartReason ?? null,
         uptime_s: up,
+        output_dropped: fleet.droppedLines(profile.name),
       };
     }),
-  };
+  });
 }

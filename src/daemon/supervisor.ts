@@ -16,10 +16,10 @@ import {
   type ValidArgsOf,
 } from '../control/index.js';
 import { EventLog, formatEvent } from '../events/index.js';
-import { parseSize } from '../util/index.js';
-import { Fleet, HOLD, WaveRunner } from '../fleet/index.js';
+import { escapeControl, parseSize } from '../util/index.js';
+import { Fleet, HOLD, WaveRunner, type Echo } from '../fleet/index.js';
 import { buildPlan, diffPlans, type FleetPlan, type PlanDiff } from '../plan/index.js';
-import { forgetGateway, reapLeftovers, recordGateway, removeDeadTemps } from '../recovery/index.js';
+import { forgetGateway, gatewaysFile, reapLeftovers, recordGateway, removeDeadTemps } from '../recovery/index.js';
 import {
   deniedHome,
   ensureStateDir,
@@ -36,8 +36,8 @@ import { statusReport } from './status.js';
 import { ReloadRejected, type SupervisorVerbs } from './verbs.js';
 
 export interface SupervisorOptions {
-  /** Where gateway output lines and event summaries go. */
-  print: (line: string) => void;
+  /** Where gateway output lines and event summaries go; false when a line was dropped (a stalled reader). */
+  print: Echo;
   /** The control socket's commands over this supervisor's verbs. */
   commands: (verbs: SupervisorVerbs) => CommandHandlers;
 }
@@ -68,7 +68,7 @@ export class Supervisor implements SupervisorVerbs {
     ensureStateDir(config.state_dir);
     // logs.max_size is validated as a size by the schema.
     this.events = new EventLog(config.state_dir, { maxBytes: parseSize(config.logs.max_size)!, keep: config.logs.keep });
-    this.events.subscribe((event) => options.print(`supervisor | ${formatEvent(event)}`));
+    this.events.subscribe((event) => options.print(`supervisor | ${escapeControl(formatEvent(event))}`));
     this.fleet = new Fleet(plan, {
       events: this.events,
       echo: options.print,
@@ -97,17 +97,24 @@ export class Supervisor implements SupervisorVerbs {
     const { config } = this.plan;
     this.lock = this.lockStateDir();
     const removed = removeDeadTemps(config.state_dir, this.plan.boards.map((board) => board.path), [path.dirname(config.control.socket)]);
-    writeInstanceRecord(config.state_dir, {
-      pid: process.pid,
-      started_at: this.startedAt.toISOString(),
-      config: config.file,
-      socket: config.control.socket,
-    });
-    this.control = await startControlServer({
-      socketPath: config.control.socket,
-      commands: dispatchTable(this.options.commands(this)),
-      onError: (err) => this.events.emit('control.error', { error: err.message }),
-    });
+    try {
+      writeInstanceRecord(config.state_dir, {
+        pid: process.pid,
+        started_at: this.startedAt.toISOString(),
+        config: config.file,
+        socket: config.control.socket,
+      });
+      this.control = await startControlServer({
+        socketPath: config.control.socket,
+        commands: dispatchTable(this.options.commands(this)),
+        onError: (err) => this.events.emit('control.error', { error: err.message }),
+      });
+    } catch (err) {
+      // A state dir that cannot be written (a full disk) must not leave a killed predecessor's
+      // gateways running unsupervised: they are stopped before the start fails.
+      if (!(err instanceof AlreadyRunningError)) await reapLeftovers(config.state_dir, { stopTimeoutMs: config.restart.stop_timeout, events: this.events });
+      throw err;
+    }
     this.events.emit('supervisor.start', {
       pid: process.pid,
       config: config.file,
@@ -375,12 +382,21 @@ export class Supervisor implements SupervisorVerbs {
     const startTime = processStartTime(pid);
     if (startTime === null) return;
     this.startTimes.set(pid, startTime);
-    recordGateway(this.plan.config.state_dir, { profile, pid, pgid: pid, startTime });
+    this.writeRecord(() => recordGateway(this.plan.config.state_dir, { profile, pid, pgid: pid, startTime }));
+  }
+
+  /** gateways.json must not go stale without a word: a failed write (a full disk) is an event naming it. */
+  private writeRecord(write: () => void): void {
+    try {
+      write();
+    } catch (err) {
+      this.events.emit('supervisor.record_failed', { file: gatewaysFile(this.plan.config.state_dir), error: (err as Error).message });
+    }
   }
 
   private recordExit(profile: string, pid: number): void {
     const startTime = this.startTimes.get(pid);
     this.startTimes.delete(pid);
-    if (startTime !== undefined) forgetGateway(this.plan.config.state_dir, profile, { pid, startTime });
+    if (startTime !== undefined) this.writeRecord(() => forgetGateway(this.plan.config.state_dir, profile, { pid, startTime }));
   }
 }

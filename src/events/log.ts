@@ -1,6 +1,8 @@
-import { appendFileSync, mkdirSync, renameSync, statSync } from 'node:fs';
+import { mkdirSync, renameSync, statSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { eventsFile } from '../statedir/index.js';
+import { appendPrivateFile } from '../trust/index.js';
+import { redactDeep } from '../util/index.js';
 
 export interface SupervisorEvent {
   /** ISO 8601 with milliseconds. */
@@ -55,7 +57,8 @@ export class EventLog {
       ts_ms: Math.round(now * 1000) / 1000,
       mono_ms: monotonicMs(),
       type,
-      ...fields,
+      // Events reach the log, the terminal and hooks: no secret may ride along in an error or a reason.
+      ...redactDeep(fields),
     };
     this.append(`${JSON.stringify(event)}\n`);
     for (const listener of this.listeners) {
@@ -76,12 +79,13 @@ export class EventLog {
   private append(line: string): void {
     try {
       if (this.size > 0 && this.size + Buffer.byteLength(line) > this.rotation.maxBytes) this.rotate();
-      appendFileSync(this.file, line, { mode: 0o600 });
+      appendPrivateFile(this.file, line);
       this.size += Buffer.byteLength(line);
       this.appendFailed = false;
     } catch (err) {
       // A full disk or a removed state dir must not stop the supervisor from running or shutting down.
-      if (!this.appendFailed) process.stderr.write(`hermes-supervisor: cannot write ${this.file}: ${(err as Error).message}\n`);
+      // The event log cannot say it itself: stderr does, once until a write succeeds again.
+      if (!this.appendFailed) process.stderr.write(`hermes-supervisor: ${(err as Error).message}\n`);
       this.appendFailed = true;
       this.size = sizeOrZero(this.file);
     }

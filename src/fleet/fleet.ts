@@ -1,12 +1,12 @@
 import type { EventLog } from '../events/index.js';
 import type { FleetPlan, PlannedProfile } from '../plan/index.js';
 import { Gateway, type GatewayLifecycle, type GatewayTimings } from './gateway.js';
-import { GatewayOutput } from './output.js';
+import { GatewayOutput, type Echo } from './output.js';
 
 export interface FleetOptions {
   events: EventLog;
   /** Where gateways' output lines go besides their log files. */
-  echo: (line: string) => void;
+  echo: Echo;
   lifecycle?: GatewayLifecycle;
 }
 
@@ -60,6 +60,11 @@ export class Fleet {
     }
   }
 
+  /** Output lines of a gateway dropped from the supervisor's own output because its reader stalled. */
+  droppedLines(name: string): number {
+    return this.outputs.get(name)?.dropped ?? 0;
+  }
+
   /** Stops a gateway for good and forgets it. */
   async remove(name: string): Promise<void> {
     const gateway = this.gateways.get(name);
@@ -77,6 +82,7 @@ export class Fleet {
       maxSize: this.plan.config.logs.max_size,
       keep: this.plan.config.logs.keep,
       echo: this.options.echo,
+      onFileError: (error) => this.options.events.emit('gateway.log_error', { profile: profile.name, error }),
     });
     const gateway = new Gateway(profile, timingsOf(this.plan), this.options.events, output, this.options.lifecycle);
     this.gateways.set(profile.name, gateway);

@@ -5,3 +5,4 @@ export { decideAfterCrash, emptyHistory, type CrashPolicy, type CrashHistory, ty
 export { WaveRunner, type WaveResult, type WaveRequest, type WaveOptions, type WaveGateway, type WaveFleet } from './wave.js';
 export { WaveQueue } from './waveQueue.js';
 export { HOLD } from './holds.js';
+export { BoundedPrinter, DEFAULT_MAX_PENDING_BYTES, type Echo } from './output.js';

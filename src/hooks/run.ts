@@ -1,6 +1,7 @@
 import type { EventLog } from '../events/index.js';
 import { runProcess, type ProcessResult } from '../proc/index.js';
 import { groupTracker } from '../recovery/index.js';
+import { redactDeep } from '../util/index.js';
 import { hookProcessEnv, type HookContext, type HookName } from './env.js';
 
 export interface RunHookOptions {
@@ -45,7 +46,8 @@ function execute(command: string[], options: RunHookOptions): Promise<ProcessRes
   return runProcess(command, {
     cwd: options.cwd,
     env: hookProcessEnv(process.env, options.name, options.context),
-    stdin: { text: `${JSON.stringify(options.event)}\n` },
+    // A wave's reason is the operator's free text: a hook never receives a secret in it.
+    stdin: { text: `${JSON.stringify(redactDeep(options.event))}\n` },
     capture: { keep: 'head', limit: HOOK_OUTPUT_LIMIT },
     timeoutMs: options.timeoutMs,
     graceMs: KILL_GRACE_MS,

@@ -39,10 +39,3 @@ export function childEnvironment(inherited: NodeJS.ProcessEnv, env: Record<strin
   }
   return { ...result, ...env };
 }
-
-const SECRET_NAME = /(KEY|TOKEN|SECRET|PASSWORD|PASSWD|PASS|CREDENTIAL|AUTH|COOKIE|PRIVATE)/i;
-
-/** Hides values whose names look like secrets, for anything printed or logged. */
-export function redactEnv(env: Record<string, string>): Record<string, string> {
-  return Object.fromEntries(Object.entries(env).map(([name, value]) => [name, SECRET_NAME.test(name) ? '***' : value]));
-}

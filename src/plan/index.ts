@@ -1,6 +1,7 @@
 export { buildPlan, type FleetPlan, type PlannedProfile } from './plan.js';
 export { decideGrant, type Grant, type GrantReason, type KanbanKeys } from './grant.js';
-export { gatewayEnv, childEnvironment, redactEnv } from './env.js';
+export { gatewayEnv, childEnvironment } from './env.js';
+export { redactEnv } from '../util/index.js';
 export { substituteProfile, resolveProgram } from './command.js';
 export { diffPlans, type PlanDiff } from './diff.js';
 export { networkFsIssue, boardFilesystem } from './fsguard.js';

@@ -2,6 +2,7 @@ import { discoverBoards } from '../board/discover.js';
 import { ConfigError, type BoardSpec, type ConfigIssue, type SupervisorConfig } from '../config/index.js';
 import { discoverProfiles, readProfile, type Profile } from '../profiles/index.js';
 import { deniedHome } from '../statedir/index.js';
+import { configTrustIssues } from '../trust/index.js';
 import { resolveProgram, substituteProfile } from './command.js';
 import { boardFilesystem, networkFsIssue } from './fsguard.js';
 import { gatewayEnv } from './env.js';
@@ -35,7 +36,11 @@ export interface FleetPlan {
 /** Reads every profile and decides what runs, with which grant, command and environment. */
 export function buildPlan(config: SupervisorConfig, inheritedPath = process.env.PATH ?? ''): FleetPlan {
   const discovery = discoverProfiles(config.hermes_home, config.profiles_dir);
-  const issues: ConfigIssue[] = discovery.invalid.map((folder) => ({ file: folder.entry, message: folder.reason }));
+  const issues: ConfigIssue[] = [...discovery.invalid.map((folder) => ({ file: folder.entry, message: folder.reason })), ...configTrustIssues(config)];
+  // An untrusted profile's config is never read: its supervisor.command and env would run as this user.
+  for (const profile of discovery.untrusted) {
+    issues.push({ file: profile.config, message: `${profile.problem}; profile "${profile.name}" is not run` });
+  }
   const profiles: Profile[] = [];
   for (const location of discovery.profiles) {
     const parsed = readProfile(location);

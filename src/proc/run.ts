@@ -81,7 +81,7 @@ export interface RunningProcess {
 }
 
 /** Once the leader has exited, how long output may still arrive through pipes a descendant holds. */
-const DRAIN_MS = 200;
+const DRAIN_MS = 1000;
 
 interface LeaderEnd {
   code: number | null;

@@ -17,8 +17,8 @@ export interface TerminatePolicy {
 export const KILL_WAIT_MS = 5000;
 
 /**
- * The single way a process group is ended: SIGCONT (a stopped group cannot act on SIGTERM) and
- * SIGTERM to the group, the grace period, SIGKILL to the group, then a bounded wait.
+ * The single way a process group is ended: SIGTERM to the group, then SIGCONT (a stopped group acts
+ * on the SIGTERM it holds once continued), the grace period, SIGKILL to the group, then a bounded wait.
  */
 export async function terminateGroup(pgid: number, policy: TerminatePolicy): Promise<Termination> {
   if (!signalGroup(pgid, 'SIGTERM')) return 'gone';

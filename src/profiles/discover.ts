@@ -1,6 +1,8 @@
 import { lstatSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { isValidProfileName } from '../hermes/index.js';
+import { profileTrustProblem } from '../trust/index.js';
+import { escapeControl } from '../util/index.js';
 
 export interface ProfileLocation {
   name: string;
@@ -16,6 +18,8 @@ export interface Discovery {
   skipped: Array<{ entry: string; reason: string }>;
   /** Folders that look like profiles but whose names Hermes refuses: errors, or they would silently never run. */
   invalid: Array<{ entry: string; reason: string }>;
+  /** Profiles whose folder or config.yaml others could change: never read, never run. */
+  untrusted: Array<{ name: string; config: string; problem: string }>;
 }
 
 /** Hermes's rule for a profile name, as a message. */
@@ -29,42 +33,50 @@ export function discoverProfiles(hermesHome: string, profilesDir: string): Disco
   const profiles: ProfileLocation[] = [];
   const skipped: Discovery['skipped'] = [];
   const invalid: Discovery['invalid'] = [];
+  const untrusted: Discovery['untrusted'] = [];
+  const found = (location: ProfileLocation) => {
+    const problem = profileTrustProblem(location.home, location.config);
+    if (problem === null) profiles.push(location);
+    else untrusted.push({ name: location.name, config: location.config, problem });
+  };
   const defaultConfig = path.join(hermesHome, 'config.yaml');
-  if (isPresent(defaultConfig)) profiles.push({ name: 'default', home: hermesHome, config: defaultConfig });
+  if (isPresent(defaultConfig)) found({ name: 'default', home: hermesHome, config: defaultConfig });
 
   let entries: string[];
   try {
     entries = readdirSync(profilesDir).sort();
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') return { profiles, skipped, invalid };
-    skipped.push({ entry: profilesDir, reason: `cannot read profiles folder: ${code ?? String(err)}` });
-    return { profiles, skipped, invalid };
+    if (code === 'ENOENT') return { profiles, skipped, invalid, untrusted };
+    skipped.push({ entry: escapeControl(profilesDir), reason: `cannot read profiles folder: ${code ?? String(err)}` });
+    return { profiles, skipped, invalid, untrusted };
   }
   for (const entry of entries) {
     const home = path.join(profilesDir, entry);
     if (!isDirectory(home)) continue;
+    // A folder name is anything the file system allows, newlines and escape sequences included.
+    const shown = escapeControl(home);
     if (!isValidProfileName(entry)) {
       // One with a config.yaml is a profile meant to run, under a name Hermes refuses; a hidden folder never is.
       if (!entry.startsWith('.') && isPresent(path.join(home, 'config.yaml'))) {
-        invalid.push({ entry: home, reason: `folder name "${entry}" is not a valid Hermes profile name (${PROFILE_NAME_RULE}); rename the folder` });
+        invalid.push({ entry: shown, reason: `folder name "${escapeControl(entry)}" is not a valid Hermes profile name (${PROFILE_NAME_RULE}); rename the folder` });
       } else {
-        skipped.push({ entry: home, reason: `not a valid profile name (${PROFILE_NAME_RULE})` });
+        skipped.push({ entry: shown, reason: `not a valid profile name (${PROFILE_NAME_RULE})` });
       }
       continue;
     }
     if (entry === 'default') {
-      skipped.push({ entry: home, reason: 'the name "default" is reserved for <hermes_home>/config.yaml' });
+      skipped.push({ entry: shown, reason: 'the name "default" is reserved for <hermes_home>/config.yaml' });
       continue;
     }
     const config = path.join(home, 'config.yaml');
     if (!isPresent(config)) {
-      skipped.push({ entry: home, reason: 'no config.yaml' });
+      skipped.push({ entry: shown, reason: 'no config.yaml' });
       continue;
     }
-    profiles.push({ name: entry, home, config });
+    found({ name: entry, home, config });
   }
-  return { profiles, skipped, invalid };
+  return { profiles, skipped, invalid, untrusted };
 }
 
 /** Whether a config file is there at all: a dangling symlink is, and fails to read with its own error. */

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
-import path from 'node:path';
 import { GROUP_KINDS, type GroupKind } from '../proc/index.js';
+import { recordsFile } from '../statedir/index.js';
+import { readPrivateFile, replacePrivateFile } from '../trust/index.js';
 
 /** A process group the supervisor started; pid plus start time names its leader for good. */
 export interface GroupRecord {
@@ -35,7 +36,7 @@ interface StoredRecord {
  * Gateways stay under `gateways` keyed by profile (as older versions wrote and read them); hooks
  * and inits are under `groups`, keyed by kind and pid, as several may run at once.
  */
-export const gatewaysFile = (stateDir: string): string => path.join(stateDir, 'gateways.json');
+export const gatewaysFile = recordsFile;
 
 const isPositiveInteger = (value: unknown): value is number => Number.isSafeInteger(value) && (value as number) > 0;
 const isCount = (value: unknown): value is number => Number.isSafeInteger(value) && (value as number) >= 0;
@@ -72,7 +73,7 @@ function validEntries(section: unknown, kindOf: (entry: Partial<StoredRecord>) =
 function readStored(stateDir: string): Stored {
   let parsed: { gateways?: unknown; groups?: unknown } | null;
   try {
-    parsed = JSON.parse(fs.readFileSync(gatewaysFile(stateDir), 'utf8')) as { gateways?: unknown; groups?: unknown } | null;
+    parsed = JSON.parse(readPrivateFile(gatewaysFile(stateDir))) as { gateways?: unknown; groups?: unknown } | null;
   } catch {
     parsed = null;
   }
@@ -97,17 +98,7 @@ function writeStored(stateDir: string, stored: Stored): void {
   fs.mkdirSync(stateDir, { recursive: true, mode: 0o700 });
   const gateways = Object.fromEntries([...stored.gateways].map(([profile, record]) => [profile, withoutKind(record)]));
   const content = stored.groups.size === 0 ? { gateways } : { gateways, groups: Object.fromEntries(stored.groups) };
-  const temp = `${file}.${process.pid}.tmp`;
-  const fd = fs.openSync(temp, 'w', 0o600);
-  try {
-    // A temp file left by an earlier crash keeps its old mode; set it outright.
-    fs.fchmodSync(fd, 0o600);
-    fs.writeSync(fd, `${JSON.stringify(content, null, 2)}\n`);
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-  fs.renameSync(temp, file);
+  replacePrivateFile(file, `${JSON.stringify(content, null, 2)}\n`);
 }
 
 const toGroup = (stored: StoredRecord): GroupRecord => ({

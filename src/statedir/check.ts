@@ -1,6 +1,7 @@
 /** The state dir holds the control socket and logs: it must be ours alone. */
 import fs from 'node:fs';
 import path from 'node:path';
+import { trustProblem } from '../trust/index.js';
 
 function ownProblem(label: string, stats: fs.Stats): string | null {
   if (!stats.isDirectory()) return `${label} is not a directory`;
@@ -15,8 +16,15 @@ function ownProblem(label: string, stats: fs.Stats): string | null {
   return null;
 }
 
-/** What is wrong with dir as a state dir, in one line naming it, or null when it is fine. */
+/**
+ * What is wrong with dir as a state dir, in one line naming it, or null when it is fine: the dir is
+ * private, and so is every folder and symlink leading to it (nobody else can re-point the path).
+ */
 export function checkStateDir(dir: string): string | null {
+  return checkStateDirItself(dir) ?? trustProblem(dir, { what: 'state dir', finalOwner: 'user', finalKind: 'directory' });
+}
+
+function checkStateDirItself(dir: string): string | null {
   let stats: fs.Stats;
   try {
     stats = fs.lstatSync(dir);

@@ -1,5 +1,6 @@
 import fs from 'node:fs';
-import { instanceFile, tempFile } from './layout.js';
+import { instanceFile } from './layout.js';
+import { readPrivateFile, replacePrivateFile } from '../trust/index.js';
 
 /** Who runs in a state dir and where to reach it: read by the CLI when the config no longer says. */
 export interface InstanceRecord {
@@ -11,17 +12,14 @@ export interface InstanceRecord {
 
 /** Written whole or not at all (temp file + rename), private to the user. */
 export function writeInstanceRecord(stateDir: string, record: InstanceRecord): void {
-  const file = instanceFile(stateDir);
-  const temp = tempFile(file, process.pid);
-  fs.writeFileSync(temp, `${JSON.stringify(record)}\n`, { mode: 0o600 });
-  fs.renameSync(temp, file);
+  replacePrivateFile(instanceFile(stateDir), `${JSON.stringify(record)}\n`);
 }
 
 /** The record, or null when there is none or it is not one. */
 export function readInstanceRecord(stateDir: string): InstanceRecord | null {
   let value: unknown;
   try {
-    value = JSON.parse(fs.readFileSync(instanceFile(stateDir), 'utf8'));
+    value = JSON.parse(readPrivateFile(instanceFile(stateDir)));
   } catch {
     return null;
   }

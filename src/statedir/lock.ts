@@ -40,6 +40,8 @@ export function lockStateDir(stateDir: string): InstanceLock {
   }
   try {
     db.pragma('locking_mode = EXCLUSIVE');
+    // No journal file: the lock must be taken on a full disk too, so that leftovers can still be reaped.
+    db.pragma('journal_mode = MEMORY');
     db.exec('BEGIN EXCLUSIVE');
   } catch (err) {
     db.close();

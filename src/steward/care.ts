@@ -305,7 +305,7 @@ export class BoardCare {
   private checkpointAll(): void {
     const limit = this.config.kanban.wal_limit;
     for (const board of this.boards.values()) {
-      if (isBusy(board) || !this.unchanged(board, 'checkpoint')) continue;
+      if (isBusy(board) || !this.unchanged(board, 'poll')) continue;
       let bytes: number;
       try {
         bytes = walSize(board.path);

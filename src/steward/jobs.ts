@@ -34,6 +34,8 @@ export interface JobGateway {
   readonly held: boolean;
   readonly state: GatewayState;
   readonly pid: number | null;
+  /** When it was last spawned; null for one never started (the supervisor is still starting). */
+  readonly startedAt: number | null;
   hold(reason: string): void;
   release(reason: string): void;
   stop(): Promise<void>;
@@ -57,8 +59,9 @@ export class BoardJobs {
     if (isBusy(record)) throw new BoardBusyError(record.slug, record.job ?? record.heldFor ?? 'busy');
     record.job = job.name;
     const gateways = job.fence ? this.grantedRunnable() : [];
-    // A gateway never started (the supervisor is starting) is started by the fleet, not by this job's wave.
-    const comeBack = gateways.filter((gateway) => gateway.state !== 'stopped').map((gateway) => gateway.name);
+    // A gateway never started (the supervisor is starting) is started by the fleet, not by this job's
+    // wave; one fenced off the board before the job began comes back with the rest.
+    const comeBack = gateways.filter((gateway) => gateway.startedAt !== null).map((gateway) => gateway.name);
     // Frozen at once; one already stopping got SIGCONT + SIGTERM and is only waited for.
     freeze(gateways.filter((gateway) => gateway.pid !== null && gateway.state !== 'stopping').map((gateway) => ({ pid: gateway.pid!, group: true })));
     // Held, so neither backoff nor a wave started by the job's own swap brings them back mid-job.

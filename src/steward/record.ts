@@ -1,8 +1,11 @@
 import type { BoardSpec } from '../config/index.js';
 import { newBoardState, type BoardIdentities, type BoardState, type Identity } from '../board/index.js';
 
-/** What made the steward look at a board's files: a file event, the poll, or the supervisor's own work. */
-export type RestatCause = 'watch' | 'poll' | 'job' | 'probe' | 'checkpoint';
+/**
+ * What made the steward look at a board's files: a file event, a periodic look (the stat poll, or
+ * the one before a checkpoint), the supervisor's own job, or the look before a probe opens the board.
+ */
+export type RestatCause = 'watch' | 'poll' | 'job' | 'probe';
 
 /**
  * Everything the supervisor knows about one board, in one place: its file's identity and generation

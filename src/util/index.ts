@@ -1,3 +1,4 @@
 export { parseDuration, formatDuration } from './duration.js';
 export { parseSize } from './size.js';
 export { resolvePath } from './paths.js';
+export { redactText, redactEnv, redactDeep, describeValue, escapeControl, safeText, isSecretName, REDACTED } from './redact.js';
