@@ -81,7 +81,7 @@ test('kanban init of an unknown board exits 2 naming the board, before any init_
 });
 
 test('kanban takes --config before its subcommand too', async (t) => {
-  const result = await runCli(['kanban', '--config', t.context.fleet.configFile, 'init', '--board', 'nosuch'], { timeoutMs: 120_000 });
+  const result = await runCli(['kanban', '--config', t.context.fleet.configFile, 'init', '--board', 'nosuch']);
   t.is(result.code, 2, result.stderr);
   t.regex(result.stderr, /unknown board "nosuch"/);
 });
@@ -108,7 +108,7 @@ test('check says there are no holders rather than drawing empty tables', async (
 });
 
 test('start --help mentions start PROFILE', async (t) => {
-  const result = await runCli(['start', '--help'], { timeoutMs: 120_000 });
+  const result = await runCli(['start', '--help']);
   t.is(result.code, 0);
   t.regex(result.stdout, /start PROFILE/);
 });

@@ -363,7 +363,7 @@ test('an init running when the supervisor is SIGKILLed is found by its marks alo
   fs.rmSync(gatewaysFile(fleet.stateDir), { force: true });
 
   const again = supervise(t, fleet.configFile);
-  await again.waitFor('gateway.ready profile=granted', 60_000);
+  await again.waitFor('gateway.ready profile=granted');
   const [, second] = logLines(log);
   t.like(second, { aliveBefore: '-' }, 'the earlier init was gone when the new one started');
   t.false(isRunning(old));
@@ -442,7 +442,7 @@ test('temp files of a dead supervisor are removed at start, those of a live pid 
     fs.writeFileSync(path.join(folder, 's'), '');
   }
   const supervisor = supervise(t, fleet.configFile);
-  await supervisor.waitFor('gateway.ready profile=alpha', 60_000);
+  await supervisor.waitFor('gateway.ready profile=alpha');
   for (const entry of [...files(dead), ...folders(dead)]) t.false(fs.existsSync(entry), `${entry} is removed`);
   for (const entry of [...files(live), ...folders(live)]) t.true(fs.existsSync(entry), `${entry} is kept`);
   const cleanup = fleet.events().find((event) => event.type === 'supervisor.cleanup');
@@ -454,7 +454,7 @@ test('a start that fails setting up its control socket exits 1', async (t) => {
   const idle = fleet.script('idle.py', 'import time\ntime.sleep(600)\n');
   fleet.config({ gateway: { command: [python, idle] }, control: { socket: path.join(fleet.root, 'missing', 'supervisor.sock') } });
   fleet.profile('alpha', {});
-  const result = await runCli(['start', '--config', fleet.configFile], { timeoutMs: 60_000 });
+  const result = await runCli(['start', '--config', fleet.configFile]);
   t.is(result.code, 1, result.stderr);
   t.regex(result.stderr, /cannot create the control socket/);
   t.deepEqual(fleet.events().filter((event) => event.type === 'gateway.spawn'), []);

@@ -33,7 +33,7 @@ export async function within<T>(promise: Promise<T>, what: string, timeoutMs = 1
  * Reads `probe` until it gives a value (not `undefined` or `false`) and returns it; rejects naming
  * `what` after `timeoutMs`, for a wait whose value the test goes on to use.
  */
-export async function until<T>(what: string, probe: () => T | undefined | false, timeoutMs = 120_000): Promise<T> {
+export async function until<T>(what: string, probe: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 120_000): Promise<T> {
   const value = await poll(probe, (read) => read !== undefined && read !== false, timeoutMs);
   if (value === undefined || value === false) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
   return value;
