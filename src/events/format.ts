@@ -2,6 +2,8 @@ import path from 'node:path';
 import type { SupervisorEvent } from './log.js';
 
 const QUIET_FIELDS = new Set(['ts', 'ts_ms', 'mono_ms', 'type']);
+/** Messages are what an operator reads the line for: shown whole, however long. */
+const WHOLE_FIELDS = new Set(['error', 'detail', 'reason', 'note']);
 /** A value longer than this is cut: the event log keeps it whole (`events --json`). */
 const MAX_VALUE = 60;
 /** Of a long path the end says most: the file and its folder. */
@@ -18,16 +20,18 @@ function shorten(text: string, nested: boolean): string {
   return text.length > MAX_PATH ? `…${text.slice(-(MAX_PATH - 1))}` : text;
 }
 
+/** Text as one token: a plain word as is, anything else quoted so it cannot forge a field or a line. */
+function quoted(text: string): string {
+  return /^[^\s"]+$/.test(text) ? text : JSON.stringify(text);
+}
+
 /**
  * A value as one token: a plain word as is; anything with spaces, quotes or newlines (a hook's output)
  * quoted, so no value can forge a line or a field of its own; nested values summarised, not dumped.
  */
 export function summariseValue(value: unknown, nested = false): string {
   if (value === null || value === undefined) return '-';
-  if (typeof value === 'string') {
-    const text = shorten(value, nested);
-    return /^[^\s"]+$/.test(text) ? text : JSON.stringify(text);
-  }
+  if (typeof value === 'string') return quoted(shorten(value, nested));
   if (typeof value !== 'object') return String(value);
   if (nested) return Array.isArray(value) ? `[${value.length}]` : '{…}';
   const parts = Array.isArray(value)
@@ -45,7 +49,7 @@ export function summariseValue(value: unknown, nested = false): string {
 export function eventFields(event: SupervisorEvent): string[] {
   return Object.entries(event)
     .filter(([name, value]) => !QUIET_FIELDS.has(name) && value !== undefined && value !== null)
-    .map(([name, value]) => `${name}=${summariseValue(value)}`);
+    .map(([name, value]) => `${name}=${WHOLE_FIELDS.has(name) && typeof value === 'string' ? quoted(value) : summariseValue(value)}`);
 }
 
 /** One readable line for an event: its type, then `name=value` for every field that has a value. */
