@@ -1,29 +1,14 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import test, { type ExecutionContext } from 'ava';
 import Database from 'better-sqlite3';
 import { readBoardIdentities, readProcStat, type Holder } from '../src/board/index.js';
 import type { GatewayState, WaveRequest, WaveResult } from '../src/fleet/index.js';
 import { BoardBusyError, BoardJobs, planFence, type BoardRecord, type JobGateway } from '../src/steward/index.js';
 import { newBoardRecord } from '../src/steward/record.js';
-
-function tempDir(t: ExecutionContext): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hs-jobs-'));
-  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
-
-async function until(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
-}
+import { tempDir } from './helpers/tempDir.js';
+import { poll, until } from './helpers/wait.js';
 
 /** A gateway stand-in backed by a real process in its own group: freezing and stopping it are real. */
 class ProcessGateway implements JobGateway {
@@ -78,9 +63,7 @@ class ProcessGateway implements JobGateway {
     }
     const pid = this.pid;
     // SIGSTOP is delivered asynchronously: wait until /proc shows it, or give up and record what it shows.
-    const deadline = Date.now() + 5000;
-    while (readProcStat(pid)?.state !== 'T' && Date.now() < deadline) await sleep(5);
-    this.stateAtStop = readProcStat(pid)?.state ?? null;
+    this.stateAtStop = await poll(() => readProcStat(pid)?.state ?? null, (state) => state === 'T', 5000, 5);
     this.state = 'stopping';
     process.kill(-pid, 'SIGCONT');
     process.kill(-pid, 'SIGTERM');
@@ -101,7 +84,7 @@ class RecordingWaves {
 }
 
 function board(t: ExecutionContext): BoardRecord {
-  const file = path.join(tempDir(t), 'kanban.db');
+  const file = path.join(tempDir(t, 'hs-jobs-'), 'kanban.db');
   const db = new Database(file);
   db.exec('CREATE TABLE tasks(id INTEGER PRIMARY KEY)');
   db.close();
@@ -161,7 +144,7 @@ test('a second job on a busy board is refused, never run beside the first', asyn
   const { jobs, record } = setup(t, [new ProcessGateway(t, 'writer', true)]);
   let finish!: () => void;
   const first = jobs.run(record, { name: 'first', hold: 'h', fence: true, reason: 'r', work: () => new Promise<void>((resolve) => (finish = resolve)) });
-  await until(() => finish !== undefined, 'the first job to start its work');
+  await until('the first job to start its work', () => finish !== undefined);
   let ran = false;
   const error = await t.throwsAsync(
     jobs.run(record, { name: 'second', hold: 'h', fence: true, reason: 'r', work: async () => void (ran = true) }),

@@ -3,82 +3,34 @@ import { closeSync, openSync, readdirSync, readFileSync, renameSync, rmSync, wri
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
-import { setTimeout as sleep } from 'node:timers/promises';
 import test, { type ExecutionContext } from 'ava';
 import Database from 'better-sqlite3';
 import { networkFsIssue } from '../src/plan/index.js';
 import { loadConfig } from '../src/config/index.js';
 import { request } from '../src/control/index.js';
-import { runCli, startSupervisor, type RunningSupervisor } from './helpers/cli.js';
+import { initBoard, integrityCheck } from './helpers/board.js';
+import { ofType } from './helpers/events.js';
+import { fixture, python } from './helpers/fixture.js';
+import { brisk, startFleet, supervise, type Fleet } from './helpers/fleet.js';
 import { makeFleetDir } from './helpers/fleetDir.js';
-import { pidsWithMarker } from './helpers/proc.js';
-import { errorsOf, readGatewayLog } from './helpers/gatewayLog.js';
-import { fixture, initBoard, integrityCheck, python } from './helpers/swapFleet.js';
-
-const ofType = (events: Array<Record<string, unknown>>, type: string) => events.filter((event) => event.type === type);
-
-interface CareFleet {
-  board: string;
-  stateDir: string;
-  logsDir: string;
-  configFile: string;
-  events(): Array<Record<string, unknown>>;
-  waitFor(predicate: (events: Array<Record<string, unknown>>) => boolean, timeoutMs?: number): Promise<Array<Record<string, unknown>>>;
-  cli(...args: string[]): ReturnType<typeof runCli>;
-}
-
-/** Starts a supervisor on the config; at the test's end it is stopped (SIGTERM, then SIGKILL after 10 s). */
-function supervise(t: ExecutionContext, configFile: string): RunningSupervisor {
-  const supervisor = startSupervisor(['--config', configFile]);
-  t.teardown(async () => {
-    supervisor.child.kill('SIGTERM');
-    await Promise.race([supervisor.exited, sleep(10_000, undefined, { ref: false })]);
-    supervisor.child.kill('SIGKILL');
-  });
-  return supervisor;
-}
+import { errorsOf, writesOf } from './helpers/gatewayLog.js';
+import { poll } from './helpers/wait.js';
+import { killAll, openFiles, pidsWithMarker } from './helpers/proc.js';
 
 /** A supervisor over fixture gateways with the fixture's `init` mode as kanban.init_command. */
-async function careFleet(
+function careFleet(
   t: ExecutionContext,
   profiles: Record<string, { grant: boolean; args: string[] }>,
   settings: { kanban?: Record<string, unknown>; health?: Record<string, unknown>; prepare?: (board: string) => void } = {},
-): Promise<CareFleet> {
-  const fleet = makeFleetDir(t, 'hs-care-');
-  const board = path.join(fleet.hermesHome, 'kanban.db');
-  const logsDir = path.join(fleet.root, 'gateway-logs');
-  execFileSync('mkdir', ['-p', logsDir]);
-  settings.prepare?.(board);
-  fleet.config({
-    gateway: { command: [python, fixture] },
-    restart: { stop_timeout: '3s', ready_after: '500ms', debounce: '100ms' },
-    health: { poll_interval: '200ms', ...settings.health },
-    kanban: { init_command: [python, fixture, '--mode', 'init'], ...settings.kanban },
+): Promise<Fleet> {
+  return startFleet(t, {
+    prefix: 'hs-care-',
+    board: settings.prepare,
+    gateway: [python, fixture],
+    config: brisk({ health: { ...settings.health }, kanban: { init_command: [python, fixture, '--mode', 'init'], ...settings.kanban } }),
+    profiles,
+    ready: false,
   });
-  for (const [name, profile] of Object.entries(profiles)) {
-    fleet.profile(name, {
-      kanban: profile.grant ? { enabled: true } : { enabled: false },
-      supervisor: { command: [python, fixture, '--profile', name, '--log', path.join(logsDir, `${name}.jsonl`), ...profile.args] },
-    });
-  }
-  const supervisor = supervise(t, fleet.configFile);
-  const care: CareFleet = {
-    board,
-    stateDir: fleet.stateDir,
-    logsDir,
-    configFile: fleet.configFile,
-    events: () => fleet.events(),
-    async waitFor(predicate, timeoutMs = 30_000) {
-      const deadline = Date.now() + timeoutMs;
-      while (Date.now() < deadline) {
-        if (predicate(fleet.events())) return fleet.events();
-        await sleep(50);
-      }
-      throw new Error(`timed out: ${fleet.events().map((event) => event.type).join(' ')}\n${supervisor.output().slice(-3000)}`);
-    },
-    cli: (...args) => runCli([...args, '--config', fleet.configFile]),
-  };
-  return care;
 }
 
 /** Fills task_events with rows big enough to span many pages, all checkpointed into the db file. */
@@ -115,12 +67,13 @@ test('under the supervisor, seven gateways migrating at once on an unmigrated bo
     // An unmigrated board: tables without the newer columns, as an older Hermes left it.
     prepare: (board) => execFileSync(python, [fixture, '--mode', 'tick', '--ticks', '1', '--db', board]),
   });
-  const events = await fleet.waitFor((all) => ofType(all, 'gateway.ready').length >= 7);
+  const events = await fleet.waitForEvent((all) => ofType(all, 'gateway.ready').length >= 7);
   const init = ofType(events, 'board.init')[0]!;
   t.truthy(init, 'the init ran');
   t.true((init.ts_ms as number) < (ofType(events, 'gateway.spawn')[0]!.ts_ms as number), 'before any gateway started');
-  await sleep(Math.max(0, Number(startAt) - Date.now()) + 1500);
-  const errors = Object.keys(profiles).flatMap((name) => errorsOf(readGatewayLog(path.join(fleet.logsDir, `${name}.jsonl`))));
+  // Every gateway has written once: each has been through its migration step.
+  await fleet.waitForEvent(() => Object.keys(profiles).every((name) => writesOf(fleet.log(name)).length >= 1));
+  const errors = Object.keys(profiles).flatMap((name) => errorsOf(fleet.log(name)));
   t.deepEqual(errors.filter((error) => /duplicate column/.test(error.error)), []);
   const db = new Database(fleet.board, { readonly: true });
   const columns = (db.prepare('PRAGMA table_info(tasks)').all() as Array<{ name: string }>).map((column) => column.name);
@@ -158,9 +111,7 @@ test('a hung init command is stopped at kanban.init_timeout with its descendants
   });
   fleet.profile('granted', { kanban: { enabled: true } });
   fleet.profile('denied', {});
-  t.teardown(() => {
-    for (const pid of pidsWithMarker(marker)) process.kill(pid, 'SIGKILL');
-  });
+  t.teardown(() => killAll(pidsWithMarker(marker)));
   const supervisor = supervise(t, fleet.configFile);
   await supervisor.waitFor('gateway.ready profile=denied');
   const failed = ofType(fleet.events(), 'board.init_failed')[0]!;
@@ -176,12 +127,12 @@ test('a corrupt board is quarantined once, rebuilt from every readable row, and 
     { writer: { grant: true, args: ['--mode', 'tick', '--interval-ms', '1000'] }, denied: { grant: false, args: ['--mode', 'idle'] } },
     { prepare: (board) => seed(board, 3000) },
   );
-  await fleet.waitFor((all) => ofType(all, 'gateway.ready').length >= 2);
+  await fleet.waitForEvent((all) => ofType(all, 'gateway.ready').length >= 2);
   corruptPages(fleet.board, 80, 3);
   const check = await fleet.cli('check', '--json');
   t.is(check.code, 1, 'check reports the corruption');
   t.is(JSON.parse(check.stdout).integrity[0].status, 'corrupt');
-  const events = await fleet.waitFor((all) => ofType(all, 'board.rebuilt').length >= 1 && ofType(all, 'wave.done').length >= 1);
+  const events = await fleet.waitForEvent((all) => ofType(all, 'board.rebuilt').length >= 1 && ofType(all, 'wave.done').length >= 1);
 
   t.is(ofType(events, 'board.corrupt').length, 1);
   const quarantine = ofType(events, 'board.quarantine')[0]!;
@@ -202,12 +153,12 @@ test('a corrupt board is quarantined once, rebuilt from every readable row, and 
 
 test('three corruptions in a row with quarantine_keep 2 keep two copies and report three quarantines', async (t) => {
   const fleet = await careFleet(t, { denied: { grant: false, args: ['--mode', 'idle'] } }, { kanban: { quarantine_keep: 2 }, prepare: (board) => seed(board, 2000) });
-  await fleet.waitFor((all) => ofType(all, 'gateway.ready').length >= 1);
+  await fleet.waitForEvent((all) => ofType(all, 'gateway.ready').length >= 1);
   for (let round = 1; round <= 3; round++) {
     if (round > 1) seed(fleet.board, 2000);
     corruptPages(fleet.board, 40 + round, 2);
     await fleet.cli('check');
-    await fleet.waitFor((all) => ofType(all, 'board.rebuilt').length >= round);
+    await fleet.waitForEvent((all) => ofType(all, 'board.rebuilt').length >= round);
     t.is(integrityCheck(fleet.board), 'ok');
   }
   t.is(ofType(fleet.events(), 'board.quarantine').length, 3);
@@ -231,7 +182,7 @@ async function lockBoard(t: ExecutionContext, board: string): Promise<void> {
 
 test('a busy board is never taken for a corrupt one', async (t) => {
   const fleet = await careFleet(t, { denied: { grant: false, args: ['--mode', 'idle'] } }, { prepare: (board) => seed(board, 100) });
-  await fleet.waitFor((all) => ofType(all, 'gateway.ready').length >= 1);
+  await fleet.waitForEvent((all) => ofType(all, 'gateway.ready').length >= 1);
   await lockBoard(t, fleet.board);
   const check = await fleet.cli('check', '--json');
   const report = JSON.parse(check.stdout);
@@ -242,7 +193,7 @@ test('a busy board is never taken for a corrupt one', async (t) => {
 
 test('the supervisor keeps answering while an integrity probe waits on a locked board', async (t) => {
   const fleet = await careFleet(t, { denied: { grant: false, args: ['--mode', 'idle'] } }, { prepare: (board) => seed(board, 100) });
-  await fleet.waitFor((all) => ofType(all, 'gateway.ready').length >= 1);
+  await fleet.waitForEvent((all) => ofType(all, 'gateway.ready').length >= 1);
   await lockBoard(t, fleet.board);
 
   const socket = path.join(fleet.stateDir, 'supervisor.sock');
@@ -252,7 +203,8 @@ test('the supervisor keeps answering while an integrity probe waits on a locked 
     order.push('check');
     return report as { integrity: Array<{ status: string }> };
   });
-  await sleep(200);
+  // The probe has the board open while it waits on the lock.
+  await poll(() => openFiles(fleet.supervisor.child.pid!).includes(fleet.board), Boolean);
   await request(socket, 'status', {});
   order.push('status');
   const report = await check;
@@ -262,7 +214,7 @@ test('the supervisor keeps answering while an integrity probe waits on a locked 
 
 test('a WAL past kanban.wal_limit gets a passive checkpoint', async (t) => {
   const fleet = await careFleet(t, { writer: { grant: true, args: ['--mode', 'hold', '--interval-ms', '20'] } }, { kanban: { wal_limit: '64K' } });
-  const events = await fleet.waitFor((all) => ofType(all, 'board.checkpoint').length >= 1);
+  const events = await fleet.waitForEvent((all) => ofType(all, 'board.checkpoint').length >= 1);
   const checkpoint = ofType(events, 'board.checkpoint')[0]!;
   t.true((checkpoint.wal_bytes as number) > 64 * 1024);
   t.true((checkpoint.log_frames as number) > 0);
@@ -286,7 +238,7 @@ test('on_corruption: stop fences and holds the granted gateways until an operato
     { writer: { grant: true, args: ['--mode', 'tick', '--interval-ms', '500'] }, denied: { grant: false, args: ['--mode', 'idle'] } },
     { kanban: { on_corruption: 'stop' }, prepare: (board) => seed(board, 2000) },
   );
-  await fleet.waitFor((all) => ofType(all, 'gateway.ready').length >= 2);
+  await fleet.waitForEvent((all) => ofType(all, 'gateway.ready').length >= 2);
   const good = path.join(path.dirname(fleet.board), 'good.db');
   const source = new Database(fleet.board, { readonly: true });
   await source.backup(good);
@@ -294,7 +246,7 @@ test('on_corruption: stop fences and holds the granted gateways until an operato
   corruptPages(fleet.board, 40, 2);
   // Two checks at once: one corruption event, one fence, not two.
   await Promise.all([fleet.cli('check'), fleet.cli('check')]);
-  const events = await fleet.waitFor((all) => ofType(all, 'board.stopped').length >= 1);
+  const events = await fleet.waitForEvent((all) => ofType(all, 'board.stopped').length >= 1);
   t.is(ofType(events, 'board.corrupt').length, 1);
   t.deepEqual(ofType(events, 'board.stopped')[0]!.profiles, ['writer']);
   t.deepEqual(ofType(events, 'board.quarantine'), []);
@@ -322,8 +274,7 @@ test('gateway logs rotate at logs.max_size and keep logs.keep files', async (t) 
   // A rotation renames .1 to .2, then the live file to .1: a listing in between lacks .1 for a moment.
   const expected = ['chatty.log', 'chatty.log.1', 'chatty.log.2'];
   const list = () => readdirSync(path.join(fleet.stateDir, 'logs')).filter((name) => name.startsWith('chatty.log')).sort();
-  for (let attempt = 0; attempt < 50 && list().join() !== expected.join(); attempt++) await sleep(100);
-  t.deepEqual(list(), expected);
+  t.deepEqual(await poll(list, (names) => names.join() === expected.join()), expected);
 });
 
 test('kanban init through the supervisor fences and stops the granted gateways, re-inits, and brings them back', async (t) => {
@@ -331,7 +282,7 @@ test('kanban init through the supervisor fences and stops the granted gateways, 
     writer: { grant: true, args: ['--mode', 'hold', '--interval-ms', '100'] },
     denied: { grant: false, args: ['--mode', 'idle'] },
   });
-  await fleet.waitFor((all) => ofType(all, 'gateway.ready').length >= 2);
+  await fleet.waitForEvent((all) => ofType(all, 'gateway.ready').length >= 2);
   // The board is deleted first, so the init creates a new file: a real swap under the fleet.
   for (const suffix of ['', '-wal', '-shm']) rmSync(fleet.board + suffix, { force: true });
   const result = await fleet.cli('kanban', 'init', '--board', 'default');
@@ -387,11 +338,11 @@ test('at start a corrupt board is probed, quarantined and rebuilt before any ini
 
 test('check exits 1 on a board held as corrupt for as long as it is held', async (t) => {
   const fleet = await careFleet(t, { writer: { grant: true, args: ['--mode', 'tick', '--interval-ms', '500'] } }, { kanban: { on_corruption: 'stop' }, prepare: (board) => seed(board, 2000) });
-  await fleet.waitFor((all) => ofType(all, 'gateway.ready').length >= 1);
+  await fleet.waitForEvent((all) => ofType(all, 'gateway.ready').length >= 1);
   corruptPages(fleet.board, 40, 2);
   const first = await fleet.cli('check');
   t.is(first.code, 1, first.stdout);
-  await fleet.waitFor((all) => ofType(all, 'board.stopped').length >= 1);
+  await fleet.waitForEvent((all) => ofType(all, 'board.stopped').length >= 1);
   for (let round = 0; round < 2; round++) {
     const again = await fleet.cli('check', '--json');
     t.is(again.code, 1, again.stdout + again.stderr);
@@ -408,14 +359,14 @@ test('a swap the supervisor causes itself is reported as its job, not as found b
     { writer: { grant: true, args: ['--mode', 'tick', '--interval-ms', '500'] } },
     { health: { watch: false, poll_interval: '1h' }, prepare: (board) => seed(board, 2000) },
   );
-  await fleet.waitFor((all) => ofType(all, 'gateway.ready').length >= 1);
+  await fleet.waitForEvent((all) => ofType(all, 'gateway.ready').length >= 1);
   corruptPages(fleet.board, 40, 2);
   await fleet.cli('check');
-  const rebuilt = await fleet.waitFor((all) => ofType(all, 'board.rebuilt').length >= 1);
+  const rebuilt = await fleet.waitForEvent((all) => ofType(all, 'board.rebuilt').length >= 1);
   const rebuildSwap = ofType(rebuilt, 'board.swap').at(-1);
   t.like(rebuildSwap, { detected_by: 'job', job: 'quarantine and rebuild' });
 
-  await fleet.waitFor((all) => ofType(all, 'wave.done').length >= 1);
+  await fleet.waitForEvent((all) => ofType(all, 'wave.done').length >= 1);
   for (const suffix of ['', '-wal', '-shm']) rmSync(fleet.board + suffix, { force: true });
   const init = await fleet.cli('kanban', 'init', '--board', 'default');
   t.is(init.code, 0, init.stderr + init.stdout);

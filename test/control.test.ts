@@ -2,7 +2,6 @@ import test, { type ExecutionContext } from 'ava';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import {
@@ -21,15 +20,8 @@ import {
 import { LineSplitter } from '../src/control/lines.js';
 import { commandHandlers, type SupervisorVerbs } from '../src/daemon/index.js';
 import { checkStateDir, ensureStateDir } from '../src/statedir/index.js';
-
-/** Upper bound for things that should happen promptly; a miss fails the test instead of hanging it. */
-const LIVENESS_MS = 5_000;
-
-function tempDir(t: ExecutionContext): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hs-control-'));
-  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
+import { tempDir } from './helpers/tempDir.js';
+import { poll, within } from './helpers/wait.js';
 
 const echo: CommandHandler = async (args) => args;
 
@@ -42,18 +34,6 @@ async function startServer(
   const server = await startControlServer({ socketPath, commands: { echo, ...commands }, ...extra });
   t.teardown(() => server.close());
   return server;
-}
-
-async function within<T>(promise: Promise<T>, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} did not happen within ${LIVENESS_MS} ms`)), LIVENESS_MS);
-  });
-  try {
-    return await Promise.race([promise, late]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 /** A bare socket client that sends exact bytes and reads reply lines as parsed JSON. */
@@ -471,18 +451,16 @@ test('connections beyond the cap are answered busy', async (t) => {
   first.destroy();
   await first.closed;
   // The server notices the close on its own schedule; retry until the slot is free.
-  let result: unknown;
-  for (let attempt = 0; attempt < 100 && result === undefined; attempt++) {
-    result = await request(server.socketPath, 'echo', { again: true }).catch(() => delay(20).then(() => undefined));
-  }
+  const result = await poll(() => request(server.socketPath, 'echo', { again: true }).catch(() => undefined), (reply) => reply !== undefined);
   t.deepEqual(result, { again: true });
 });
 
 test('an idle connection is closed with a reason; one waiting on a long request is not', async (t) => {
   const server = await startServer(
     t,
-    { slow: async () => delay(600).then(() => 'done') },
-    { idleTimeoutMs: 200 },
+    // Far apart, so a stalled test process cannot send its request only after the idle timeout.
+    { slow: async () => delay(2500).then(() => 'done') },
+    { idleTimeoutMs: 1000 },
   );
   const idle = await rawClient(t, server.socketPath);
   const reply = await idle.next();

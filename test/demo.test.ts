@@ -1,22 +1,24 @@
 import { execFile } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { cpSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import test from 'ava';
 import { locateConfig } from '../src/config/index.js';
 import { consoleLine, formatEvent } from '../src/events/index.js';
-import { runCli, startSupervisor } from './helpers/cli.js';
+import { runCli } from './helpers/cli.js';
+import { readEventFile } from './helpers/events.js';
+import { supervise } from './helpers/fleet.js';
 import { makeFleetDir } from './helpers/fleetDir.js';
 import { repoRoot } from './helpers/paths.js';
+import type { Scope } from './helpers/scope.js';
+import { tempDir } from './helpers/tempDir.js';
+import { poll } from './helpers/wait.js';
 
 const run = promisify(execFile);
 
 /** A copy of the demo (config and example profiles) whose state stays in a temp folder. */
-function demoCopy(t: { teardown: (fn: () => void) => void }): string {
-  const root = mkdtempSync(path.join(os.tmpdir(), 'hs-demo-'));
-  t.teardown(() => rmSync(root, { recursive: true, force: true }));
+function demoCopy(t: Scope): string {
+  const root = tempDir(t, 'hs-demo-');
   for (const folder of ['supervisor', 'profiles']) cpSync(path.join(repoRoot, folder), path.join(root, folder), { recursive: true });
   symlinkSync(path.join(repoRoot, 'dist'), path.join(root, 'dist'));
   return path.join(root, 'supervisor', 'supervisor.yaml');
@@ -24,27 +26,18 @@ function demoCopy(t: { teardown: (fn: () => void) => void }): string {
 
 test('the demo swap fences the gateways holding the board and brings them back in one wave', async (t) => {
   const config = demoCopy(t);
-  const events = () => readEvents(path.join(path.dirname(config), '..', '.demo', 'state', 'events.jsonl'));
-  const supervisor = startSupervisor(['--config', config]);
-  t.teardown(async () => {
-    supervisor.child.kill('SIGTERM');
-    await Promise.race([supervisor.exited, sleep(10_000, undefined, { ref: false })]);
-    supervisor.child.kill('SIGKILL');
-  });
+  const events = () => readEventFile(path.join(path.dirname(config), '..', '.demo', 'state', 'events.jsonl'));
+  const supervisor = supervise(t, config);
   // Both granted demo gateways hold the board open before it is replaced.
-  await supervisor.waitFor('dispatcher | holding the board open', 30_000);
-  await supervisor.waitFor('worker | holding the board open', 30_000);
+  await supervisor.waitFor('dispatcher | holding the board open');
+  await supervisor.waitFor('worker | holding the board open');
 
   const swap = await run(process.execPath, [path.join(repoRoot, 'dist', 'src', 'demo', 'swap.js'), '--config', config]);
   t.regex(swap.stdout, /replaced board default: .*\(inode \d+ -> \d+\)/);
 
-  const deadline = Date.now() + 30_000;
-  let seen: Array<Record<string, unknown>> = [];
-  const waveDone = () => seen.find((event) => event.type === 'wave.done' && event.reason === 'swap');
-  while (Date.now() < deadline && !waveDone()) {
-    await sleep(50);
-    seen = events();
-  }
+  const isWaveDone = (event: Record<string, unknown>) => event.type === 'wave.done' && event.reason === 'swap';
+  const seen = await poll(events, (all) => all.some(isWaveDone));
+  const waveDone = () => seen.find(isWaveDone);
   const fence = seen.find((event) => event.type === 'board.fence');
   t.truthy(fence, `no board.fence; events: ${seen.map((event) => event.type).join(' ')}`);
   t.deepEqual([...(fence!.profiles as string[])].sort(), ['dispatcher', 'worker']);
@@ -58,14 +51,6 @@ test('the demo swap fences the gateways holding the board and brings them back i
   t.is(report.boards[0]!.generation, fence!.generation as number);
   t.is(report.profiles.find((profile) => profile.name === 'worker')?.last_restart_reason, 'wave:swap');
 });
-
-function readEvents(file: string): Array<Record<string, unknown>> {
-  if (!existsSync(file)) return [];
-  return readFileSync(file, 'utf8')
-    .split('\n')
-    .filter(Boolean)
-    .map((line) => JSON.parse(line) as Record<string, unknown>);
-}
 
 test('the demo config of a clone is used only when no host config exists, and never silently', async (t) => {
   const fleet = makeFleetDir(t);

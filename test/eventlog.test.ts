@@ -1,9 +1,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { EventLog } from '../src/events/index.js';
 import { runCli, spawnCli } from './helpers/cli.js';
 import { makeFleetDir } from './helpers/fleetDir.js';
+import { tempDir } from './helpers/tempDir.js';
 
 const seqsIn = (file: string): number[] =>
   fs
@@ -12,9 +13,20 @@ const seqsIn = (file: string): number[] =>
     .filter(Boolean)
     .map((line) => (JSON.parse(line) as { seq: number }).seq);
 
+/**
+ * An upper bound on the bytes of one `test.tick` line written now. Its clocks (`ts_ms`, and `mono_ms`,
+ * which grows with uptime) make the length vary, so sizes in these tests are counted in lines.
+ */
+function tickLineBytes(t: ExecutionContext): number {
+  const probe = new EventLog(tempDir(t, 'hs-eventlog-'));
+  probe.emit('test.tick', { seq: 1_000_000 });
+  // Room for more digits in the clocks' fractions than this line happened to get.
+  return fs.statSync(probe.file).size + 8;
+}
+
 test('the event log rotates by size, keeps logs.keep files and never splits an event', (t) => {
   const fleet = makeFleetDir(t);
-  const maxBytes = 2048;
+  const maxBytes = 12 * tickLineBytes(t);
   const events = new EventLog(fleet.stateDir, { maxBytes, keep: 3 });
   for (let seq = 0; seq < 200; seq++) events.emit('test.tick', { seq });
 
@@ -30,19 +42,21 @@ test('the event log rotates by size, keeps logs.keep files and never splits an e
 
 test('a new event log picks up the size of the file it appends to', (t) => {
   const fleet = makeFleetDir(t);
-  const first = new EventLog(fleet.stateDir, { maxBytes: 1024, keep: 2 });
+  const maxBytes = 8 * tickLineBytes(t);
+  const first = new EventLog(fleet.stateDir, { maxBytes, keep: 2 });
   for (let seq = 0; seq < 5; seq++) first.emit('test.tick', { seq });
-  const second = new EventLog(fleet.stateDir, { maxBytes: 1024, keep: 2 });
+  const second = new EventLog(fleet.stateDir, { maxBytes, keep: 2 });
   for (let seq = 5; seq < 30; seq++) second.emit('test.tick', { seq });
   const live = path.join(fleet.stateDir, 'events.jsonl');
-  t.true(fs.statSync(live).size <= 1024);
+  t.true(fs.statSync(live).size <= maxBytes);
   t.true(fs.existsSync(`${live}.1`));
 });
 
 test('events -n reaches into the rotated files when the live one is short', async (t) => {
   const fleet = makeFleetDir(t);
   const configFile = fleet.config({ gateway: { command: ['/bin/true'] } });
-  const events = new EventLog(fleet.stateDir, { maxBytes: 1024, keep: 5 });
+  // Eight lines a file: the last 20 of 40 events span the live file and rotated ones, all kept.
+  const events = new EventLog(fleet.stateDir, { maxBytes: 8 * tickLineBytes(t), keep: 5 });
   for (let seq = 0; seq < 40; seq++) events.emit('test.tick', { seq });
   t.true(fs.existsSync(path.join(fleet.stateDir, 'events.jsonl.1')), 'the log has rotated');
 
@@ -59,17 +73,19 @@ test('events -n reaches into the rotated files when the live one is short', asyn
 test('events -f prints every event once and in order while the log rotates under it', async (t) => {
   const fleet = makeFleetDir(t);
   const configFile = fleet.config({ gateway: { command: ['/bin/true'] } });
-  const events = new EventLog(fleet.stateDir, { maxBytes: 1200, keep: 2 });
+  // Six lines a file and four a batch: a batch rotates the log at most once.
+  const events = new EventLog(fleet.stateDir, { maxBytes: 6 * tickLineBytes(t), keep: 2 });
   events.emit('test.before', { seq: -1 });
   const follower = spawnCli(['events', '-f', '--json', '-n', '1', '--config', configFile]);
   t.teardown(() => follower.child.kill('SIGKILL'));
   await follower.waitFor('"seq":-1');
 
   // Small batches, each seen before the next: at most one rotation between two reads of the follower.
+  // Batches go on until the log has rotated three times (bounded, should rotation never happen).
   const live = path.join(fleet.stateDir, 'events.jsonl');
   let rotations = 0;
   let seq = 0;
-  for (let batch = 0; batch < 8; batch++) {
+  for (let batch = 0; batch < 50 && rotations < 3; batch++) {
     const before = fs.statSync(live).ino;
     for (let i = 0; i < 4; i++) events.emit('test.tick', { seq: seq++ });
     if (fs.statSync(live).ino !== before) rotations++;

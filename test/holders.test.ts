@@ -1,7 +1,6 @@
 import test, { type ExecutionContext } from 'ava';
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { boardFiles, fileKey, readBoardIdentities, readIdentity, sameIdentity } from '../src/board/identity.js';
 import {
@@ -19,8 +18,10 @@ import {
   type Holder,
   type HolderTarget,
 } from '../src/board/holders.js';
-import { runCli } from './helpers/cli.js';
-import { python, startSwapFleet } from './helpers/swapFleet.js';
+import { python } from './helpers/fixture.js';
+import { brisk, startFleet } from './helpers/fleet.js';
+import { killAll } from './helpers/proc.js';
+import { tempDir } from './helpers/tempDir.js';
 
 // A stand-in for a gateway: holds a board open in WAL mode the way Hermes's stdlib sqlite3 does.
 //   hold <db> [comm]         hold it (optionally renaming its own comm)
@@ -85,20 +86,6 @@ interface Started {
   holder: number;
 }
 
-function tempDir(t: ExecutionContext): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'holders-test-'));
-  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
-
-function killQuietly(pid: number): void {
-  try {
-    process.kill(pid, 'SIGKILL');
-  } catch {
-    // already gone
-  }
-}
-
 /** Starts the holder script detached (its own process group) and kills everything it made on teardown. */
 async function startHolder(t: ExecutionContext, dir: string, args: string[]): Promise<Started> {
   const script = path.join(dir, 'holder.py');
@@ -108,8 +95,7 @@ async function startHolder(t: ExecutionContext, dir: string, args: string[]): Pr
   const leader = child.pid!;
   let holder = 0;
   t.teardown(async () => {
-    killQuietly(-leader);
-    if (holder !== 0) killQuietly(holder);
+    killAll(holder !== 0 ? [-leader, holder] : [-leader]);
     await exited;
   });
   holder = await readyPid(child);
@@ -333,7 +319,7 @@ test('pids that vanished read as empty, never as errors', async (t) => {
 
   // Processes appearing and exiting all through the scan: the audit still completes and finds the holder.
   const churn = spawn('sh', ['-c', 'while :; do /bin/true; done'], { detached: true, stdio: 'ignore' });
-  t.teardown(() => killQuietly(-churn.pid!));
+  t.teardown(() => killAll([-churn.pid!]));
   for (let i = 0; i < 20; i++) {
     const foreign = findForeignHolders(targets, new Set([process.pid]));
     t.true(foreign.some((h) => h.pid === gw.holder));
@@ -417,8 +403,8 @@ test('check reads the maps too: a gateway process that kept only the -shm mappin
   const dir = tempDir(t);
   const script = path.join(dir, 'holder.py');
   fs.writeFileSync(script, HOLDER_PY);
-  const fleet = await startSwapFleet(t, { mapper: { mode: 'hold', grant: true, command: (board) => [python, script, 'mapped-only', board] } });
-  const check = await runCli(['check', '--json', '--config', fleet.configFile]);
+  const fleet = await startFleet(t, { board: true, config: brisk(), profiles: { mapper: { grant: true, command: (board) => [python, script, 'mapped-only', board] } } });
+  const check = await fleet.cli('check', '--json');
   t.is(check.code, 0, check.stderr);
   const holders = (JSON.parse(check.stdout) as { holders: Holder[] }).holders.filter((holder) => holder.owner === 'mapper');
   t.true(holders.some((holder) => holder.role === 'shm' && holder.via === 'maps'), JSON.stringify(holders));

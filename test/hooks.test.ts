@@ -1,12 +1,13 @@
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import test, { type ExecutionContext } from 'ava';
 import { EventLog } from '../src/events/index.js';
 import { HOOK_OUTPUT_LIMIT, hookEnv, runHook, type HookContext, type HookName } from '../src/hooks/index.js';
 import { liveGroupMembers } from '../src/proc/index.js';
+import { readEventFile } from './helpers/events.js';
 import { repoRoot } from './helpers/paths.js';
+import { tempDir } from './helpers/tempDir.js';
+import { poll } from './helpers/wait.js';
 
 const exampleHook = (name: string) => path.join(repoRoot, 'supervisor', 'hooks', name);
 
@@ -17,13 +18,9 @@ interface Setup {
 }
 
 function setup(t: ExecutionContext): Setup {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hermes-hooks-'));
-  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const dir = tempDir(t, 'hermes-hooks-');
   const events = new EventLog(path.join(dir, 'state'));
-  const logged = () =>
-    fs.existsSync(events.file)
-      ? fs.readFileSync(events.file, 'utf8').trim().split('\n').filter(Boolean).map((line) => JSON.parse(line) as Record<string, unknown>)
-      : [];
+  const logged = () => readEventFile(events.file);
   return { dir, events, logged };
 }
 
@@ -31,7 +28,7 @@ function run(s: Setup, name: HookName, command: string[] | undefined, extra: { t
   return runHook({
     name,
     command,
-    timeoutMs: extra.timeoutMs ?? 20_000,
+    timeoutMs: extra.timeoutMs ?? 60_000,
     event: extra.event ?? { type: `hook.${name}` },
     context: extra.context ?? {},
     events: s.events,
@@ -41,12 +38,10 @@ function run(s: Setup, name: HookName, command: string[] | undefined, extra: { t
 
 /** Waits for a pid the hook wrote to a file, and until its group has at least `members` running. */
 async function groupOf(file: string, members: number): Promise<number> {
-  for (let i = 0; i < 500; i++) {
-    const text = fs.existsSync(file) ? fs.readFileSync(file, 'utf8').trim() : '';
-    if (text !== '' && liveGroupMembers(Number(text)).length >= members) return Number(text);
-    await sleep(20);
-  }
-  throw new Error(`no group of ${members} from ${file}`);
+  const leader = () => (fs.existsSync(file) ? fs.readFileSync(file, 'utf8').trim() : '');
+  const text = await poll(leader, (pid) => pid !== '' && liveGroupMembers(Number(pid)).length >= members);
+  if (text === '' || liveGroupMembers(Number(text)).length < members) throw new Error(`no group of ${members} from ${file}`);
+  return Number(text);
 }
 
 /** Kills a group a test left behind, if the code under test did not. */
@@ -122,13 +117,14 @@ test('a hanging hook is killed at its timeout together with its whole process gr
   const s = setup(t);
   const pidFile = path.join(s.dir, 'leader.pid');
   reapAfter(t, pidFile);
-  const running = run(s, 'on_swap', ['bash', '-c', 'echo $$ > "$1"; sleep 60 & sleep 60', 'hook', pidFile], { timeoutMs: 700 });
+  // The timeout leaves a slow machine time to start the whole group before it is killed.
+  const running = run(s, 'on_swap', ['bash', '-c', 'echo $$ > "$1"; sleep 60 & sleep 60', 'hook', pidFile], { timeoutMs: 5000 });
   const pgid = await groupOf(pidFile, 3);
   const result = await running;
   t.like(result, { ran: true, ok: false, timedOut: true, code: null, signal: 'SIGTERM' });
   t.deepEqual(liveGroupMembers(pgid), [], 'no member of the hook group runs');
   t.like(s.logged()[0], { type: 'hook.run', hook: 'on_swap', timed_out: true, ok: false });
-  t.log(`hook killed after ${result.durationMs} ms (timeout 700 ms)`);
+  t.log(`hook killed after ${result.durationMs} ms (timeout 5000 ms)`);
 });
 
 test('a hook group that ignores SIGTERM is killed with SIGKILL', async (t) => {
@@ -136,7 +132,7 @@ test('a hook group that ignores SIGTERM is killed with SIGKILL', async (t) => {
   const pidFile = path.join(s.dir, 'leader.pid');
   reapAfter(t, pidFile);
   const script = 'trap "" TERM; echo $$ > "$1"; sleep 60 > /dev/null 2>&1 & sleep 60';
-  const running = run(s, 'on_swap', ['bash', '-c', script, 'hook', pidFile], { timeoutMs: 500 });
+  const running = run(s, 'on_swap', ['bash', '-c', script, 'hook', pidFile], { timeoutMs: 5000 });
   const pgid = await groupOf(pidFile, 3);
   const result = await running;
   t.like(result, { ok: false, timedOut: true, signal: 'SIGKILL' });

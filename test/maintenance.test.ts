@@ -2,7 +2,6 @@ import test from 'ava';
 import type { ExecutionContext } from 'ava';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
 import Database from 'better-sqlite3';
@@ -24,14 +23,9 @@ import {
   walNeedsCheckpoint,
   walSize,
 } from '../src/maintenance/index.js';
+import { tempDir } from './helpers/tempDir.js';
 
 const PAGE = 4096;
-
-function tempDir(t: ExecutionContext): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hs-maint-'));
-  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
 
 interface BoardLayout {
   /** Leaf pages of a table with the number of rows (cells) on each. */

@@ -1,56 +1,30 @@
 import { existsSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import test, { type ExecutionContext } from 'ava';
-import { runCli, startSupervisor, type RunningSupervisor } from './helpers/cli.js';
-import { makeFleetDir, type FleetDir } from './helpers/fleetDir.js';
+import { runCli } from './helpers/cli.js';
+import { ofType } from './helpers/events.js';
+import { python } from './helpers/fixture.js';
+import { startFleet, supervise, type Fleet } from './helpers/fleet.js';
+import { makeFleetDir } from './helpers/fleetDir.js';
 import { pidsWithMarker } from './helpers/proc.js';
-import { python } from './helpers/swapFleet.js';
 
-interface OpsFleet extends FleetDir {
-  supervisor: RunningSupervisor;
+interface OpsFleet extends Fleet {
   marker: string;
-  cli(...args: string[]): ReturnType<typeof runCli>;
-  waitForEvents(predicate: (events: Array<Record<string, unknown>>) => boolean, timeoutMs?: number): Promise<Array<Record<string, unknown>>>;
 }
-
-const ofType = (events: Array<Record<string, unknown>>, type: string) => events.filter((event) => event.type === type);
 
 /** A running supervisor over small python gateways that print and sleep. */
 async function opsFleet(t: ExecutionContext, profiles: string[], extra: Record<string, unknown> = {}): Promise<OpsFleet> {
-  const fleet = makeFleetDir(t, 'hs-ops-');
-  const marker = `ops-${path.basename(fleet.root)}`;
-  const gateway = fleet.script('gateway.py', 'import sys, time\nprint("up", sys.argv[1], flush=True)\ntime.sleep(600)\n');
-  fleet.config({
-    gateway: { command: [python, gateway, `${marker}-{profile}`] },
-    restart: { stop_timeout: '2s', ready_after: '300ms', debounce: '50ms' },
-    ...extra,
+  const dir = makeFleetDir(t, 'hs-ops-');
+  const marker = `ops-${path.basename(dir.root)}`;
+  const gateway = dir.script('gateway.py', 'import sys, time\nprint("up", sys.argv[1], flush=True)\ntime.sleep(600)\n');
+  const fleet = await startFleet(t, {
+    dir,
+    gateway: [python, gateway, `${marker}-{profile}`],
+    config: { restart: { stop_timeout: '2s', ready_after: '300ms', debounce: '50ms' }, ...extra },
+    profiles: Object.fromEntries(profiles.map((name) => [name, {}])),
   });
-  for (const name of profiles) fleet.profile(name, {});
-  const supervisor = startSupervisor(['--config', fleet.configFile]);
-  t.teardown(async () => {
-    supervisor.child.kill('SIGTERM');
-    await Promise.race([supervisor.exited, sleep(8000, undefined, { ref: false })]);
-    supervisor.child.kill('SIGKILL');
-    for (const pid of pidsWithMarker(marker)) process.kill(pid, 'SIGKILL');
-  });
-  const ops: OpsFleet = {
-    ...fleet,
-    supervisor,
-    marker,
-    cli: (...args) => runCli([...args, '--config', fleet.configFile]),
-    async waitForEvents(predicate, timeoutMs = 20_000) {
-      const deadline = Date.now() + timeoutMs;
-      while (Date.now() < deadline) {
-        if (predicate(fleet.events())) return fleet.events();
-        await sleep(25);
-      }
-      throw new Error(`timed out: ${fleet.events().map((event) => event.type).join(' ')}\n${supervisor.output().slice(-2000)}`);
-    },
-  };
-  await ops.waitForEvents((events) => ofType(events, 'gateway.ready').length >= profiles.length);
-  return ops;
+  return { ...fleet, marker };
 }
 
 const runningPids = (fleet: OpsFleet, profile: string) => pidsWithMarker(`${fleet.marker}-${profile}`);
@@ -136,7 +110,7 @@ test('restart: a wave that waits, unknown profiles named, --all', async (t) => {
   const queued = await fleet.cli('restart', 'beta', '--no-wait');
   t.is(queued.code, 0);
   t.regex(queued.stdout, /queued: beta/);
-  await fleet.waitForEvents((events) => ofType(events, 'wave.done').length >= 2);
+  await fleet.waitForEvent((events) => ofType(events, 'wave.done').length >= 2);
   const stale = await fleet.cli('restart', '--stale');
   t.is(stale.code, 0, 'nothing stale is nothing to do');
   t.regex(stale.stdout, /restarted: none/);
@@ -177,7 +151,8 @@ test('garbage, truncated and oversized messages get error replies and never dist
       client.on('error', () => resolve(reply));
       client.write(payload);
       if (end) client.end();
-      setTimeout(() => client.destroy(), 2000);
+      // Only a safety net: the server ends every one of these connections itself.
+      setTimeout(() => client.destroy(), 20_000);
     });
   const codes = (reply: string) => reply.split('\n').filter((line) => line.trim()).map((line) => JSON.parse(line).error?.code ?? 'ok');
   t.deepEqual(codes(await exchange('this is not json\n')), ['bad_json']);
@@ -212,7 +187,7 @@ test('reload adds, removes and changes profiles, and rejects a bad config withou
   const reload = await fleet.cli('reload');
   t.is(reload.code, 0, reload.stderr);
   t.is(reload.stdout.trim(), 'added: fresh; removed: drop; restarting: change');
-  await fleet.waitForEvents((events) => ofType(events, 'wave.done').length >= 1 && ofType(events, 'gateway.ready').length >= 5);
+  await fleet.waitForEvent((events) => ofType(events, 'wave.done').length >= 1 && ofType(events, 'gateway.ready').length >= 5);
   t.deepEqual(runningPids(fleet, 'keep'), [keepPid]);
   t.is(runningPids(fleet, 'change').length, 1);
   t.not(runningPids(fleet, 'change')[0], changePid);
@@ -230,7 +205,7 @@ test('reload adds, removes and changes profiles, and rejects a bad config withou
   fleet.profile('keep', {});
   fleet.profile('fresh', { supervisor: { enabled: false } });
   fleet.supervisor.child.kill('SIGHUP');
-  await fleet.waitForEvents((events) => ofType(events, 'supervisor.reload').length >= 2);
+  await fleet.waitForEvent((events) => ofType(events, 'supervisor.reload').length >= 2);
   t.deepEqual(runningPids(fleet, 'fresh'), [], 'SIGHUP reloads too');
 });
 
@@ -239,14 +214,15 @@ test('a pre_restart hook that exits non-zero vetoes the restart; a hanging hook 
   const veto = fleet.script('veto.sh', '#!/bin/sh\n[ "$HERMES_SUPERVISOR_PROFILE" = "guarded" ] && { echo "no restarts for guarded, pid $HERMES_SUPERVISOR_PID"; exit 3; }\nexit 0\n');
   const hang = fleet.script('hang.sh', '#!/bin/sh\nsleep 60\n');
   const ops = await opsFleet(t, ['guarded', 'free'], {
-    hooks: { pre_restart: [veto], post_restart: [hang], timeout: '500ms' },
+    // Long enough for the veto hook to finish on a slow machine; the hanging one is still cut off.
+    hooks: { pre_restart: [veto], post_restart: [hang], timeout: '5s' },
   });
   const guarded = runningPids(ops, 'guarded')[0];
   const result = await ops.cli('restart', 'guarded', 'free');
   t.is(result.code, 0, result.stderr);
   t.regex(result.stdout, /vetoed by pre_restart: guarded/);
   t.deepEqual(runningPids(ops, 'guarded'), [guarded]);
-  const events = await ops.waitForEvents((all) => ofType(all, 'hook.run').filter((event) => event.hook === 'post_restart').length >= 1);
+  const events = await ops.waitForEvent((all) => ofType(all, 'hook.run').filter((event) => event.hook === 'post_restart').length >= 1);
   t.like(ofType(events, 'wave.veto')[0], { profile: 'guarded' });
   const vetoRun = ofType(events, 'hook.run').find((event) => event.hook === 'pre_restart' && event.profile === 'guarded');
   t.like(vetoRun, { code: 3 });
@@ -262,12 +238,8 @@ test('after SIGKILL of the supervisor, a new start leaves exactly one gateway pe
   await fleet.supervisor.exited;
   t.deepEqual(['alpha', 'beta', 'gamma'].map((profile) => runningPids(fleet, profile)[0]), old, 'orphans still run');
 
-  const again = startSupervisor(['--config', fleet.configFile]);
-  t.teardown(async () => {
-    again.child.kill('SIGTERM');
-    await Promise.race([again.exited, sleep(8000, undefined, { ref: false })]);
-  });
-  await fleet.waitForEvents((events) => ofType(events, 'supervisor.start').length === 2 && ofType(events, 'gateway.ready').length >= 6);
+  const again = supervise(t, fleet.configFile);
+  await fleet.waitForEvent((events) => ofType(events, 'supervisor.start').length === 2 && ofType(events, 'gateway.ready').length >= 6);
   for (const profile of ['alpha', 'beta', 'gamma']) {
     const pids = runningPids(fleet, profile);
     t.is(pids.length, 1, `${profile} runs once`);
@@ -285,12 +257,8 @@ test('a gateway no record names (spawned an instant before the kill) is found by
   fleet.supervisor.child.kill('SIGKILL');
   await fleet.supervisor.exited;
   rmSync(path.join(fleet.stateDir, 'gateways.json'), { force: true });
-  const again = startSupervisor(['--config', fleet.configFile]);
-  t.teardown(async () => {
-    again.child.kill('SIGTERM');
-    await Promise.race([again.exited, sleep(8000, undefined, { ref: false })]);
-  });
-  await fleet.waitForEvents((events) => ofType(events, 'supervisor.start').length === 2 && ofType(events, 'gateway.ready').length >= 4);
+  const again = supervise(t, fleet.configFile);
+  await fleet.waitForEvent((events) => ofType(events, 'supervisor.start').length === 2 && ofType(events, 'gateway.ready').length >= 4);
   for (const profile of ['alpha', 'beta']) {
     const pids = runningPids(fleet, profile);
     t.is(pids.length, 1, `${profile} runs once`);
@@ -328,8 +296,7 @@ test('shutdown stops every gateway and the supervisor', async (t) => {
   t.like(ofType(fleet.events(), 'supervisor.stop').at(-1), { reason: 'shutdown command' });
   t.is((await fleet.supervisor.exited).code, 0);
 
-  const again = startSupervisor(['--config', fleet.configFile]);
-  t.teardown(() => again.child.kill('SIGKILL'));
+  const again = supervise(t, fleet.configFile);
   await again.waitFor('gateway.ready profile=beta');
   const noWait = await fleet.cli('shutdown', '--no-wait');
   t.is(noWait.code, 0);

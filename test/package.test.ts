@@ -1,10 +1,10 @@
 import { execFile } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { cpSync, mkdirSync, readdirSync, readFileSync, realpathSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import test from 'ava';
 import { repoRoot } from './helpers/paths.js';
+import { tempDir } from './helpers/tempDir.js';
 
 const run = promisify(execFile);
 
@@ -41,8 +41,7 @@ function offlineProject(dir: string): void {
 }
 
 test('npm pack from a clean checkout gives a tarball that installs and runs', async (t) => {
-  const tmp = mkdtempSync(path.join(os.tmpdir(), 'hs-pack-'));
-  t.teardown(() => rmSync(tmp, { recursive: true, force: true }));
+  const tmp = tempDir(t, 'hs-pack-');
   const checkout = path.join(tmp, 'checkout');
   for (const entry of CHECKOUT) cpSync(path.join(repoRoot, entry), path.join(checkout, entry), { recursive: true });
   symlinkSync(realpathSync(path.join(repoRoot, 'node_modules')), path.join(checkout, 'node_modules'));

@@ -1,31 +1,18 @@
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import test, { type ExecutionContext } from 'ava';
 import { readProcStat } from '../src/board/proc.js';
 import { STATE_DIR_MARK } from '../src/hermes/index.js';
 import { KIND_MARK, liveGroupMembers, markedGroupKind, PGID_MARK, runProcess, startProcess } from '../src/proc/index.js';
+import { killAll } from './helpers/proc.js';
+import { tempDir } from './helpers/tempDir.js';
+import { until } from './helpers/wait.js';
 
 const env = (): Record<string, string> => Object.fromEntries(Object.entries(process.env).filter((entry): entry is [string, string] => entry[1] !== undefined));
 
-function tempDir(t: ExecutionContext): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hermes-proc-'));
-  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
-
 /** Kills a pid a test started outside any group the runner ends, if it still runs. */
 function killAfter(t: ExecutionContext, pid: () => number | undefined) {
-  t.teardown(() => {
-    const target = pid();
-    if (target === undefined) return;
-    try {
-      process.kill(target, 'SIGKILL');
-    } catch {
-      // Already gone.
-    }
-  });
+  t.teardown(() => killAll([pid()].filter((target) => target !== undefined)));
 }
 
 const running = (pid: number) => {
@@ -33,14 +20,11 @@ const running = (pid: number) => {
   return state !== undefined && state !== 'Z' && state !== 'X';
 };
 
-async function readPidFile(file: string): Promise<number> {
-  for (let i = 0; i < 1000; i++) {
+const readPidFile = (file: string): Promise<number> =>
+  until(`a pid in ${file}`, () => {
     const text = fs.existsSync(file) ? fs.readFileSync(file, 'utf8').trim() : '';
-    if (text !== '') return Number(text);
-    await sleep(20);
-  }
-  throw new Error(`no pid in ${file}`);
-}
+    return text !== '' && Number(text);
+  });
 
 /** Starts a sleeper in a session of its own, writes its pid to argv[1], then runs `then`. */
 const withSetsidSleeper = (then: string): string =>
@@ -76,7 +60,7 @@ test('the string given as stdin is what the child reads', async (t) => {
 });
 
 test('a leader that exits while a setsid descendant holds its stdout resolves without waiting for the pipe', async (t) => {
-  const dir = tempDir(t);
+  const dir = tempDir(t, 'hermes-proc-');
   const pidFile = path.join(dir, 'descendant.pid');
   let descendant: number | undefined;
   killAfter(t, () => descendant);
@@ -89,7 +73,7 @@ test('a leader that exits while a setsid descendant holds its stdout resolves wi
 });
 
 test('at the timeout a group that ignores SIGTERM gets SIGKILL, and nothing of it is left', async (t) => {
-  const dir = tempDir(t);
+  const dir = tempDir(t, 'hermes-proc-');
   const readyFile = path.join(dir, 'ready');
   const script = [
     'import signal, subprocess, sys, time',
@@ -136,14 +120,14 @@ test('a missing program is an error naming it, not an exception', async (t) => {
   const result = await runProcess(['no-such-program-for-hermes', '--flag'], { env: env(), graceMs: 1000 });
   t.like(result, { pid: null, code: null, signal: null, ended: 'spawn_failed' });
   t.is(result.error, 'cannot start no-such-program-for-hermes: ENOENT');
-  const dir = tempDir(t);
+  const dir = tempDir(t, 'hermes-proc-');
   const notExecutable = path.join(dir, 'script.sh');
   fs.writeFileSync(notExecutable, '#!/bin/sh\n', { mode: 0o644 });
   t.is((await runProcess([notExecutable], { env: env(), graceMs: 1000 })).error, `cannot start ${notExecutable}: EACCES`);
 });
 
 test('a marked group names its kind and own pgid; a setsid descendant with the inherited marks is not taken for it', async (t) => {
-  const dir = tempDir(t);
+  const dir = tempDir(t, 'hermes-proc-');
   const pidFile = path.join(dir, 'worker.pid');
   let worker: number | undefined;
   killAfter(t, () => worker);

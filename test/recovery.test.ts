@@ -19,20 +19,14 @@ import {
   recordGroup,
 } from '../src/recovery/index.js';
 import { notifyReady, notifyStatus, notifyStopping } from '../src/systemd/index.js';
-import { runCli, startSupervisor, type RunningSupervisor } from './helpers/cli.js';
+import { runCli, type RunningSupervisor } from './helpers/cli.js';
+import { readEventFile } from './helpers/events.js';
+import { python } from './helpers/fixture.js';
+import { supervise } from './helpers/fleet.js';
 import { makeFleetDir, type FleetDir } from './helpers/fleetDir.js';
-import { python } from './helpers/swapFleet.js';
-
-function tempDir(t: ExecutionContext, prefix: string): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
-  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
-
-function readEvents(events: EventLog): Array<Record<string, unknown>> {
-  if (!fs.existsSync(events.file)) return [];
-  return fs.readFileSync(events.file, 'utf8').trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
-}
+import { killAll } from './helpers/proc.js';
+import { tempDir } from './helpers/tempDir.js';
+import { poll, until } from './helpers/wait.js';
 
 /**
  * A stand-in for a gateway a crashed supervisor left behind: a group leader (its own session, as the
@@ -101,7 +95,7 @@ for (const [mode, expected] of [
     t.deepEqual(liveGroupMembers(gateway.pid), [], 'nothing of the group runs, grandchild included');
     t.deepEqual(readGateways(stateDir), []);
     t.false(fs.existsSync(gatewaysFile(stateDir)));
-    t.like(readEvents(events)[0], { type: 'gateway.leftover', profile: 'ops', pid: gateway.pid, pgid: gateway.pid, result: expected });
+    t.like(readEventFile(events.file)[0], { type: 'gateway.leftover', profile: 'ops', pid: gateway.pid, pgid: gateway.pid, result: expected });
   });
 }
 
@@ -119,7 +113,7 @@ test('a live pid with another start time is a reused pid: never signalled, recor
   t.true(running(stranger.pid, stranger.pid), 'the unrelated process still runs');
   t.true(running(stranger.grandchild, stranger.pid));
   t.deepEqual(readGateways(stateDir), []);
-  t.like(readEvents(events)[0], { type: 'gateway.leftover', result: 'gone', reason: 'pid reused' });
+  t.like(readEventFile(events.file)[0], { type: 'gateway.leftover', result: 'gone', reason: 'pid reused' });
 });
 
 test('a record of a process that exited is cleared', async (t) => {
@@ -141,7 +135,7 @@ test('a record of a process that exited is cleared', async (t) => {
     ],
   );
   t.false(fs.existsSync(gatewaysFile(stateDir)));
-  t.true(readEvents(events).every((event) => event.reason === 'exited'));
+  t.true(readEventFile(events.file).every((event) => event.reason === 'exited'));
 });
 
 test('records are written atomically with mode 0600 and forgotten one profile at a time', (t) => {
@@ -209,7 +203,7 @@ async function startReceiver(t: ExecutionContext): Promise<{ socket: string; dat
 }
 
 async function waitFor(predicate: () => boolean): Promise<void> {
-  for (let i = 0; i < 250 && !predicate(); i++) await sleep(20);
+  await poll(predicate, Boolean);
 }
 
 test('notifyReady sends READY=1 to NOTIFY_SOCKET; a status cannot smuggle in another assignment', async (t) => {
@@ -301,34 +295,6 @@ function logLines(file: string): Lines[] {
     .map((line) => ({ pid: Number(line.split(' ')[0]), aliveBefore: line.split(' ')[1]! }));
 }
 
-async function until<T>(what: string, probe: () => T | undefined, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(25);
-  }
-}
-
-/** Starts a supervisor on the fleet; stopped (and its leftovers killed) after the test. */
-function supervise(t: ExecutionContext, fleet: FleetDir, pids: () => number[]): RunningSupervisor {
-  const supervisor = startSupervisor(['--config', fleet.configFile]);
-  t.teardown(async () => {
-    supervisor.child.kill('SIGTERM');
-    await Promise.race([supervisor.exited, sleep(10_000, undefined, { ref: false })]);
-    supervisor.child.kill('SIGKILL');
-    for (const pid of pids()) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        // Already gone.
-      }
-    }
-  });
-  return supervisor;
-}
-
 const indexOf = (events: Array<Record<string, unknown>>, predicate: (event: Record<string, unknown>) => boolean, from = 0) =>
   events.findIndex((event, index) => index >= from && predicate(event));
 
@@ -357,8 +323,7 @@ test('a hook running when the supervisor is SIGKILLed is stopped by the next sta
     hooks: { on_give_up: command, timeout: '10m' },
   });
   fleet.profile('crashy', {});
-  const pids = () => logLines(log).map((line) => line.pid);
-  const first = supervise(t, fleet, pids);
+  const first = supervise(t, fleet.configFile);
   const old = await until('the first hook', () => logLines(log)[0]?.pid);
   t.deepEqual(
     readGroups(fleet.stateDir).filter((record) => record.kind === 'hook').map((record) => record.pid),
@@ -367,7 +332,7 @@ test('a hook running when the supervisor is SIGKILLed is stopped by the next sta
   );
   await killSupervisor(t, first, old);
 
-  supervise(t, fleet, pids);
+  supervise(t, fleet.configFile);
   const second = await until('the second hook', () => logLines(log)[1]);
   t.is(second.aliveBefore, '-', 'the earlier hook was gone when the new one started');
   t.false(isRunning(old));
@@ -378,7 +343,7 @@ test('a hook running when the supervisor is SIGKILLed is stopped by the next sta
   t.like(events[leftover], { name: 'on_give_up', result: 'stopped' });
   t.true(leftover < indexOf(events, (event) => event.type === 'gateway.spawn', restart), 'before any gateway is spawned');
   const hookRecords = () => readGroups(fleet.stateDir).filter((record) => record.kind === 'hook');
-  await until('the finished hook to leave no record', () => (hookRecords().length === 0 ? true : undefined));
+  await until('the finished hook to leave no record', () => hookRecords().length === 0);
   t.deepEqual(hookRecords(), []);
 });
 
@@ -391,15 +356,14 @@ test('an init running when the supervisor is SIGKILLed is found by its marks alo
     restart: { ready_after: '300ms' },
   });
   fleet.profile('granted', { kanban: { enabled: true } });
-  const pids = () => logLines(log).map((line) => line.pid);
-  const first = supervise(t, fleet, pids);
+  const first = supervise(t, fleet.configFile);
   const old = await until('the first init', () => logLines(log)[0]?.pid);
   await killSupervisor(t, first, old);
   // As if the supervisor died before writing the record: only the marks in the init's environment are left.
   fs.rmSync(gatewaysFile(fleet.stateDir), { force: true });
 
-  const again = supervise(t, fleet, pids);
-  await again.waitFor('gateway.ready profile=granted', 60_000);
+  const again = supervise(t, fleet.configFile);
+  await again.waitFor('gateway.ready profile=granted');
   const [, second] = logLines(log);
   t.like(second, { aliveBefore: '-' }, 'the earlier init was gone when the new one started');
   t.false(isRunning(old));
@@ -436,12 +400,13 @@ test('a kanban worker outlives its gateway: neither the recovery after a SIGKILL
     fs.existsSync(log)
       ? fs.readFileSync(log, 'utf8').split('\n').filter(Boolean).map((line) => line.split(' ').map(Number) as [number, number, number])
       : [];
-  const pids = () => spawned().flat();
-  const first = supervise(t, fleet, pids);
+  // Workers and strays run outside the fleet folder's command lines: the fleet's teardown does not see them.
+  t.teardown(() => killAll(spawned().flat()));
+  const first = supervise(t, fleet.configFile);
   const [gateway1, worker1] = await until('the first gateway', () => spawned()[0]);
   await killSupervisor(t, first, worker1);
 
-  const second = supervise(t, fleet, pids);
+  const second = supervise(t, fleet.configFile);
   const [gateway2, worker2, stray2] = await until('the second gateway', () => spawned()[1]);
   t.false(isRunning(gateway1), 'the recovery stopped the old gateway');
   t.true(isRunning(worker1), 'and left its worker running');
@@ -476,8 +441,8 @@ test('temp files of a dead supervisor are removed at start, those of a live pid 
     fs.mkdirSync(folder);
     fs.writeFileSync(path.join(folder, 's'), '');
   }
-  const supervisor = supervise(t, fleet, () => []);
-  await supervisor.waitFor('gateway.ready profile=alpha', 60_000);
+  const supervisor = supervise(t, fleet.configFile);
+  await supervisor.waitFor('gateway.ready profile=alpha');
   for (const entry of [...files(dead), ...folders(dead)]) t.false(fs.existsSync(entry), `${entry} is removed`);
   for (const entry of [...files(live), ...folders(live)]) t.true(fs.existsSync(entry), `${entry} is kept`);
   const cleanup = fleet.events().find((event) => event.type === 'supervisor.cleanup');
@@ -489,7 +454,7 @@ test('a start that fails setting up its control socket exits 1', async (t) => {
   const idle = fleet.script('idle.py', 'import time\ntime.sleep(600)\n');
   fleet.config({ gateway: { command: [python, idle] }, control: { socket: path.join(fleet.root, 'missing', 'supervisor.sock') } });
   fleet.profile('alpha', {});
-  const result = await runCli(['start', '--config', fleet.configFile], { timeoutMs: 60_000 });
+  const result = await runCli(['start', '--config', fleet.configFile]);
   t.is(result.code, 1, result.stderr);
   t.regex(result.stderr, /cannot create the control socket/);
   t.deepEqual(fleet.events().filter((event) => event.type === 'gateway.spawn'), []);

@@ -2,18 +2,20 @@ import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import test, { type ExecutionContext } from 'ava';
 import { processStartTime } from '../src/board/proc.js';
 import { request, startControlServer, type ControlServer } from '../src/control/index.js';
 import { lockStateDir } from '../src/statedir/index.js';
 import { EventLog } from '../src/events/index.js';
 import { recordGateway } from '../src/recovery/index.js';
-import { runCli, startSupervisor } from './helpers/cli.js';
-import { cliPath } from './helpers/paths.js';
+import { runCli } from './helpers/cli.js';
+import { readEventFile } from './helpers/events.js';
+import { python } from './helpers/fixture.js';
+import { supervise } from './helpers/fleet.js';
 import { makeFleetDir, type FleetDir } from './helpers/fleetDir.js';
-import { pidsWithMarker } from './helpers/proc.js';
-import { python } from './helpers/swapFleet.js';
+import { cliPath } from './helpers/paths.js';
+import { killAll, pidsWithMarker } from './helpers/proc.js';
+import { until } from './helpers/wait.js';
 
 const NOBODY = 65534;
 const isRoot = process.getuid?.() === 0;
@@ -24,17 +26,6 @@ function needsRoot(t: ExecutionContext): boolean {
   t.log('skipped: needs root to create files owned by another user (nobody)');
   t.pass();
   return false;
-}
-
-/** Polls until check() returns a value, or fails with what was last seen. */
-async function until<T>(what: string, check: () => Promise<T | undefined> | T | undefined, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
 }
 
 /** A folder anyone may create entries in, like /tmp: where another local user plants links. */
@@ -148,9 +139,9 @@ test('with its stdout stalled the supervisor drops and counts gateway lines; the
   const child = spawn(process.execPath, [cliPath, 'start', '--config', fleet.configFile], { stdio: ['ignore', 'pipe', 'ignore'] });
   // Nobody reads the supervisor's stdout: the pipe fills and stays full.
   child.stdout.pause();
-  t.teardown(async () => {
+  t.teardown(() => {
     child.kill('SIGKILL');
-    for (const pid of pidsWithMarker(marker)) process.kill(pid, 'SIGKILL');
+    killAll(pidsWithMarker(marker));
   });
   const dropped = async () => {
     const status = await runCli(['status', '--json', '--config', fleet.configFile]);
@@ -158,11 +149,11 @@ test('with its stdout stalled the supervisor drops and counts gateway lines; the
     const profiles = (JSON.parse(status.stdout) as { profiles: Array<{ name: string; output_dropped: number }> }).profiles;
     return profiles.every((profile) => profile.output_dropped > 0) ? new Map(profiles.map((profile) => [profile.name, profile.output_dropped])) : undefined;
   };
-  const first = await until('dropped lines in status', dropped, 60_000);
+  const first = await until('dropped lines in status', dropped);
   const later = await until('more dropped lines', async () => {
     const now = await dropped();
     return now !== undefined && now.get('alpha')! > first.get('alpha')! ? now : undefined;
-  }, 60_000);
+  });
   t.true(later.get('alpha')! > first.get('alpha')!);
   const rssKb = Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1]);
   t.true(rssKb < 400 * 1024, `supervisor RSS ${rssKb} kB`);
@@ -256,10 +247,6 @@ function smallDisk(t: ExecutionContext, fleet: FleetDir): string {
   return mount;
 }
 
-function readEvents(stateDir: string): Array<Record<string, unknown>> {
-  return fs.readFileSync(path.join(stateDir, 'events.jsonl'), 'utf8').split('\n').filter(Boolean).map((line) => JSON.parse(line) as Record<string, unknown>);
-}
-
 function fill(dir: string): void {
   const fd = fs.openSync(path.join(dir, 'filler'), 'w');
   try {
@@ -278,25 +265,19 @@ test('a start on a full state dir reaps the gateways a killed supervisor left, t
   fs.mkdirSync(stateDir, { mode: 0o700 });
   fleet.config({ gateway, state_dir: stateDir, restart: { stop_timeout: '2s' } });
   const leftover = spawn('python3', ['-c', 'import time; time.sleep(600)'], { detached: true, stdio: 'ignore' });
-  t.teardown(() => {
-    try {
-      process.kill(-leftover.pid!, 'SIGKILL');
-    } catch {
-      // Already reaped.
-    }
-  });
+  t.teardown(() => killAll([-leftover.pid!]));
   const startTime = await until('the leftover to start', () => processStartTime(leftover.pid!) ?? undefined);
   recordGateway(stateDir, { profile: 'alpha', pid: leftover.pid!, pgid: leftover.pid!, startTime });
   // The lock file is there from the killed supervisor's run.
   lockStateDir(stateDir).release();
   fill(stateDir);
-  const result = await runCli(['start', '--config', fleet.configFile], { timeoutMs: 60_000 });
+  const result = await runCli(['start', '--config', fleet.configFile]);
   t.is(result.code, 1, result.stderr);
-  await until('the leftover gateway to be stopped', () => (leftover.exitCode !== null || leftover.signalCode !== null ? true : undefined));
+  await until('the leftover gateway to be stopped', () => leftover.exitCode !== null || leftover.signalCode !== null);
   t.is(leftover.signalCode, 'SIGTERM');
   t.true(result.stderr.includes(`cannot write ${stateDir}/supervisor.json: ENOSPC`), result.stderr);
   // Forgetting the reaped gateway freed its record's space: the event log says what was stopped.
-  t.like(readEvents(stateDir).find((event) => event.type === 'gateway.leftover'), { profile: 'alpha', result: 'stopped' });
+  t.like(readEventFile(path.join(stateDir, 'events.jsonl')).find((event) => event.type === 'gateway.leftover'), { profile: 'alpha', result: 'stopped' });
 });
 
 test('a record write that fails on a full disk is reported, naming gateways.json', async (t) => {
@@ -308,19 +289,17 @@ test('a record write that fails on a full disk is reported, naming gateways.json
   fleet.profile('alpha', {});
   // With beta still recorded, forgetting alpha must rewrite gateways.json rather than remove it.
   fleet.profile('beta', {});
-  const supervisor = startSupervisor(['--config', fleet.configFile]);
-  t.teardown(async () => {
-    supervisor.child.kill('SIGKILL');
-    for (const pid of pidsWithMarker(marker)) process.kill(pid, 'SIGKILL');
-  });
-  await supervisor.waitFor('gateway.ready profile=alpha', 60_000);
-  await supervisor.waitFor('gateway.ready profile=beta', 60_000);
+  // The gateways' command lines name the marker, not the fleet folder the supervisor's teardown looks for.
+  t.teardown(() => killAll(pidsWithMarker(marker)));
+  const supervisor = supervise(t, fleet.configFile);
+  await supervisor.waitFor('gateway.ready profile=alpha');
+  await supervisor.waitFor('gateway.ready profile=beta');
   fill(stateDir);
-  const restart = await runCli(['restart', 'alpha', '--config', fleet.configFile], { timeoutMs: 60_000 });
+  const restart = await runCli(['restart', 'alpha', '--config', fleet.configFile]);
   t.is(restart.code, 0, restart.stderr);
   // The event log is on the same full disk: the supervisor's own output carries the event all the same.
   // The console shortens the path in `file`; the error message is shown whole.
-  await supervisor.waitFor(new RegExp(`supervisor\\.record_failed file=\\S*gateways\\.json error="cannot write ${stateDir}/gateways\\.json: ENOSPC`), 60_000);
+  await supervisor.waitFor(new RegExp(`supervisor\\.record_failed file=\\S*gateways\\.json error="cannot write ${stateDir}/gateways\\.json: ENOSPC`));
   t.regex(supervisor.output(), /supervisor \| supervisor\.record_failed file=/);
 });
 

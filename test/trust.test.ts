@@ -1,9 +1,9 @@
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import test, { type ExecutionContext } from 'ava';
+import test from 'ava';
 import { judgeAbove, judgeChain, judgeFinal, trustProblem, walkPath, type PathEntry } from '../src/trust/index.js';
 import { describeValue, escapeControl, redactDeep, redactEnv, redactText } from '../src/util/index.js';
+import { tempDir } from './helpers/tempDir.js';
 
 const USER = 1000;
 const OTHER = 65534;
@@ -56,14 +56,8 @@ test('a missing final component is judged by the folders above it alone', (t) =>
 
 // --- the walk on a real file system -------------------------------------------------------------
 
-function tempDir(t: ExecutionContext): string {
-  const base = fs.mkdtempSync(path.join(os.tmpdir(), 'hs-trust-'));
-  t.teardown(() => fs.rmSync(base, { recursive: true, force: true }));
-  return base;
-}
-
 test('walkPath sees every symlink on the way and every folder of what it points at', (t) => {
-  const base = tempDir(t);
+  const base = tempDir(t, 'hs-trust-');
   fs.mkdirSync(path.join(base, 'real', 'inner'), { recursive: true });
   fs.symlinkSync('real', path.join(base, 'link'));
   const chain = walkPath(path.join(base, 'link', 'inner'));
@@ -77,7 +71,7 @@ test('walkPath sees every symlink on the way and every folder of what it points 
 });
 
 test('walkPath gives up on a symlink loop with a message naming the path', (t) => {
-  const base = tempDir(t);
+  const base = tempDir(t, 'hs-trust-');
   fs.symlinkSync('b', path.join(base, 'a'));
   fs.symlinkSync('a', path.join(base, 'b'));
   t.regex(trustProblem(path.join(base, 'a'), { what: 'state dir', finalOwner: 'user' }) ?? '', /state dir .*\/a: cannot check .*too many levels of symlinks/);
@@ -89,7 +83,7 @@ test('trustProblem refuses a state dir reached through a link another user made,
     t.pass();
     return;
   }
-  const base = tempDir(t);
+  const base = tempDir(t, 'hs-trust-');
   const open = path.join(base, 'shared');
   fs.mkdirSync(open, { mode: 0o1777 });
   fs.chmodSync(open, 0o1777);

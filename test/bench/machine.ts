@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import os from 'node:os';
 import Database from 'better-sqlite3';
-import { python } from '../helpers/swapFleet.js';
+import { python } from '../helpers/fixture.js';
 
 export interface MachineInfo {
   machine: { cpus: number; cpu_model: string; mem_gb: number; kernel: string; load_avg_at_start: number[] };

@@ -4,7 +4,7 @@ import { renameSync, statSync } from 'node:fs';
 import { monotonicMs } from '../../src/events/index.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { writesOf } from '../helpers/gatewayLog.js';
-import { initBoard } from '../helpers/swapFleet.js';
+import { initBoard } from '../helpers/board.js';
 import { ofType, startBenchFleet, type BenchFleet } from './benchFleet.js';
 import { summarize, type Summary } from './stats.js';
 import { lateWrites, type FileId } from './writeAnalysis.js';

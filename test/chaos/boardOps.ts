@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { renameSync, rmSync, statSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fixture, python } from '../helpers/swapFleet.js';
+import { fixture, python } from '../helpers/fixture.js';
 import type { CliResult } from '../helpers/cli.js';
 import type { ChaosFleet } from './fleet.js';
 import type { Generation, GenerationOrigin } from './timeline.js';

@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { stringify } from 'yaml';
-import { fixture, python } from '../helpers/swapFleet.js';
+import { fixture, python } from '../helpers/fixture.js';
 
 export type GatewayMode = 'hold' | 'tick' | 'idle';
 

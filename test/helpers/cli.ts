@@ -20,7 +20,7 @@ export function runCli(args: string[], options: { env?: NodeJS.ProcessEnv; cwd?:
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 30_000);
+    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 120_000);
     child.on('error', reject);
     child.on('close', (code, signal) => {
       clearTimeout(timer);
@@ -63,7 +63,7 @@ export function spawnCli(args: string[], env: NodeJS.ProcessEnv = {}): RunningSu
     child,
     output: () => output,
     exited,
-    waitFor(text, timeoutMs = 20_000) {
+    waitFor(text, timeoutMs = 120_000) {
       return new Promise((resolve, reject) => {
         const matches = () => (typeof text === 'string' ? output.includes(text) : text.test(output));
         if (matches()) return resolve();

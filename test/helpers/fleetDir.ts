@@ -1,8 +1,9 @@
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
-import os from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import type { ExecutionContext } from 'ava';
 import { stringify } from 'yaml';
+import { readEventFile, type Events } from './events.js';
+import type { Scope } from './scope.js';
+import { tempDir } from './tempDir.js';
 
 export interface FleetDir {
   root: string;
@@ -15,16 +16,16 @@ export interface FleetDir {
   config(config: Record<string, unknown>): string;
   /** Writes a script into the fleet folder and returns its path. */
   script(name: string, text: string): string;
-  events(): Array<Record<string, unknown>>;
+  /** The supervisor's event log (the live file), oldest first. */
+  events(): Events;
 }
 
 /** A throw-away Hermes home with profiles and a supervisor config, removed after the test. */
-export function makeFleetDir(t: ExecutionContext, prefix = 'hs-'): FleetDir {
-  const root = mkdtempSync(path.join(os.tmpdir(), prefix));
+export function makeFleetDir(t: Scope, prefix = 'hs-'): FleetDir {
+  const root = tempDir(t, prefix);
   const hermesHome = path.join(root, 'hermes');
   const stateDir = path.join(root, 'state');
   mkdirSync(path.join(hermesHome, 'profiles'), { recursive: true });
-  t.teardown(() => rmSync(root, { recursive: true, force: true }));
   const configFile = path.join(root, 'supervisor.yaml');
   return {
     root,
@@ -47,13 +48,6 @@ export function makeFleetDir(t: ExecutionContext, prefix = 'hs-'): FleetDir {
       writeFileSync(file, text, { mode: 0o755 });
       return file;
     },
-    events() {
-      const file = path.join(stateDir, 'events.jsonl');
-      if (!existsSync(file)) return [];
-      return readFileSync(file, 'utf8')
-        .split('\n')
-        .filter(Boolean)
-        .map((line) => JSON.parse(line) as Record<string, unknown>);
-    },
+    events: () => readEventFile(path.join(stateDir, 'events.jsonl')),
   };
 }

@@ -130,7 +130,7 @@ export function generationsOf(writes: WriteEvent[]): Map<string, number> {
 export async function waitForGatewayLog(
   file: string,
   done: (events: GatewayEvent[]) => boolean,
-  timeoutMs = 10_000,
+  timeoutMs = 120_000,
   pollMs = 25,
 ): Promise<GatewayEvent[]> {
   const end = Date.now() + timeoutMs;

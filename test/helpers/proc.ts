@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 
 /** Live (non-zombie) pids whose command line contains `marker`, read from /proc. */
 export function pidsWithMarker(marker: string): number[] {
@@ -17,6 +17,17 @@ export function pidsWithMarker(marker: string): number[] {
   return pids;
 }
 
+/** SIGKILLs each of `pids` still running. */
+export function killAll(pids: number[]): void {
+  for (const pid of pids) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // Gone already.
+    }
+  }
+}
+
 export function processEnv(pid: number): Record<string, string> {
   const raw = readFileSync(`/proc/${pid}/environ`, 'utf8');
   return Object.fromEntries(
@@ -25,4 +36,19 @@ export function processEnv(pid: number): Record<string, string> {
       .filter(Boolean)
       .map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)]),
   );
+}
+
+/** What each of a process's open fds points at (paths, `socket:[...]`, ...); empty once it is gone. */
+export function openFiles(pid: number): string[] {
+  try {
+    return readdirSync(`/proc/${pid}/fd`).flatMap((fd) => {
+      try {
+        return [readlinkSync(`/proc/${pid}/fd/${fd}`)];
+      } catch {
+        return [];
+      }
+    });
+  } catch {
+    return [];
+  }
 }

@@ -1,0 +1,54 @@
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, renameSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { fixture, python } from './fixture.js';
+
+/** Creates a board the way `hermes kanban init` does, at `file`. */
+export function initBoard(file: string): void {
+  mkdirSync(path.dirname(file), { recursive: true });
+  execFileSync(python, [fixture, '--mode', 'init', '--db', file]);
+}
+
+export function integrityCheck(file: string): string {
+  const db = new Database(file, { readonly: true });
+  try {
+    return (db.pragma('integrity_check', { simple: true }) as string) ?? 'no result';
+  } finally {
+    db.close();
+  }
+}
+
+/** A consistent copy of a live board through SQLite's backup API (never cp). */
+export async function backupBoard(board: string, destination: string): Promise<void> {
+  const db = new Database(board, { readonly: true, timeout: 5000 });
+  try {
+    await db.backup(destination);
+  } finally {
+    db.close();
+  }
+}
+
+/** The ways an operator replaces a board file; each returns when (epoch ms) the old file left the path. */
+export const swaps = {
+  /** rm kanban.db* then a fresh init at the same path. */
+  rmRecreate(board: string): number {
+    const at = Date.now();
+    for (const suffix of ['', '-wal', '-shm']) rmSync(board + suffix, { force: true });
+    initBoard(board);
+    return at;
+  },
+  /** A new file prepared beside it and renamed over it (old sidecars stay behind by name). */
+  renameOver(board: string): number {
+    initBoard(`${board}.new`);
+    const at = Date.now();
+    renameSync(`${board}.new`, board);
+    return at;
+  },
+  /** A backup (made earlier with the backup API) renamed back into place. */
+  restore(board: string, backup: string): number {
+    const at = Date.now();
+    renameSync(backup, board);
+    return at;
+  },
+};
