@@ -1,6 +1,7 @@
 import test, { type ExecutionContext } from 'ava';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -599,6 +600,17 @@ function startSupervised(t: ExecutionContext, dir: string, name: string, args: s
   return { gw, home, log, state: () => readJson(path.join(home, 'gateway_state.json')) };
 }
 
+/** One request line to the gateway's control socket, its one reply line parsed. */
+function askControl(socketPath: string, request: string): Promise<Record<string, unknown>> {
+  return new Promise((resolve, reject) => {
+    let reply = '';
+    const sock = net.createConnection({ path: socketPath }, () => sock.write(`${request}\n`));
+    sock.on('data', (chunk: Buffer) => (reply += chunk.toString()));
+    sock.on('end', () => resolve(JSON.parse(reply) as Record<string, unknown>));
+    sock.on('error', reject);
+  });
+}
+
 async function waitRunning(log: string, pid: number): Promise<void> {
   await waitForLines(log, (lines) => statesOf(lines, pid).includes('running'));
 }
@@ -629,7 +641,7 @@ function queryBoard<T>(db: string, sql: string): T[] {
   }
 }
 
-test.serial('external supervisor: gateway_state.json goes starting -> running with a heartbeat, gateway.pid and gateway.lock name the pid', async (t) => {
+test.serial('external supervisor: gateway_state.json goes starting -> running with a heartbeat; gateway.pid, gateway.lock and gateway.sock name the pid', async (t) => {
   const dir = tempDir(t);
   const { gw, home, log, state } = startSupervised(t, dir, 'alpha', ['--startup-delay-ms', '300', '--heartbeat-ms', '100']);
   await waitRunning(log, gw.pid);
@@ -641,6 +653,15 @@ test.serial('external supervisor: gateway_state.json goes starting -> running wi
   t.true(await pollFor(() => state().updated_at !== running.updated_at, 10_000), 'the heartbeat re-stamps updated_at');
   t.like(readJson(path.join(home, 'gateway.pid')), { pid: gw.pid, kind: 'hermes-gateway', start_time: startTicks(gw.pid), hermes_home: home });
 
+  const socketPath = path.join(home, 'gateway.sock');
+  t.like(await askControl(socketPath, JSON.stringify({ verb: 'identify', id: 7, protocol: 1 })), {
+    ok: true,
+    id: 7,
+    result: { pid: gw.pid, start_time: startTicks(gw.pid), hermes_home: home, supervisor: 'external', kind: 'hermes-gateway' },
+  });
+  t.like(await askControl(socketPath, JSON.stringify({ verb: 'status', id: 8 })), { ok: true, result: { gateway_state: 'running', answering_pid: gw.pid } });
+  t.like(await askControl(socketPath, 'not json'), { ok: false, supported_verbs: ['identify', 'status'] });
+
   const second = await runGateway(t, ['--mode', 'idle', '--external-supervisor'], { HERMES_HOME: home });
   t.is(second.code, 1, 'a second gateway on a held gateway.lock refuses to start');
   t.regex(second.output, /already running/);
@@ -650,6 +671,7 @@ test.serial('external supervisor: gateway_state.json goes starting -> running wi
   t.is((await within(gw.exited, 10_000, 'exit after SIGINT')).code, 0, 'SIGINT is a planned stop');
   t.is(state().gateway_state, 'stopped');
   t.false(fs.existsSync(path.join(home, 'gateway.pid')), 'the owner removes gateway.pid');
+  t.false(fs.existsSync(socketPath));
 });
 
 test.serial('external supervisor: SIGTERM with a fresh planned-stop marker naming the pid exits 0 and consumes the marker', async (t) => {
