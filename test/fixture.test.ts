@@ -858,7 +858,7 @@ const journalFacts = JSON.parse(
   ].join('\n')], { encoding: 'utf8' }),
 ) as { here: boolean; cases: Record<string, boolean> };
 
-test.serial('--journal auto: DELETE on a WAL-reset-vulnerable SQLite (this python links one), and an existing WAL board stays WAL', async (t) => {
+test.serial("--journal auto and --hermes-pragmas: DELETE on a WAL-reset-vulnerable SQLite (this python links one), Hermes's pragmas, an existing WAL board stays WAL", async (t) => {
   t.deepEqual(journalFacts.cases, {
     '3.6.23': false, '3.7.0': true, '3.40.1': true, '3.44.5': true, '3.44.6': false, '3.45.0': true,
     '3.50.6': true, '3.50.7': false, '3.51.0': true, '3.51.2': true, '3.51.3': false,
@@ -878,11 +878,21 @@ test.serial('--journal auto: DELETE on a WAL-reset-vulnerable SQLite (this pytho
   if (expected === 'delete') t.deepEqual(sidecars, [], 'no -wal or -shm while writing');
   t.false(fs.existsSync(`${db}-journal`), 'a committed rollback journal is deleted');
   t.is(queryBoard<{ journal_mode: string }>(db, 'PRAGMA journal_mode')[0]?.journal_mode, expected);
+  t.like(logLines(log).find((l) => l.event === 'pragmas'), {
+    journal_mode: expected,
+    synchronous: 2, // FULL
+    busy_timeout: 120_000,
+    wal_autocheckpoint: 100,
+    journal_size_limit: 8_388_608,
+  });
 
   const walBoard = path.join(dir, 'wal.db');
   t.is((await runGateway(t, ['--mode', 'init', '--db', walBoard])).code, 0);
   t.is((await runGateway(t, ['--mode', 'tick', '--ticks', '2', '--db', walBoard, '--journal', 'auto'])).code, 0);
   t.is(queryBoard<{ journal_mode: string }>(walBoard, 'PRAGMA journal_mode')[0]?.journal_mode, 'wal', 'never downgraded in place');
+  const defaults = path.join(dir, 'defaults.jsonl');
+  t.is((await runGateway(t, ['--mode', 'tick', '--ticks', '1', '--db', path.join(dir, 'defaults.db'), '--log', defaults])).code, 0);
+  t.like(logLines(defaults).find((l) => l.event === 'pragmas'), { journal_mode: 'wal', synchronous: 1, busy_timeout: 5000 }, "today's defaults");
 
   const deleteBoard = path.join(dir, 'delete.db');
   t.is((await runGateway(t, ['--mode', 'init', '--db', deleteBoard, '--journal', 'delete'])).code, 0);
