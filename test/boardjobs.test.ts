@@ -232,7 +232,25 @@ test('planFence fences holders of an older generation, never a current one or on
     { pid: 390, group: true },
     { pid: 400, group: false },
   ]);
-  t.deepEqual(plan.outsiders, [400]);
+  t.deepEqual(plan.outsiders, [{ pid: 400, owner: 'escaped' }]);
+});
+
+test('planFence fences a stale holder that escaped a gateway already stopping: it would outlive that stop', (t) => {
+  const plan = planFence({
+    holders: [holder('leaving', 300, 1), holder('leaving', 500, 1)],
+    board: 'default',
+    generation: 2,
+    fleet: new Map([['leaving', { pid: 300, stopping: true }]]),
+    // 500 is a kanban worker in a session of its own, spawned by the gateway that is on its way out.
+    groupOf: new Map([
+      [300, 300],
+      [500, 500],
+    ]),
+    keyOf: () => undefined,
+  });
+  t.deepEqual(plan.profiles, []);
+  t.deepEqual(plan.freeze, [{ pid: 500, group: false }]);
+  t.deepEqual(plan.outsiders, [{ pid: 500, owner: 'leaving' }]);
 });
 
 test('planFence marks sidecars of unknown generation held by a stale holder as old, and those of a current holder as not', (t) => {

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { closeSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
@@ -14,7 +14,8 @@ import { fixture, python } from './helpers/fixture.js';
 import { brisk, startFleet, supervise, type Fleet } from './helpers/fleet.js';
 import { makeFleetDir } from './helpers/fleetDir.js';
 import { errorsOf, writesOf } from './helpers/gatewayLog.js';
-import { poll } from './helpers/wait.js';
+import { poll, until } from './helpers/wait.js';
+import { runCli } from './helpers/cli.js';
 import { killAll, openFiles, pidsWithMarker } from './helpers/proc.js';
 
 /** A supervisor over fixture gateways with the fixture's `init` mode as kanban.init_command. */
@@ -373,4 +374,35 @@ test('a swap the supervisor causes itself is reported as its job, not as found b
   const initSwap = ofType(fleet.events(), 'board.swap').at(-1);
   t.like(initSwap, { detected_by: 'job', job: 'kanban init' });
   t.false(fleet.events().some((event) => String(event.type).startsWith('board.') && event.detected_by === 'poll'));
+});
+
+test('commands that act are refused while the start is still probing and initialising boards', async (t) => {
+  const fleet = makeFleetDir(t, 'hs-care-');
+  const started = path.join(fleet.root, 'init-started');
+  const release = path.join(fleet.root, 'init-release');
+  // An init that holds the start until the test lets it go.
+  const init = fleet.script(
+    'init.py',
+    [
+      'import os, sys, time',
+      `open(${JSON.stringify(started)}, "w").close()`,
+      `while not os.path.exists(${JSON.stringify(release)}): time.sleep(0.05)`,
+      `os.execv(sys.executable, [sys.executable, ${JSON.stringify(fixture)}, "--mode", "init"])`,
+    ].join('\n'),
+  );
+  fleet.config({ gateway: { command: [python, fixture, '--mode', 'idle'] }, restart: { ready_after: '300ms' }, kanban: { init_command: [python, init] } });
+  fleet.profile('writer', { kanban: { enabled: true } });
+  const supervisor = supervise(t, fleet.configFile);
+  await until('the init to start', () => existsSync(started));
+  const cli = (...args: string[]) => runCli([...args, '--config', fleet.configFile]);
+  for (const args of [['start', 'writer'], ['restart', 'writer'], ['kanban', 'init', '--board', 'default'], ['check']]) {
+    const refused = await cli(...args);
+    t.is(refused.code, 1, `${args.join(' ')}: ${refused.stdout}${refused.stderr}`);
+    t.regex(refused.stderr, /still starting/);
+  }
+  t.is((await cli('status')).code, 0, 'status answers during the start');
+  t.is(ofType(fleet.events(), 'gateway.spawn').length, 0);
+  writeFileSync(release, '');
+  await supervisor.waitFor('gateway.ready');
+  t.is((await cli('restart', 'writer')).code, 0);
 });

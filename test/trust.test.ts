@@ -114,6 +114,10 @@ test('redactText hides secrets by their shape and keeps the rest of the line', (
   t.is(redactText('eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.sig_part'), '***');
   t.is(redactText('https://hooks.slack.com/services/T000/B000/XXXXXXXX'), 'https://hooks.slack.com/services/***');
   t.is(redactText('value q8Zr2LmX9vTe4WpK7sNb3YdHj6Fc'), 'value ***', 'a high-entropy value under any name');
+  // Profile names and board slugs are lowercase: long, varied ones stay readable in events and paths.
+  for (const name of ['gateway_discord_community_2', 'kanban-board-marketing-q3-2026', '/h/kanban/boards/hermes-supervisor-production01/kanban.db']) {
+    t.is(redactText(name), name);
+  }
   const plain = 'gateway worker exited with code 1 at /tmp/hs-abc123/state/logs/worker.log';
   t.is(redactText(plain), plain, 'ordinary text, paths and names are left alone');
   t.is(redactText('https://example.com/path'), 'https://example.com/path');

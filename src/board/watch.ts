@@ -57,6 +57,8 @@ export class BoardWatcher {
 
   async start(): Promise<void> {
     await this.watchFolders(this.options.folders);
+    // A shutdown during the start closed the watcher already: no poll may outlive it.
+    if (this.closed) return;
     this.poll = setInterval(() => this.options.onPoll(), this.options.pollIntervalMs);
   }
 

@@ -47,12 +47,12 @@ async function showUntilInterrupted(file: string, lines: number, print: (line: s
   return 0;
 }
 
-/** An event line as a readable line; one that is not JSON (a torn write) is shown as it is. */
+/** An event line as a readable line; one that is not JSON (a torn write) is shown as it is. Never a raw control character. */
 function readableEvent(line: string): string {
   try {
-    return formatEvent(JSON.parse(line) as SupervisorEvent, true);
+    return safeText(formatEvent(JSON.parse(line) as SupervisorEvent, true));
   } catch {
-    return line;
+    return safeText(line);
   }
 }
 

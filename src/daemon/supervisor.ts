@@ -42,6 +42,22 @@ export interface SupervisorOptions {
   commands: (verbs: SupervisorVerbs) => CommandHandlers;
 }
 
+/** The board verbs' refusals as the control errors the CLI maps to exit codes. */
+function asControlError<T>(verb: () => T): T {
+  const mapped = (err: unknown): never => {
+    if (err instanceof UnknownBoardError) throw new ControlError('unknown_board', err.message);
+    if (err instanceof NoInitCommandError) throw new ControlError('no_init_command', err.message);
+    if (err instanceof BoardBusyError) throw new ControlError('board_busy', err.message);
+    throw err;
+  };
+  try {
+    const result = verb();
+    return (result instanceof Promise ? result.catch(mapped) : result) as T;
+  } catch (err) {
+    return mapped(err);
+  }
+}
+
 /** The one owner process on a host: runs the fleet of a plan and records every state change. */
 export class Supervisor implements SupervisorVerbs {
   readonly events: EventLog;
@@ -58,6 +74,8 @@ export class Supervisor implements SupervisorVerbs {
   private stopping: Promise<void> | null = null;
   private reloading: Promise<PlanDiff> | null = null;
   private readonly startTimes = new Map<number, number>();
+  /** False while the start reaps leftovers and probes and initialises boards: commands that act wait. */
+  private boardsReady = false;
 
   constructor(
     public plan: FleetPlan,
@@ -135,6 +153,10 @@ export class Supervisor implements SupervisorVerbs {
       () => this.initBoards('start'),
       () => this.care.probeAll(false, (board) => board.health === null),
       () => this.care.start(),
+      () => {
+        // From here commands may act: leftovers are gone and every board is probed and initialised.
+        this.boardsReady = true;
+      },
       () => this.fleet.startAll(),
     ];
     for (const step of steps) {
@@ -198,6 +220,7 @@ export class Supervisor implements SupervisorVerbs {
    * those whose command, env or grant changed. An invalid config is rejected whole.
    */
   reload(): Promise<PlanDiff> {
+    this.refuseWhileStarting();
     this.reloading ??= this.applyReload().finally(() => {
       this.reloading = null;
     });
@@ -270,12 +293,24 @@ export class Supervisor implements SupervisorVerbs {
     return statusReport({ startedAt: this.startedAt, plan: this.plan, fleet: this.fleet, steward: this.steward });
   }
 
+  /**
+   * A command that starts, stops or re-inits anything is refused while the start is still reaping a
+   * killed predecessor's leftovers and probing boards: what it started would be reaped as a leftover,
+   * or open a board not yet probed.
+   */
+  private refuseWhileStarting(): void {
+    if (!this.boardsReady) {
+      throw new ControlError('starting', 'the supervisor is still starting (stopping leftovers, probing and initialising boards); try again in a moment');
+    }
+  }
+
   async restartGateways(request: ValidArgsOf<'restart'>): Promise<ResultOf<'restart'>> {
+    this.refuseWhileStarting();
     let profiles = [...request.profiles];
     if (request.all) {
       // After an operator fixed a board held by on_corruption: stop, or before an upgrade's restart:
       // release held boards and run the staged init once per board before the wave.
-      this.care.release();
+      asControlError(() => this.care.release());
       await this.initBoards('restart --all');
       profiles = this.profileNames();
     }
@@ -289,6 +324,7 @@ export class Supervisor implements SupervisorVerbs {
   }
 
   async stopGateways(profiles: string[]): Promise<ResultOf<'stop'>> {
+    this.refuseWhileStarting();
     const gateways = profiles.map((name) => this.fleet.get(name)!);
     const wasDown = gateways.filter((gateway) => !gateway.alive).map((gateway) => gateway.name);
     for (const gateway of gateways) gateway.hold(HOLD.operator);
@@ -297,6 +333,7 @@ export class Supervisor implements SupervisorVerbs {
   }
 
   async startGateways(profiles: string[]): Promise<ResultOf<'start'>> {
+    this.refuseWhileStarting();
     const gateways = profiles.map((name) => this.fleet.get(name)!);
     const running = gateways.filter((gateway) => gateway.alive && gateway.state !== 'stopping');
     const blocked: string[] = [];
@@ -319,15 +356,8 @@ export class Supervisor implements SupervisorVerbs {
 
   /** Re-initialises one board as a job: its gateways fenced, stopped, and brought back in one wave. */
   async reinitBoard(slug: string): Promise<KanbanInitResult> {
-    let report;
-    try {
-      report = await this.care.reinit(slug);
-    } catch (err) {
-      if (err instanceof UnknownBoardError) throw new ControlError('unknown_board', err.message);
-      if (err instanceof NoInitCommandError) throw new ControlError('no_init_command', err.message);
-      if (err instanceof BoardBusyError) throw new ControlError('board_busy', err.message);
-      throw err;
-    }
+    this.refuseWhileStarting();
+    const report = await asControlError(() => this.care.reinit(slug));
     const { init, integrity, wave } = report;
     return {
       board: report.board,
@@ -345,6 +375,7 @@ export class Supervisor implements SupervisorVerbs {
    * reads as corrupt for as long as it is held).
    */
   async check(full: boolean): Promise<CheckReport> {
+    this.refuseWhileStarting();
     // An operator's check can afford the maps: it also finds a mapping kept after every fd closed.
     const audit = this.steward.audit({ maps: true });
     const exclude = new Set<number>([process.pid]);

@@ -17,7 +17,7 @@ import {
 import type { FleetPlan } from '../plan/index.js';
 import { quarantineDir } from '../statedir/index.js';
 import { runBoardInit, type InitResult } from './boardInit.js';
-import { NoInitCommandError, UnknownBoardError } from './errors.js';
+import { BoardBusyError, NoInitCommandError, UnknownBoardError } from './errors.js';
 import type { BoardJobs } from './jobs.js';
 import { healthOf, isBusy, type BoardRecord, type RestatCause } from './record.js';
 import type { BoardSteward } from './steward.js';
@@ -56,6 +56,8 @@ export interface ReinitReport {
  */
 export class BoardCare {
   private timers: NodeJS.Timeout[] = [];
+  private readonly probeQueue = new Set<BoardRecord>();
+  private probing = false;
   private unsubscribe: () => void = () => undefined;
 
   constructor(private readonly deps: BoardCareDeps) {}
@@ -183,9 +185,12 @@ export class BoardCare {
 
   /**
    * An operator's `restart --all` after fixing a board held for them (a corruption with
-   * `on_corruption: stop`, a failed rebuild or init) releases it. A board whose job runs stays busy.
+   * `on_corruption: stop`, a failed rebuild or init) releases it. Refused while any board's job runs.
    */
   release(): string[] {
+    // A job in hand holds its gateways under the same holds: lifting them now would let them back mid-job.
+    const working = [...this.boards.values()].find((board) => board.job !== null);
+    if (working) throw new BoardBusyError(working.slug, working.job!);
     const released = [...this.boards.values()].filter((board) => board.heldFor !== null);
     for (const board of released) {
       board.heldFor = null;
@@ -198,10 +203,24 @@ export class BoardCare {
     return released.map((board) => board.slug);
   }
 
+  /**
+   * Probes in the background, one board at a time: a board asked for while a round runs joins it, once,
+   * so a quick_check longer than integrity_interval never piles up threads.
+   */
   private probeInBackground(boards: Iterable<BoardRecord>): void {
+    for (const board of boards) this.probeQueue.add(board);
+    if (this.probing) return;
+    this.probing = true;
     void (async () => {
-      for (const board of [...boards]) await this.probeOne(board, false);
-    })().catch((err: Error) => this.deps.events.emit('supervisor.error', { during: 'integrity probe', error: err.message }));
+      for (let next = first(this.probeQueue); next !== undefined; next = first(this.probeQueue)) {
+        this.probeQueue.delete(next);
+        await this.probeOne(next, false);
+      }
+    })()
+      .catch((err: Error) => void this.deps.events.emit('supervisor.error', { during: 'integrity probe', error: err.message }))
+      .finally(() => {
+        this.probing = false;
+      });
   }
 
   private async probeOne(board: BoardRecord, full: boolean): Promise<ProbeResult | null> {
@@ -332,3 +351,5 @@ export class BoardCare {
     }
   }
 }
+
+const first = <T>(set: ReadonlySet<T>): T | undefined => set.values().next().value;

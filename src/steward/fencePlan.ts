@@ -11,8 +11,12 @@ export interface FencePlan {
   profiles: string[];
   /** What to SIGSTOP at once: each stale gateway's group, and each stale holder outside those groups. */
   freeze: Array<{ pid: number; group: boolean }>;
-  /** Stale holders outside their gateway's group (escaped descendants): killed once their gateway is down. */
-  outsiders: number[];
+  /**
+   * Stale holders outside their gateway's group (escaped descendants, kanban workers), with that
+   * gateway: killed once it is down. A gateway already stopping keeps its own stop, but its stale
+   * outsiders are fenced all the same: they outlive it.
+   */
+  outsiders: Array<{ pid: number; owner: string }>;
   /** Keys of sidecars of unknown generation that a stale holder has open: they belong to the old file. */
   staleKeys: Set<string>;
 }
@@ -35,14 +39,15 @@ export function planFence(input: {
 }): FencePlan {
   const known = input.holders.filter((holder) => holder.generation > 0);
   const { stale } = classifyHolders(known, new Map([[input.board, input.generation]]));
-  const active = stale.filter((holder) => input.fleet.get(holder.owner)?.stopping !== true);
-  const stalePids = new Set(active.map((holder) => holder.pid));
-  const profiles = [...new Set(active.map((holder) => holder.owner))];
+  const stopping = (owner: string) => input.fleet.get(owner)?.stopping === true;
+  const profiles = [...new Set(stale.filter((holder) => !stopping(holder.owner)).map((holder) => holder.owner))];
   const groups = profiles.map((profile) => input.fleet.get(profile)?.pid).filter((pid): pid is number => typeof pid === 'number');
-  const outsiders = [...stalePids].filter((pid) => {
-    const group = input.groupOf.get(pid);
-    return group !== undefined && !groups.includes(group);
-  });
+  const outsiders = new Map<number, string>();
+  for (const holder of stale) {
+    const group = input.groupOf.get(holder.pid);
+    if (group !== undefined && group !== input.fleet.get(holder.owner)?.pid) outsiders.set(holder.pid, holder.owner);
+  }
+  const stalePids = new Set(stale.map((holder) => holder.pid));
   const staleKeys = new Set<string>();
   for (const holder of input.holders) {
     if (holder.generation !== 0 || !stalePids.has(holder.pid)) continue;
@@ -51,8 +56,8 @@ export function planFence(input: {
   }
   return {
     profiles,
-    freeze: [...groups.map((pid) => ({ pid, group: true })), ...outsiders.map((pid) => ({ pid, group: false }))],
-    outsiders,
+    freeze: [...groups.map((pid) => ({ pid, group: true })), ...[...outsiders.keys()].map((pid) => ({ pid, group: false }))],
+    outsiders: [...outsiders].map(([pid, owner]) => ({ pid, owner })),
     staleKeys,
   };
 }

@@ -89,8 +89,11 @@ export class BoardJobs {
     return { result, profiles: gateways.map((gateway) => gateway.name), wave };
   }
 
-  /** Granted gateways not held by anything else (an operator's stop stays as it is). */
+  /**
+   * Granted gateways that run or may start: a held one that still runs (held after a failed init,
+   * say) is stopped for the job too; one held down (an operator's stop) stays as it is.
+   */
   private grantedRunnable(): JobGateway[] {
-    return [...this.deps.fleet.gateways.values()].filter((gateway) => gateway.profile.grant && !gateway.held);
+    return [...this.deps.fleet.gateways.values()].filter((gateway) => gateway.profile.grant && (gateway.pid !== null || !gateway.held));
   }
 }

@@ -27,7 +27,7 @@ import { quarantineDir } from '../statedir/index.js';
 import { moveAsideSidecars } from '../maintenance/index.js';
 import { killProcess } from '../proc/index.js';
 import { freeze } from './fence.js';
-import { planFence, staleHolders, type FleetMember } from './fencePlan.js';
+import { planFence, staleHolders, type FencePlan, type FleetMember } from './fencePlan.js';
 import { newBoardRecord, type BoardRecord, type RestatCause } from './record.js';
 
 export interface StewardDeps {
@@ -281,9 +281,12 @@ export class BoardSteward {
     const targets = [...holderTargets([state]), ...extraTargets];
     const audit = auditHolders(targets, this.owners());
     const groupOf = new Map<number, number>();
+    const startTimes = new Map<number, number>();
     for (const holder of audit.holders) {
-      const group = readProcStat(holder.pid)?.pgrp;
-      if (group !== undefined) groupOf.set(holder.pid, group);
+      const stat = readProcStat(holder.pid);
+      if (stat === null) continue;
+      groupOf.set(holder.pid, stat.pgrp);
+      startTimes.set(holder.pid, stat.startTime);
     }
     const plan = planFence({
       holders: audit.holders,
@@ -294,28 +297,35 @@ export class BoardSteward {
       keyOf: (holder) => extraTargets.find((target) => target.role === holder.role)?.key,
     });
     freeze(plan.freeze);
-    if (plan.profiles.length > 0) {
+    if (plan.profiles.length > 0 || plan.outsiders.length > 0) {
+      const fencedPids = audit.holders.filter((holder) => plan.profiles.includes(holder.owner)).map((holder) => holder.pid);
       this.deps.events.emit('board.fence', {
         board: state.slug,
         profiles: plan.profiles,
-        pids: [...new Set(audit.holders.filter((holder) => plan.profiles.includes(holder.owner)).map((holder) => holder.pid))],
+        pids: [...new Set([...fencedPids, ...plan.outsiders.map((outsider) => outsider.pid)])],
         generation: state.generation,
         audit_ms: Math.round(audit.durationMs * 1000) / 1000,
       });
-      this.stopFenced(plan.profiles, plan.outsiders);
+      this.stopFenced(plan.profiles, plan.outsiders, startTimes);
     }
     setImmediate(() => this.reportForeignHolders(state, targets));
     return { profiles: plan.profiles, staleKeys: plan.staleKeys };
   }
 
-  /** Stops fenced gateways; stale holders outside their groups are killed once the gateways are down. */
-  private stopFenced(profiles: string[], outsiders: number[]): void {
+  /**
+   * Stops fenced gateways; a stale holder outside its gateway's group is killed once that gateway is
+   * down (its start time checked, so a reused pid is never hit).
+   */
+  private stopFenced(profiles: string[], outsiders: FencePlan['outsiders'], startTimes: ReadonlyMap<number, number>): void {
     for (const profile of profiles) {
       const gateway = this.deps.fleet.get(profile);
-      if (!gateway) continue;
-      gateway.fenced = true;
-      void gateway.stop().then(() => {
-        for (const pid of outsiders) killProcess(pid);
+      if (gateway) gateway.fenced = true;
+    }
+    const owners = new Set([...profiles, ...outsiders.map((outsider) => outsider.owner)]);
+    for (const owner of owners) {
+      const down = this.deps.fleet.get(owner)?.stop() ?? Promise.resolve();
+      void down.then(() => {
+        for (const { pid } of outsiders.filter((outsider) => outsider.owner === owner)) killProcess(pid, startTimes.get(pid));
       });
     }
   }

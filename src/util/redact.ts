@@ -37,11 +37,13 @@ export function entropyBits(text: string): number {
 }
 
 /**
- * A random-looking key: letters and digits mixed, with high entropy. Hex alone (ids, UUIDs, hashes
- * the supervisor prints itself) is left alone; hex secrets are caught by their variable's name.
+ * A random-looking key: digits, lower and upper case mixed, with high entropy. Hex alone (ids, UUIDs,
+ * hashes the supervisor prints itself) and single-case text (Hermes's profile names and board slugs
+ * are lowercase, so are the paths made of them) are left alone; such secrets are caught by their
+ * variable's name.
  */
 function looksRandom(token: string): boolean {
-  return /[0-9]/.test(token) && /[A-Za-z]/.test(token) && !/^[0-9a-fA-F-]+$/.test(token) && entropyBits(token) >= MIN_ENTROPY_BITS;
+  return /[0-9]/.test(token) && /[a-z]/.test(token) && /[A-Z]/.test(token) && !/^[0-9a-fA-F-]+$/.test(token) && entropyBits(token) >= MIN_ENTROPY_BITS;
 }
 
 /** Hides every secret-shaped part of text; the rest is kept so the line still says what happened. */
