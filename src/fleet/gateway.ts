@@ -1,6 +1,6 @@
 import type { EventLog } from '../events/index.js';
 import { STATE_DIR_MARK } from '../hermes/index.js';
-import { childEnvironment, type PlannedProfile } from '../plan/index.js';
+import { gatewayProcessEnv, type PlannedProfile } from '../plan/index.js';
 import { escapedDescendants, killEscaped, startProcess, type Escaped, type ProcessResult, type RunningProcess } from '../proc/index.js';
 import { decideAfterCrash, emptyHistory, type CrashDecision, type CrashHistory, type CrashPolicy } from './backoff.js';
 import { exitEvent, transition, type Effect, type GatewayEvent, type GatewayState } from './lifecycle.js';
@@ -189,7 +189,7 @@ export class Gateway {
     const stateDir = this.plan.env[STATE_DIR_MARK];
     const child = startProcess(this.plan.command, {
       cwd: this.plan.cwd,
-      env: childEnvironment(process.env, this.plan.env),
+      env: gatewayProcessEnv(process.env, this.plan.env),
       stream: (output) => this.output.attach(output),
       graceMs: this.timings.stopTimeoutMs,
       // Whatever is left of the group when the gateway exits must not keep a board open.
