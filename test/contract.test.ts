@@ -1,5 +1,7 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import test from 'ava';
-import { ofType } from './helpers/events.js';
+import { ofType, readEventFile } from './helpers/events.js';
 import { brisk, startFleet } from './helpers/fleet.js';
 import { processEnv } from './helpers/proc.js';
 
@@ -25,4 +27,23 @@ test('a gateway never inherits the service manager markers of its supervisor, an
   for (const name of Object.keys(SERVICE_MANAGER)) t.false(name in env, name);
   t.is(env.HERMES_SUPERVISED_CHILD, '1');
   t.is(env.HERMES_GATEWAY_MAX_STARTS, '0');
+  t.is(env.HERMES_GATEWAY_EXTERNAL_SUPERVISOR, '1');
+});
+
+test('a stop and a shutdown are planned stops: the marker is consumed and the gateway exits 0', async (t) => {
+  const fleet = await startFleet(t, { config: brisk(), profiles: { alpha: { mode: 'idle' }, beta: { mode: 'idle' } } });
+  const fixtureLog = (profile: string) => readEventFile(path.join(fleet.logsDir, `${profile}.jsonl`));
+  t.is((await fleet.cli('stop', 'alpha')).code, 0);
+  const events = await fleet.waitForEvent((all) => ofType(all, 'gateway.exit', 'alpha').length === 1);
+  t.like(ofType(events, 'gateway.exit', 'alpha')[0], { code: 0, signal: null, expected: true });
+  t.deepEqual(
+    fixtureLog('alpha').filter((line) => line.event === 'planned_stop').map((line) => [line.planned, line.reason]),
+    [[true, 'matched']],
+  );
+  t.false(existsSync(path.join(fleet.hermesHome, 'profiles', 'alpha', '.gateway-planned-stop.json')), 'the gateway consumed the marker');
+
+  fleet.supervisor.child.kill('SIGTERM');
+  t.is((await fleet.supervisor.exited).code, 0);
+  t.like(ofType(fleet.events(), 'gateway.exit', 'beta')[0], { code: 0, expected: true });
+  t.deepEqual(fixtureLog('beta').filter((line) => line.event === 'planned_stop').map((line) => line.planned), [true]);
 });

@@ -1,5 +1,6 @@
 import type { EventLog } from '../events/index.js';
-import { STATE_DIR_MARK } from '../hermes/index.js';
+import { processStartTime } from '../board/proc.js';
+import { ENV, STATE_DIR_MARK, writePlannedStop } from '../hermes/index.js';
 import { gatewayProcessEnv, type PlannedProfile } from '../plan/index.js';
 import { escapedDescendants, killEscaped, startProcess, type Escaped, type ProcessResult, type RunningProcess } from '../proc/index.js';
 import { decideAfterCrash, emptyHistory, type CrashDecision, type CrashHistory, type CrashPolicy } from './backoff.js';
@@ -219,7 +220,17 @@ export class Gateway {
     // Descendants that left the group (setsid) are found now, while their parent still links them.
     // Kanban workers are spared: they finish their task after the gateway is gone.
     this.escaped = escapedDescendants(child.pid, WORKER_MARK);
+    this.markPlannedStop(child.pid);
     void child.stop();
+  }
+
+  /** Tells a Hermes gateway that the SIGTERM coming is a planned stop, so it exits 0 rather than 1. */
+  private markPlannedStop(pid: number): void {
+    const home = this.plan.env[ENV.home];
+    if (home === undefined) return;
+    guarded(this.events, 'planned-stop marker', () =>
+      writePlannedStop(home, { targetPid: pid, targetStartTime: processStartTime(pid), stopperPid: process.pid, writtenAt: new Date() }),
+    );
   }
 
   private onExit(result: ProcessResult): void {

@@ -14,12 +14,15 @@ export const ENV = {
 export const STATE_DIR_MARK = 'HERMES_SUPERVISOR_STATE_DIR';
 
 /**
- * Set on every gateway: it is a supervised child (not one to detach or replace itself), and its own
- * start-storm sleep is off (the supervisor owns backoff).
+ * Set on every gateway: it is a supervised child (not one to detach or replace itself), its own
+ * start-storm sleep is off (the supervisor owns backoff), and it speaks the external-supervisor
+ * contract (`/restart` and updates exit 75 back to the supervisor; a SIGTERM is a planned stop only
+ * with the planned-stop marker, which the supervisor writes before each stop).
  */
 export const SUPERVISED_GATEWAY_ENV: Readonly<Record<string, string>> = {
   HERMES_SUPERVISED_CHILD: '1',
   HERMES_GATEWAY_MAX_STARTS: '0',
+  HERMES_GATEWAY_EXTERNAL_SUPERVISOR: '1',
 };
 
 /**
@@ -41,6 +44,8 @@ export const SERVICE_MANAGER_ENV_KEYS: ReadonlySet<string> = new Set([
 
 /** Set only by the supervisor: configs may not override them, and inherited values are dropped. */
 export const RESERVED_ENV_KEYS: ReadonlySet<string> = new Set([...Object.values(ENV), STATE_DIR_MARK, ...Object.keys(SUPERVISED_GATEWAY_ENV)]);
+
+export { PLANNED_STOP_MARKER, writePlannedStop, plannedStopRecord, type PlannedStop } from './plannedStop.js';
 
 export const DEFAULT_BOARD_SLUG = 'default';
 
