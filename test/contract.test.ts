@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import test from 'ava';
 import { ofType, readEventFile } from './helpers/events.js';
 import { brisk, startFleet } from './helpers/fleet.js';
@@ -46,4 +47,57 @@ test('a stop and a shutdown are planned stops: the marker is consumed and the ga
   t.is((await fleet.supervisor.exited).code, 0);
   t.like(ofType(fleet.events(), 'gateway.exit', 'beta')[0], { code: 0, expected: true });
   t.deepEqual(fixtureLog('beta').filter((line) => line.event === 'planned_stop').map((line) => line.planned), [true]);
+});
+
+interface ProfileStatus {
+  name: string;
+  state: string;
+  restarts: number;
+  last_exit: { code: number | null } | null;
+  last_restart_reason: string | null;
+}
+
+async function profileStatus(fleet: Awaited<ReturnType<typeof startFleet>>, name: string): Promise<ProfileStatus> {
+  const status = JSON.parse((await fleet.cli('status', '--json')).stdout) as { profiles: ProfileStatus[] };
+  return status.profiles.find((profile) => profile.name === name)!;
+}
+
+test('exit 75 starts the gateway again at once: no backoff, no crash counted', async (t) => {
+  // Two crashes would give up: three exits 75 in a row show none of them counts as one.
+  const fleet = await startFleet(t, {
+    config: brisk({ restart: { give_up: { crashes: 2, within: '10m' }, backoff: { initial: '10m', max: '10m' } } }),
+    profiles: { alpha: { mode: 'idle', args: ['--exit-75-after-ms', '400'] } },
+    ready: false,
+  });
+  const events = await fleet.waitForEvent((all) => ofType(all, 'gateway.spawn', 'alpha').length >= 4);
+  t.deepEqual(
+    ofType(events, 'gateway.spawn', 'alpha').slice(0, 4).map((event) => event.reason),
+    ['start', 'hermes restart (exit 75)', 'hermes restart (exit 75)', 'hermes restart (exit 75)'],
+  );
+  t.true(ofType(events, 'gateway.exit', 'alpha').every((event) => event.code === 75));
+  t.deepEqual(ofType(events, 'gateway.backoff'), []);
+  t.deepEqual(ofType(events, 'gateway.failed'), []);
+  const status = await profileStatus(fleet, 'alpha');
+  t.true(status.restarts >= 3);
+  t.is(status.last_restart_reason, 'hermes restart (exit 75)');
+});
+
+test('exit 78 is a fatal config error: failed, never started again until an operator starts it', async (t) => {
+  const fleet = await startFleet(t, {
+    config: brisk({ restart: { backoff: { initial: '100ms', max: '100ms' } } }),
+    profiles: { alpha: { mode: 'idle', args: ['--exit-78-after-ms', '400'] } },
+    ready: false,
+  });
+  const events = await fleet.waitForEvent((all) => ofType(all, 'gateway.failed', 'alpha').length === 1);
+  t.like(ofType(events, 'gateway.failed', 'alpha')[0], { reason: 'fatal config (exit 78)' });
+  t.like(ofType(events, 'gateway.exit', 'alpha')[0], { code: 78 });
+  t.deepEqual(ofType(events, 'gateway.backoff'), []);
+  // A crash would be spawned again within backoff.max (100 ms): watch well past that.
+  await sleep(1500);
+  t.is(ofType(fleet.events(), 'gateway.spawn', 'alpha').length, 1, 'no spawn after exit 78');
+  t.like(await profileStatus(fleet, 'alpha'), { state: 'failed', last_exit: { code: 78 } });
+
+  await fleet.cli('start', 'alpha');
+  const again = await fleet.waitForEvent((all) => ofType(all, 'gateway.spawn', 'alpha').length === 2);
+  t.is(ofType(again, 'gateway.spawn', 'alpha')[1]!.reason, 'operator');
 });

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { exitEvent, LIFECYCLE, transition, type GatewayEvent, type GatewayState } from '../src/fleet/index.js';
+import { exitEvent, HERMES_FATAL_CONFIG_EXIT, HERMES_RESTART_EXIT, LIFECYCLE, transition, type GatewayEvent, type GatewayState } from '../src/fleet/index.js';
 
 const STATES: GatewayState[] = ['starting', 'running', 'stopping', 'stopped', 'backoff', 'failed'];
 
@@ -25,8 +25,24 @@ test('an exit while stopping is the end of the stop; otherwise a crash backs off
     t.deepEqual(transition(state, 'crashed'), { next: 'backoff', effects: ['commit_crash', 'schedule_restart'] });
     t.deepEqual(transition(state, 'gave_up'), { next: 'failed', effects: ['commit_crash', 'announce_failed'] });
   }
-  t.is(exitEvent({ kind: 'restart', delayMs: 100 }), 'crashed');
-  t.is(exitEvent({ kind: 'give_up', crashes: 5 }), 'gave_up');
+  t.is(exitEvent(1, { kind: 'restart', delayMs: 100 }), 'crashed');
+  t.is(exitEvent(null, { kind: 'give_up', crashes: 5 }), 'gave_up');
+});
+
+test("Hermes's exit 75 spawns again at once, 78 fails for good, whatever the crash policy says", (t) => {
+  for (const decision of [{ kind: 'restart', delayMs: 100 }, { kind: 'give_up', crashes: 5 }] as const) {
+    t.is(exitEvent(HERMES_RESTART_EXIT, decision), 'restart_requested');
+    t.is(exitEvent(HERMES_FATAL_CONFIG_EXIT, decision), 'fatal_config');
+  }
+  for (const state of ['starting', 'running'] as const) {
+    t.deepEqual(transition(state, 'restart_requested'), { next: 'starting', effects: ['spawn'] });
+    t.deepEqual(transition(state, 'fatal_config'), { next: 'failed', effects: ['announce_failed'] });
+  }
+  for (const event of ['restart_requested', 'fatal_config'] as const) {
+    t.deepEqual(transition('stopping', event), { next: 'stopped', effects: [] }, 'an exit while stopping ends the stop');
+    for (const state of ['stopped', 'backoff', 'failed'] as const) t.is(transition(state, event), null, `${event} in ${state}`);
+  }
+  t.deepEqual(transition('failed', 'start'), { next: 'starting', effects: ['reset_history', 'spawn'] }, 'an operator starts it again');
 });
 
 test('ready only counts while starting; the end of a backoff only respawns in backoff', (t) => {

@@ -4,7 +4,7 @@ import { ENV, STATE_DIR_MARK, writePlannedStop } from '../hermes/index.js';
 import { gatewayProcessEnv, type PlannedProfile } from '../plan/index.js';
 import { escapedDescendants, killEscaped, startProcess, type Escaped, type ProcessResult, type RunningProcess } from '../proc/index.js';
 import { decideAfterCrash, emptyHistory, type CrashDecision, type CrashHistory, type CrashPolicy } from './backoff.js';
-import { exitEvent, transition, type Effect, type GatewayEvent, type GatewayState } from './lifecycle.js';
+import { exitEvent, HERMES_FATAL_CONFIG_EXIT, HERMES_RESTART_EXIT, transition, type Effect, type GatewayEvent, type GatewayState } from './lifecycle.js';
 import type { GatewayOutput } from './output.js';
 
 export type { GatewayState } from './lifecycle.js';
@@ -36,6 +36,12 @@ interface EffectContext {
   reason?: string;
   crash?: { history: CrashHistory; decision: CrashDecision };
 }
+
+/** Why a gateway is spawned again or given up on, for each of Hermes's own exit codes. */
+const HERMES_EXIT_REASONS: Partial<Record<GatewayEvent, string>> = {
+  restart_requested: `hermes restart (exit ${HERMES_RESTART_EXIT})`,
+  fatal_config: `fatal config (exit ${HERMES_FATAL_CONFIG_EXIT})`,
+};
 
 /**
  * One profile's gateway: a child in its own process group, restarted with backoff when it crashes,
@@ -179,8 +185,12 @@ export class Gateway {
       case 'announce_failed':
         this.events.emit('gateway.failed', {
           profile: this.name,
-          crashes: context.crash?.decision.kind === 'give_up' ? context.crash.decision.crashes : this.history.recent.length,
-          within_ms: this.timings.crash.giveUpWithinMs,
+          ...(context.reason !== undefined
+            ? { reason: context.reason }
+            : {
+                crashes: context.crash?.decision.kind === 'give_up' ? context.crash.decision.crashes : this.history.recent.length,
+                within_ms: this.timings.crash.giveUpWithinMs,
+              }),
         });
         return;
     }
@@ -261,7 +271,9 @@ export class Gateway {
       ran_ms: ranForMs,
     });
     const crash = decideAfterCrash(this.history, { now: Date.now(), ranForMs }, this.timings.crash);
-    this.dispatch(exitEvent(crash.decision), { crash });
+    const event = exitEvent(result.code, crash.decision);
+    const reason = HERMES_EXIT_REASONS[event];
+    this.dispatch(event, { crash, ...(reason !== undefined ? { reason } : {}) });
   }
 
   private scheduleRestart(decision: CrashDecision | undefined): void {
