@@ -1,9 +1,10 @@
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import test from 'ava';
 import { ofType, readEventFile } from './helpers/events.js';
 import { brisk, startFleet } from './helpers/fleet.js';
+import { makeFleetDir } from './helpers/fleetDir.js';
 import { processEnv } from './helpers/proc.js';
 
 // Hermes's external-supervisor contract, spoken to the fixture gateway (test/fixtures/hermes_gateway.py).
@@ -100,4 +101,38 @@ test('exit 78 is a fatal config error: failed, never started again until an oper
   await fleet.cli('start', 'alpha');
   const again = await fleet.waitForEvent((all) => ofType(all, 'gateway.spawn', 'alpha').length === 2);
   t.is(ofType(again, 'gateway.spawn', 'alpha')[1]!.reason, 'operator');
+});
+
+test("a gateway is ready when its gateway_state.json says running, not after ready_after", async (t) => {
+  // A previous run's state file (of a pid long gone) marks the home as a Hermes gateway's.
+  const dir = makeFleetDir(t);
+  const home = path.join(dir.hermesHome, 'profiles', 'slow');
+  mkdirSync(home, { recursive: true });
+  writeFileSync(path.join(home, 'gateway_state.json'), JSON.stringify({ pid: 999_999_999, gateway_state: 'running' }));
+  const fleet = await startFleet(t, {
+    dir,
+    config: brisk({ restart: { ready_after: '300ms' } }),
+    profiles: { slow: { mode: 'idle', args: ['--startup-delay-ms', '3000'] } },
+  });
+  const ready = ofType(fleet.events(), 'gateway.ready', 'slow');
+  t.is(ready.length, 1);
+  t.is(ready[0]!.from, 'state_file');
+  const states = readEventFile(path.join(fleet.logsDir, 'slow.jsonl')).filter((line) => line.event === 'state');
+  const running = states.find((line) => line.state === 'running');
+  t.truthy(running, 'the fixture wrote running');
+  t.true((running!.ts_ms as number) <= (ready[0]!.ts_ms as number), 'ready came after the state file said running');
+  t.true(states.some((line) => line.state === 'starting' && (line.ts_ms as number) < (ready[0]!.ts_ms as number)));
+});
+
+test('a command that writes no state file is ready after ready_after; ready_from: timer ignores the file', async (t) => {
+  const fleet = await startFleet(t, {
+    config: brisk({ restart: { ready_after: '300ms', ready_from: 'timer' } }),
+    profiles: { slow: { mode: 'idle', args: ['--startup-delay-ms', '60000'] } },
+  });
+  t.like(ofType(fleet.events(), 'gateway.ready', 'slow')[0], { from: 'timer' });
+  const plain = await startFleet(t, {
+    config: brisk({ restart: { ready_after: '300ms' } }),
+    profiles: { plain: { command: () => ['python3', '-c', 'import time; time.sleep(600)'] } },
+  });
+  t.like(ofType(plain.events(), 'gateway.ready', 'plain')[0], { from: 'timer' });
 });

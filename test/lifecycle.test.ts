@@ -1,4 +1,5 @@
 import test from 'ava';
+import { readyAtTimer, stateVerdict } from '../src/fleet/readiness.js';
 import { exitEvent, HERMES_FATAL_CONFIG_EXIT, HERMES_RESTART_EXIT, LIFECYCLE, transition, type GatewayEvent, type GatewayState } from '../src/fleet/index.js';
 
 const STATES: GatewayState[] = ['starting', 'running', 'stopping', 'stopped', 'backoff', 'failed'];
@@ -60,4 +61,16 @@ test('every transition lands in a known state, and only states with a child are 
       if (step.effects.includes('spawn')) t.is(step.next, 'starting', `${event} in ${state}`);
     }
   }
+});
+
+test("readiness from the state file: only the gateway's own running counts; the timer stands in only where no file is", (t) => {
+  const ours = (pid: number) => pid === 10;
+  t.is(stateVerdict({ state: 'running', pid: 10 }, ours), 'running');
+  t.is(stateVerdict({ state: 'starting', pid: 10 }, ours), 'ours');
+  t.is(stateVerdict({ state: 'running', pid: 11 }, ours), 'none', "a previous run's file");
+  t.is(stateVerdict({ state: 'running', pid: null }, ours), 'none');
+  t.is(stateVerdict(null, ours), 'none');
+  t.true(readyAtTimer('timer', true));
+  t.true(readyAtTimer('state_file', false));
+  t.false(readyAtTimer('state_file', true));
 });

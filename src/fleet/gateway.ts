@@ -6,6 +6,7 @@ import { escapedDescendants, killEscaped, startProcess, type Escaped, type Proce
 import { decideAfterCrash, emptyHistory, type CrashDecision, type CrashHistory, type CrashPolicy } from './backoff.js';
 import { exitEvent, HERMES_FATAL_CONFIG_EXIT, HERMES_RESTART_EXIT, transition, type Effect, type GatewayEvent, type GatewayState } from './lifecycle.js';
 import type { GatewayOutput } from './output.js';
+import { watchReadiness, type ReadyFrom } from './readiness.js';
 
 export type { GatewayState } from './lifecycle.js';
 
@@ -15,6 +16,7 @@ export const WORKER_MARK = 'HERMES_KANBAN_TASK';
 export interface GatewayTimings {
   stopTimeoutMs: number;
   readyAfterMs: number;
+  readyFrom: ReadyFrom;
   crash: CrashPolicy;
 }
 
@@ -34,6 +36,7 @@ export interface ExitRecord {
 /** What an effect needs beyond the gateway itself: the spawn's reason, the crash policy's verdict. */
 interface EffectContext {
   reason?: string;
+  readyFrom?: ReadyFrom;
   crash?: { history: CrashHistory; decision: CrashDecision };
 }
 
@@ -66,7 +69,7 @@ export class Gateway {
   private child: RunningProcess | null = null;
   private exited: Promise<void> = Promise.resolve();
   private history: CrashHistory = emptyHistory();
-  private readyTimer: NodeJS.Timeout | undefined;
+  private readiness: { stop(): void } | undefined;
   private backoffTimer: NodeJS.Timeout | undefined;
   private readonly stateListeners = new Set<(state: GatewayState) => void>();
   /** Descendants outside the gateway's group, seen when a stop began: killed with the gateway. */
@@ -171,7 +174,7 @@ export class Gateway {
         this.spawn(context.reason ?? 'start');
         return;
       case 'announce_ready':
-        this.events.emit('gateway.ready', { profile: this.name, pid: this.pid });
+        this.events.emit('gateway.ready', { profile: this.name, pid: this.pid, ...(context.readyFrom !== undefined ? { from: context.readyFrom } : {}) });
         return;
       case 'terminate':
         this.terminate();
@@ -218,9 +221,17 @@ export class Gateway {
     this.events.emit('gateway.spawn', { profile: this.name, pid: this.pid, reason });
     const pid = this.pid;
     if (pid !== null) guarded(this.events, 'gateway spawn record', () => this.lifecycle?.spawned(this.name, pid));
-    this.readyTimer = setTimeout(() => {
-      if (this.child === child) this.dispatch('ready');
-    }, this.timings.readyAfterMs);
+    if (pid !== null) {
+      this.readiness = watchReadiness({
+        home: this.plan.env[ENV.home],
+        leader: pid,
+        from: this.timings.readyFrom,
+        readyAfterMs: this.timings.readyAfterMs,
+        ready: (readyFrom) => {
+          if (this.child === child) this.dispatch('ready', { readyFrom });
+        },
+      });
+    }
     this.exited = child.result.then((result) => this.onExit(result));
   }
 
@@ -244,7 +255,7 @@ export class Gateway {
   }
 
   private onExit(result: ProcessResult): void {
-    clearTimeout(this.readyTimer);
+    this.readiness?.stop();
     const pid = result.pid;
     const ranForMs = Date.now() - (this.startedAt ?? Date.now());
     if (pid !== null) {
