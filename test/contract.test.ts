@@ -1,10 +1,12 @@
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import test from 'ava';
 import { ofType, readEventFile } from './helpers/events.js';
 import { brisk, startFleet } from './helpers/fleet.js';
 import { makeFleetDir } from './helpers/fleetDir.js';
+import { tempDir } from './helpers/tempDir.js';
+import { clearPlannedStop, PLANNED_STOP_MARKER, writePlannedStop } from '../src/hermes/index.js';
 import { processEnv } from './helpers/proc.js';
 
 // Hermes's external-supervisor contract, spoken to the fixture gateway (test/fixtures/hermes_gateway.py).
@@ -48,6 +50,34 @@ test('a stop and a shutdown are planned stops: the marker is consumed and the ga
   t.is((await fleet.supervisor.exited).code, 0);
   t.like(ofType(fleet.events(), 'gateway.exit', 'beta')[0], { code: 0, expected: true });
   t.deepEqual(fixtureLog('beta').filter((line) => line.event === 'planned_stop').map((line) => line.planned), [true]);
+});
+
+test("the planned-stop marker is Hermes's JSON, private, and cleared only for its own target", (t) => {
+  const home = tempDir(t);
+  const file = writePlannedStop(home, { targetPid: 4242, targetStartTime: 123456, stopperPid: 7, writtenAt: new Date('2026-11-30T05:00:00Z') });
+  t.is(file, path.join(home, PLANNED_STOP_MARKER));
+  t.deepEqual(JSON.parse(readFileSync(file, 'utf8')), {
+    target_pid: 4242,
+    target_start_time: 123456,
+    stopper_pid: 7,
+    written_at: '2026-11-30T05:00:00.000Z',
+  });
+  t.is(statSync(file).mode & 0o777, 0o600);
+  clearPlannedStop(home, 4243);
+  t.true(existsSync(file), "another target's marker stays");
+  clearPlannedStop(home, 4242);
+  t.false(existsSync(file));
+});
+
+test('a command that is not Hermes leaves no planned-stop marker behind after its stop', async (t) => {
+  const fleet = await startFleet(t, {
+    config: brisk(),
+    profiles: { plain: { command: () => ['python3', '-c', 'import time; time.sleep(600)'] } },
+  });
+  t.is((await fleet.cli('stop', 'plain')).code, 0);
+  await fleet.waitForEvent((all) => ofType(all, 'gateway.exit', 'plain').length === 1);
+  t.false(existsSync(path.join(fleet.hermesHome, 'profiles', 'plain', PLANNED_STOP_MARKER)));
+  t.deepEqual(ofType(fleet.events(), 'supervisor.error'), []);
 });
 
 interface ProfileStatus {

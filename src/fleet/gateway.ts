@@ -1,6 +1,6 @@
 import type { EventLog } from '../events/index.js';
 import { processStartTime } from '../board/proc.js';
-import { ENV, STATE_DIR_MARK, writePlannedStop } from '../hermes/index.js';
+import { clearPlannedStop, ENV, STATE_DIR_MARK, writePlannedStop } from '../hermes/index.js';
 import { gatewayProcessEnv, type PlannedProfile } from '../plan/index.js';
 import { escapedDescendants, killEscaped, startProcess, type Escaped, type ProcessResult, type RunningProcess } from '../proc/index.js';
 import { decideAfterCrash, emptyHistory, type CrashDecision, type CrashHistory, type CrashPolicy } from './backoff.js';
@@ -254,6 +254,11 @@ export class Gateway {
     );
   }
 
+  private clearPlannedStop(pid: number): void {
+    const home = this.plan.env[ENV.home];
+    if (home !== undefined) guarded(this.events, 'planned-stop marker', () => clearPlannedStop(home, pid));
+  }
+
   private onExit(result: ProcessResult): void {
     this.readiness?.stop();
     const pid = result.pid;
@@ -261,6 +266,7 @@ export class Gateway {
     if (pid !== null) {
       killEscaped(this.escaped);
       this.escaped = [];
+      this.clearPlannedStop(pid);
       guarded(this.events, 'gateway exit record', () => this.lifecycle?.exited(this.name, pid));
     }
     this.child = null;

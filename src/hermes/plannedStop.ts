@@ -1,4 +1,4 @@
-import { renameSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
 /** Hermes's planned-stop marker, in the gateway's HERMES_HOME: a SIGTERM it names is a stop, not a crash. */
@@ -37,4 +37,19 @@ export function writePlannedStop(home: string, stop: PlannedStop): string {
     throw err;
   }
   return file;
+}
+
+/**
+ * Removes the marker once its target has exited, if the target never consumed it (a command that is
+ * not Hermes): a stray marker would otherwise stay in the profile's folder.
+ */
+export function clearPlannedStop(home: string, targetPid: number): void {
+  const file = path.join(home, PLANNED_STOP_MARKER);
+  let marker: unknown;
+  try {
+    marker = JSON.parse(readFileSync(file, 'utf8'));
+  } catch {
+    return;
+  }
+  if ((marker as { target_pid?: unknown } | null)?.target_pid === targetPid) rmSync(file, { force: true });
 }
