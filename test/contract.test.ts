@@ -166,3 +166,28 @@ test('a command that writes no state file is ready after ready_after; ready_from
   });
   t.like(ofType(plain.events(), 'gateway.ready', 'plain')[0], { from: 'timer' });
 });
+
+test("a wave restarts each gateway only after the one before says running in its state file", async (t) => {
+  const slow = { mode: 'idle' as const, args: ['--startup-delay-ms', '2000'] };
+  const fleet = await startFleet(t, {
+    config: brisk({ restart: { ready_after: '300ms', max_parallel: 1 } }),
+    profiles: { alpha: slow, beta: slow },
+  });
+  const before = fleet.events().length;
+  // Both homes now hold a state file of the first run: the restarted gateways wait for their own `running`.
+  t.is((await fleet.cli('restart', 'alpha', 'beta', '--reason', 'deploy')).code, 0);
+  const wave = fleet.events().slice(before);
+  const at = (type: string, profile: string) => ofType(wave, type, profile)[0]!.ts_ms as number;
+  // The first `running` the restarted process wrote (it re-stamps the file every heartbeat).
+  const runningAt = (profile: string) => {
+    const pid = ofType(wave, 'gateway.spawn', profile)[0]!.pid;
+    const lines = readEventFile(path.join(fleet.logsDir, `${profile}.jsonl`));
+    return lines.find((line) => line.event === 'state' && line.state === 'running' && line.pid === pid)!.ts_ms as number;
+  };
+  for (const profile of ['alpha', 'beta']) {
+    t.like(ofType(wave, 'gateway.ready', profile)[0], { from: 'state_file' }, profile);
+    t.true(runningAt(profile) <= at('gateway.ready', profile), `${profile} ready after its state file said running`);
+  }
+  const [first, second] = ofType(wave, 'gateway.spawn').map((event) => event.profile as string);
+  t.true(at('gateway.ready', first!) <= at('gateway.spawn', second!), 'the second spawns once the first is ready');
+});
