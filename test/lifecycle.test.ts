@@ -1,5 +1,6 @@
 import test from 'ava';
-import { exitEvent, LIFECYCLE, transition, type GatewayEvent, type GatewayState } from '../src/fleet/index.js';
+import { readyAtTimer, stateVerdict } from '../src/fleet/readiness.js';
+import { exitEvent, HERMES_FATAL_CONFIG_EXIT, HERMES_RESTART_EXIT, LIFECYCLE, transition, type GatewayEvent, type GatewayState } from '../src/fleet/index.js';
 
 const STATES: GatewayState[] = ['starting', 'running', 'stopping', 'stopped', 'backoff', 'failed'];
 
@@ -25,8 +26,24 @@ test('an exit while stopping is the end of the stop; otherwise a crash backs off
     t.deepEqual(transition(state, 'crashed'), { next: 'backoff', effects: ['commit_crash', 'schedule_restart'] });
     t.deepEqual(transition(state, 'gave_up'), { next: 'failed', effects: ['commit_crash', 'announce_failed'] });
   }
-  t.is(exitEvent({ kind: 'restart', delayMs: 100 }), 'crashed');
-  t.is(exitEvent({ kind: 'give_up', crashes: 5 }), 'gave_up');
+  t.is(exitEvent(1, { kind: 'restart', delayMs: 100 }), 'crashed');
+  t.is(exitEvent(null, { kind: 'give_up', crashes: 5 }), 'gave_up');
+});
+
+test("Hermes's exit 75 spawns again at once, 78 fails for good, whatever the crash policy says", (t) => {
+  for (const decision of [{ kind: 'restart', delayMs: 100 }, { kind: 'give_up', crashes: 5 }] as const) {
+    t.is(exitEvent(HERMES_RESTART_EXIT, decision), 'restart_requested');
+    t.is(exitEvent(HERMES_FATAL_CONFIG_EXIT, decision), 'fatal_config');
+  }
+  for (const state of ['starting', 'running'] as const) {
+    t.deepEqual(transition(state, 'restart_requested'), { next: 'starting', effects: ['spawn'] });
+    t.deepEqual(transition(state, 'fatal_config'), { next: 'failed', effects: ['announce_failed'] });
+  }
+  for (const event of ['restart_requested', 'fatal_config'] as const) {
+    t.deepEqual(transition('stopping', event), { next: 'stopped', effects: [] }, 'an exit while stopping ends the stop');
+    for (const state of ['stopped', 'backoff', 'failed'] as const) t.is(transition(state, event), null, `${event} in ${state}`);
+  }
+  t.deepEqual(transition('failed', 'start'), { next: 'starting', effects: ['reset_history', 'spawn'] }, 'an operator starts it again');
 });
 
 test('ready only counts while starting; the end of a backoff only respawns in backoff', (t) => {
@@ -44,4 +61,16 @@ test('every transition lands in a known state, and only states with a child are 
       if (step.effects.includes('spawn')) t.is(step.next, 'starting', `${event} in ${state}`);
     }
   }
+});
+
+test("readiness from the state file: only the gateway's own running counts; the timer stands in only where no file is", (t) => {
+  const ours = (pid: number) => pid === 10;
+  t.is(stateVerdict({ state: 'running', pid: 10 }, ours), 'running');
+  t.is(stateVerdict({ state: 'starting', pid: 10 }, ours), 'ours');
+  t.is(stateVerdict({ state: 'running', pid: 11 }, ours), 'none', "a previous run's file");
+  t.is(stateVerdict({ state: 'running', pid: null }, ours), 'none');
+  t.is(stateVerdict(null, ours), 'none');
+  t.true(readyAtTimer('timer', true));
+  t.true(readyAtTimer('state_file', false));
+  t.false(readyAtTimer('state_file', true));
 });

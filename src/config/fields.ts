@@ -49,7 +49,7 @@ export const envMap = z
       if (!ENV_NAME.test(name)) {
         ctx.addIssue({ code: 'custom', path: [name], message: 'expected an environment variable name (letters, digits, _)' });
       } else if (RESERVED_ENV_KEYS.has(name)) {
-        ctx.addIssue({ code: 'custom', path: [name], message: 'is set by the supervisor (from the kanban grant, or to find its gateways) and cannot be overridden' });
+        ctx.addIssue({ code: 'custom', path: [name], message: 'is set by the supervisor (from the kanban grant, to find its gateways, or as Hermes\'s supervised-gateway marker) and cannot be overridden' });
       }
     }
   });

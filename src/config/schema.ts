@@ -23,6 +23,7 @@ export const supervisorSchema = z.strictObject({
     .strictObject({
       stop_timeout: duration.prefault('10s'),
       ready_after: duration.prefault('3s'),
+      ready_from: z.enum(['state_file', 'timer']).default('state_file'),
       max_parallel: count(1).default(1),
       debounce: duration.prefault('250ms'),
       on_swap: z.enum(['stale', 'granted']).default('stale'),

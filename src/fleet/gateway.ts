@@ -1,10 +1,12 @@
 import type { EventLog } from '../events/index.js';
-import { STATE_DIR_MARK } from '../hermes/index.js';
-import { childEnvironment, type PlannedProfile } from '../plan/index.js';
+import { processStartTime } from '../board/proc.js';
+import { clearPlannedStop, ENV, STATE_DIR_MARK, writePlannedStop } from '../hermes/index.js';
+import { gatewayProcessEnv, type PlannedProfile } from '../plan/index.js';
 import { escapedDescendants, killEscaped, startProcess, type Escaped, type ProcessResult, type RunningProcess } from '../proc/index.js';
 import { decideAfterCrash, emptyHistory, type CrashDecision, type CrashHistory, type CrashPolicy } from './backoff.js';
-import { exitEvent, transition, type Effect, type GatewayEvent, type GatewayState } from './lifecycle.js';
+import { exitEvent, HERMES_FATAL_CONFIG_EXIT, HERMES_RESTART_EXIT, transition, type Effect, type GatewayEvent, type GatewayState } from './lifecycle.js';
 import type { GatewayOutput } from './output.js';
+import { watchReadiness, type ReadyFrom } from './readiness.js';
 
 export type { GatewayState } from './lifecycle.js';
 
@@ -14,6 +16,7 @@ export const WORKER_MARK = 'HERMES_KANBAN_TASK';
 export interface GatewayTimings {
   stopTimeoutMs: number;
   readyAfterMs: number;
+  readyFrom: ReadyFrom;
   crash: CrashPolicy;
 }
 
@@ -33,8 +36,15 @@ export interface ExitRecord {
 /** What an effect needs beyond the gateway itself: the spawn's reason, the crash policy's verdict. */
 interface EffectContext {
   reason?: string;
+  readyFrom?: ReadyFrom;
   crash?: { history: CrashHistory; decision: CrashDecision };
 }
+
+/** Why a gateway is spawned again or given up on, for each of Hermes's own exit codes. */
+const HERMES_EXIT_REASONS: Partial<Record<GatewayEvent, string>> = {
+  restart_requested: `hermes restart (exit ${HERMES_RESTART_EXIT})`,
+  fatal_config: `fatal config (exit ${HERMES_FATAL_CONFIG_EXIT})`,
+};
 
 /**
  * One profile's gateway: a child in its own process group, restarted with backoff when it crashes,
@@ -59,7 +69,7 @@ export class Gateway {
   private child: RunningProcess | null = null;
   private exited: Promise<void> = Promise.resolve();
   private history: CrashHistory = emptyHistory();
-  private readyTimer: NodeJS.Timeout | undefined;
+  private readiness: { stop(): void } | undefined;
   private backoffTimer: NodeJS.Timeout | undefined;
   private readonly stateListeners = new Set<(state: GatewayState) => void>();
   /** Descendants outside the gateway's group, seen when a stop began: killed with the gateway. */
@@ -164,7 +174,7 @@ export class Gateway {
         this.spawn(context.reason ?? 'start');
         return;
       case 'announce_ready':
-        this.events.emit('gateway.ready', { profile: this.name, pid: this.pid });
+        this.events.emit('gateway.ready', { profile: this.name, pid: this.pid, ...(context.readyFrom !== undefined ? { from: context.readyFrom } : {}) });
         return;
       case 'terminate':
         this.terminate();
@@ -178,8 +188,12 @@ export class Gateway {
       case 'announce_failed':
         this.events.emit('gateway.failed', {
           profile: this.name,
-          crashes: context.crash?.decision.kind === 'give_up' ? context.crash.decision.crashes : this.history.recent.length,
-          within_ms: this.timings.crash.giveUpWithinMs,
+          ...(context.reason !== undefined
+            ? { reason: context.reason }
+            : {
+                crashes: context.crash?.decision.kind === 'give_up' ? context.crash.decision.crashes : this.history.recent.length,
+                within_ms: this.timings.crash.giveUpWithinMs,
+              }),
         });
         return;
     }
@@ -189,7 +203,7 @@ export class Gateway {
     const stateDir = this.plan.env[STATE_DIR_MARK];
     const child = startProcess(this.plan.command, {
       cwd: this.plan.cwd,
-      env: childEnvironment(process.env, this.plan.env),
+      env: gatewayProcessEnv(process.env, this.plan.env),
       stream: (output) => this.output.attach(output),
       graceMs: this.timings.stopTimeoutMs,
       // Whatever is left of the group when the gateway exits must not keep a board open.
@@ -207,9 +221,17 @@ export class Gateway {
     this.events.emit('gateway.spawn', { profile: this.name, pid: this.pid, reason });
     const pid = this.pid;
     if (pid !== null) guarded(this.events, 'gateway spawn record', () => this.lifecycle?.spawned(this.name, pid));
-    this.readyTimer = setTimeout(() => {
-      if (this.child === child) this.dispatch('ready');
-    }, this.timings.readyAfterMs);
+    if (pid !== null) {
+      this.readiness = watchReadiness({
+        home: this.plan.env[ENV.home],
+        leader: pid,
+        from: this.timings.readyFrom,
+        readyAfterMs: this.timings.readyAfterMs,
+        ready: (readyFrom) => {
+          if (this.child === child) this.dispatch('ready', { readyFrom });
+        },
+      });
+    }
     this.exited = child.result.then((result) => this.onExit(result));
   }
 
@@ -219,16 +241,32 @@ export class Gateway {
     // Descendants that left the group (setsid) are found now, while their parent still links them.
     // Kanban workers are spared: they finish their task after the gateway is gone.
     this.escaped = escapedDescendants(child.pid, WORKER_MARK);
+    this.markPlannedStop(child.pid);
     void child.stop();
   }
 
+  /** Tells a Hermes gateway that the SIGTERM coming is a planned stop, so it exits 0 rather than 1. */
+  private markPlannedStop(pid: number): void {
+    const home = this.plan.env[ENV.home];
+    if (home === undefined) return;
+    guarded(this.events, 'planned-stop marker', () =>
+      writePlannedStop(home, { targetPid: pid, targetStartTime: processStartTime(pid), stopperPid: process.pid, writtenAt: new Date() }),
+    );
+  }
+
+  private clearPlannedStop(pid: number): void {
+    const home = this.plan.env[ENV.home];
+    if (home !== undefined) guarded(this.events, 'planned-stop marker', () => clearPlannedStop(home, pid));
+  }
+
   private onExit(result: ProcessResult): void {
-    clearTimeout(this.readyTimer);
+    this.readiness?.stop();
     const pid = result.pid;
     const ranForMs = Date.now() - (this.startedAt ?? Date.now());
     if (pid !== null) {
       killEscaped(this.escaped);
       this.escaped = [];
+      this.clearPlannedStop(pid);
       guarded(this.events, 'gateway exit record', () => this.lifecycle?.exited(this.name, pid));
     }
     this.child = null;
@@ -250,7 +288,9 @@ export class Gateway {
       ran_ms: ranForMs,
     });
     const crash = decideAfterCrash(this.history, { now: Date.now(), ranForMs }, this.timings.crash);
-    this.dispatch(exitEvent(crash.decision), { crash });
+    const event = exitEvent(result.code, crash.decision);
+    const reason = HERMES_EXIT_REASONS[event];
+    this.dispatch(event, { crash, ...(reason !== undefined ? { reason } : {}) });
   }
 
   private scheduleRestart(decision: CrashDecision | undefined): void {

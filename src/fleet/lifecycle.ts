@@ -4,9 +4,15 @@ export type GatewayState = 'starting' | 'running' | 'stopping' | 'stopped' | 'ba
 
 /**
  * What happens to a gateway. Its exits are told apart before they reach the table (see exitEvent):
- * a crash still within the backoff budget, or one too many.
+ * Hermes asking to be started again (exit 75), a fatal config error (exit 78), a crash still within
+ * the backoff budget, or one too many.
  */
-export type GatewayEvent = 'start' | 'ready' | 'stop' | 'crashed' | 'gave_up' | 'backoff_over';
+export type GatewayEvent = 'start' | 'ready' | 'stop' | 'restart_requested' | 'fatal_config' | 'crashed' | 'gave_up' | 'backoff_over';
+
+/** Hermes's EX_TEMPFAIL: a drained gateway (`/restart`, an update, SIGUSR1) asking to be started again at once. */
+export const HERMES_RESTART_EXIT = 75;
+/** Hermes's EX_CONFIG: a fatal config error (token collision, no platforms) that a restart cannot fix. */
+export const HERMES_FATAL_CONFIG_EXIT = 78;
 
 /** What the gateway does on a transition, in this order, after taking the next state. */
 export type Effect =
@@ -46,6 +52,16 @@ export const LIFECYCLE: Readonly<Record<GatewayEvent, Partial<Record<GatewayStat
     backoff: to('stopped', 'cancel_backoff'),
     failed: to('stopped'),
   },
+  restart_requested: {
+    starting: to('starting', 'spawn'),
+    running: to('starting', 'spawn'),
+    stopping: to('stopped'),
+  },
+  fatal_config: {
+    starting: to('failed', 'announce_failed'),
+    running: to('failed', 'announce_failed'),
+    stopping: to('stopped'),
+  },
   crashed: {
     starting: to('backoff', 'commit_crash', 'schedule_restart'),
     running: to('backoff', 'commit_crash', 'schedule_restart'),
@@ -66,7 +82,9 @@ export function transition(state: GatewayState, event: GatewayEvent): Transition
   return LIFECYCLE[event][state] ?? null;
 }
 
-/** The event a child's exit is, given what the crash policy decided about it. */
-export function exitEvent(decision: CrashDecision): GatewayEvent {
+/** The event a child's exit is: Hermes's own exit codes first, else what the crash policy decided about it. */
+export function exitEvent(code: number | null, decision: CrashDecision): GatewayEvent {
+  if (code === HERMES_RESTART_EXIT) return 'restart_requested';
+  if (code === HERMES_FATAL_CONFIG_EXIT) return 'fatal_config';
   return decision.kind === 'give_up' ? 'gave_up' : 'crashed';
 }

@@ -13,8 +13,40 @@ export const ENV = {
 /** Marks a gateway as started by the supervisor of one state dir, so it is found again after a crash. */
 export const STATE_DIR_MARK = 'HERMES_SUPERVISOR_STATE_DIR';
 
+/**
+ * Set on every gateway: it is a supervised child (not one to detach or replace itself), its own
+ * start-storm sleep is off (the supervisor owns backoff), and it speaks the external-supervisor
+ * contract (`/restart` and updates exit 75 back to the supervisor; a SIGTERM is a planned stop only
+ * with the planned-stop marker, which the supervisor writes before each stop).
+ */
+export const SUPERVISED_GATEWAY_ENV: Readonly<Record<string, string>> = {
+  HERMES_SUPERVISED_CHILD: '1',
+  HERMES_GATEWAY_MAX_STARTS: '0',
+  HERMES_GATEWAY_EXTERNAL_SUPERVISOR: '1',
+};
+
+/**
+ * A service manager's markers (systemd's, socket activation's): a gateway that inherits them from the
+ * supervisor's own unit believes systemd manages it and acts on systemd's behalf.
+ */
+export const SERVICE_MANAGER_ENV_KEYS: ReadonlySet<string> = new Set([
+  'INVOCATION_ID',
+  'NOTIFY_SOCKET',
+  'WATCHDOG_USEC',
+  'WATCHDOG_PID',
+  'LISTEN_FDS',
+  'LISTEN_PID',
+  'LISTEN_FDNAMES',
+  'JOURNAL_STREAM',
+  'MANAGERPID',
+  'SYSTEMD_EXEC_PID',
+]);
+
 /** Set only by the supervisor: configs may not override them, and inherited values are dropped. */
-export const RESERVED_ENV_KEYS: ReadonlySet<string> = new Set([...Object.values(ENV), STATE_DIR_MARK]);
+export const RESERVED_ENV_KEYS: ReadonlySet<string> = new Set([...Object.values(ENV), STATE_DIR_MARK, ...Object.keys(SUPERVISED_GATEWAY_ENV)]);
+
+export { GATEWAY_STATE_FILE, readGatewayState, gatewayStateStamp, type GatewayStateRecord } from './gatewayState.js';
+export { PLANNED_STOP_MARKER, writePlannedStop, clearPlannedStop, plannedStopRecord, type PlannedStop } from './plannedStop.js';
 
 export const DEFAULT_BOARD_SLUG = 'default';
 

@@ -1,4 +1,4 @@
-import { ENV, RESERVED_ENV_KEYS, STATE_DIR_MARK } from '../hermes/index.js';
+import { ENV, RESERVED_ENV_KEYS, SERVICE_MANAGER_ENV_KEYS, STATE_DIR_MARK, SUPERVISED_GATEWAY_ENV } from '../hermes/index.js';
 import type { Grant } from './grant.js';
 
 export interface GatewayEnvInput {
@@ -29,13 +29,19 @@ export function gatewayEnv(input: GatewayEnvInput): Record<string, string> {
 }
 
 /**
- * The environment a gateway really runs with: the supervisor's own, minus every grant variable it may
- * have inherited (a stray HERMES_KANBAN_DB would otherwise hand a denied gateway the board), plus `env`.
+ * The environment a child really runs with: the supervisor's own, minus every grant variable it may
+ * have inherited (a stray HERMES_KANBAN_DB would otherwise hand a denied gateway the board) and every
+ * service manager's marker (the child is the supervisor's, not systemd's), plus `env`.
  */
 export function childEnvironment(inherited: NodeJS.ProcessEnv, env: Record<string, string>): Record<string, string> {
   const result: Record<string, string> = {};
   for (const [name, value] of Object.entries(inherited)) {
-    if (value !== undefined && !RESERVED_ENV_KEYS.has(name)) result[name] = value;
+    if (value !== undefined && !RESERVED_ENV_KEYS.has(name) && !SERVICE_MANAGER_ENV_KEYS.has(name)) result[name] = value;
   }
   return { ...result, ...env };
+}
+
+/** A gateway's whole environment: childEnvironment plus Hermes's markers of a supervised gateway. */
+export function gatewayProcessEnv(inherited: NodeJS.ProcessEnv, env: Record<string, string>): Record<string, string> {
+  return { ...childEnvironment(inherited, env), ...SUPERVISED_GATEWAY_ENV };
 }

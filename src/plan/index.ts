@@ -1,6 +1,6 @@
 export { buildPlan, type FleetPlan, type PlannedProfile } from './plan.js';
 export { decideGrant, type Grant, type GrantReason, type KanbanKeys } from './grant.js';
-export { gatewayEnv, childEnvironment } from './env.js';
+export { gatewayEnv, childEnvironment, gatewayProcessEnv } from './env.js';
 export { redactEnv } from '../util/index.js';
 export { substituteProfile, resolveProgram } from './command.js';
 export { diffPlans, type PlanDiff } from './diff.js';

@@ -1,0 +1,69 @@
+import { readProcStat } from '../board/proc.js';
+import { gatewayStateStamp, readGatewayState, type GatewayStateRecord } from '../hermes/index.js';
+
+/** Where a gateway's readiness comes from: Hermes's `gateway_state.json`, or being alive for `ready_after`. */
+export type ReadyFrom = 'state_file' | 'timer';
+
+/** How often a starting gateway's state file is looked at (a stat; a read only when it changed). */
+export const STATE_POLL_MS = 100;
+
+/**
+ * What a state file tells about the gateway whose group leader is `leader`: `running`, some other
+ * state of its own (`starting`), or nothing (no file, or a file of another process: a previous run's).
+ */
+export type StateVerdict = 'running' | 'ours' | 'none';
+
+export function stateVerdict(record: GatewayStateRecord | null, isOurs: (pid: number) => boolean): StateVerdict {
+  if (record === null || record.pid === null || !isOurs(record.pid)) return 'none';
+  return record.state === 'running' ? 'running' : 'ours';
+}
+
+/**
+ * The rule at `ready_after`: with `timer` the gateway is ready; with `state_file` it is ready only if
+ * its home holds no state file at all (a command that writes none: the timer stands in). A home with a
+ * state file, its own or a previous run's, waits for its own to say `running`.
+ */
+export function readyAtTimer(from: ReadyFrom, homeHasStateFile: boolean): boolean {
+  return from === 'timer' || !homeHasStateFile;
+}
+
+/** The pid in the state file is the gateway's: its leader, or a process in its group (a wrapper's child). */
+function inGroup(leader: number): (pid: number) => boolean {
+  return (pid) => pid === leader || readProcStat(pid)?.pgrp === leader;
+}
+
+export interface ReadinessOptions {
+  home: string | undefined;
+  leader: number;
+  from: ReadyFrom;
+  readyAfterMs: number;
+  /** Called once, with where readiness came from. */
+  ready: (from: ReadyFrom) => void;
+}
+
+/** Watches a starting gateway until it is ready; `stop` ends the watch (an exit, a stop). */
+export function watchReadiness(options: ReadinessOptions): { stop(): void } {
+  const { home, leader, from } = options;
+  let stamp: string | null = null;
+  const finish = (how: ReadyFrom) => {
+    stop();
+    options.ready(how);
+  };
+  const poll =
+    from === 'state_file' && home !== undefined
+      ? setInterval(() => {
+          const now = gatewayStateStamp(home);
+          if (now === null || now === stamp) return;
+          stamp = now;
+          if (stateVerdict(readGatewayState(home), inGroup(leader)) === 'running') finish('state_file');
+        }, STATE_POLL_MS)
+      : undefined;
+  const timer = setTimeout(() => {
+    if (readyAtTimer(from, home !== undefined && gatewayStateStamp(home) !== null)) finish('timer');
+  }, options.readyAfterMs);
+  const stop = () => {
+    clearInterval(poll);
+    clearTimeout(timer);
+  };
+  return { stop };
+}
