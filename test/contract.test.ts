@@ -97,10 +97,12 @@ test('exit 75 starts the gateway again at once: no backoff, no crash counted', a
   // Two crashes would give up: three exits 75 in a row show none of them counts as one.
   const fleet = await startFleet(t, {
     config: brisk({ restart: { give_up: { crashes: 2, within: '10m' }, backoff: { initial: '10m', max: '10m' } } }),
-    profiles: { alpha: { mode: 'idle', args: ['--exit-75-after-ms', '400'] } },
+    // Well after the state file says running (300 ms): a restart asked for by a gateway that was ready.
+    profiles: { alpha: { mode: 'idle', args: ['--exit-75-after-ms', '2500'] } },
     ready: false,
   });
   const events = await fleet.waitForEvent((all) => ofType(all, 'gateway.spawn', 'alpha').length >= 4);
+  t.is(ofType(events, 'gateway.ready', 'alpha').length >= 3, true, 'each run was ready before it asked to be restarted');
   t.deepEqual(
     ofType(events, 'gateway.spawn', 'alpha').slice(0, 4).map((event) => event.reason),
     ['start', 'hermes restart (exit 75)', 'hermes restart (exit 75)', 'hermes restart (exit 75)'],
@@ -111,6 +113,18 @@ test('exit 75 starts the gateway again at once: no backoff, no crash counted', a
   const status = await profileStatus(fleet, 'alpha');
   t.true(status.restarts >= 3);
   t.is(status.last_restart_reason, 'hermes restart (exit 75)');
+});
+
+test('exit 75 before the gateway was ever ready is a refusal to start: it backs off, never spins', async (t) => {
+  const fleet = await startFleet(t, {
+    config: brisk({ restart: { backoff: { initial: '10m', max: '10m' } } }),
+    profiles: { alpha: { mode: 'idle', args: ['--exit-75-after-ms', '50', '--startup-delay-ms', '5000'] } },
+    ready: false,
+  });
+  const events = await fleet.waitForEvent((all) => ofType(all, 'gateway.backoff', 'alpha').length === 1);
+  t.like(ofType(events, 'gateway.exit', 'alpha')[0], { code: 75 });
+  t.is(ofType(events, 'gateway.spawn', 'alpha').length, 1);
+  t.deepEqual(ofType(events, 'gateway.ready', 'alpha'), []);
 });
 
 test('exit 78 is a fatal config error: failed, never started again until an operator starts it', async (t) => {

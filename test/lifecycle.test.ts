@@ -35,6 +35,9 @@ test("Hermes's exit 75 spawns again at once, 78 fails for good, whatever the cra
     t.is(exitEvent(HERMES_RESTART_EXIT, decision), 'restart_requested');
     t.is(exitEvent(HERMES_FATAL_CONFIG_EXIT, decision), 'fatal_config');
   }
+  // Before it was ever ready, a 75 is a refusal to start: a crash under the crash policy, never a tight loop.
+  t.is(exitEvent(HERMES_RESTART_EXIT, { kind: 'restart', delayMs: 100 }, false), 'crashed');
+  t.is(exitEvent(HERMES_RESTART_EXIT, { kind: 'give_up', crashes: 5 }, false), 'gave_up');
   for (const state of ['starting', 'running'] as const) {
     t.deepEqual(transition(state, 'restart_requested'), { next: 'starting', effects: ['spawn'] });
     t.deepEqual(transition(state, 'fatal_config'), { next: 'failed', effects: ['announce_failed'] });

@@ -288,7 +288,7 @@ export class Gateway {
       ran_ms: ranForMs,
     });
     const crash = decideAfterCrash(this.history, { now: Date.now(), ranForMs }, this.timings.crash);
-    const event = exitEvent(result.code, crash.decision);
+    const event = exitEvent(result.code, crash.decision, this.state === 'running');
     const reason = HERMES_EXIT_REASONS[event];
     this.dispatch(event, { crash, ...(reason !== undefined ? { reason } : {}) });
   }

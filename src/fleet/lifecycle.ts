@@ -82,9 +82,13 @@ export function transition(state: GatewayState, event: GatewayEvent): Transition
   return LIFECYCLE[event][state] ?? null;
 }
 
-/** The event a child's exit is: Hermes's own exit codes first, else what the crash policy decided about it. */
-export function exitEvent(code: number | null, decision: CrashDecision): GatewayEvent {
-  if (code === HERMES_RESTART_EXIT) return 'restart_requested';
+/**
+ * The event a child's exit is: Hermes's own exit codes first, else what the crash policy decided
+ * about it. An exit 75 before the gateway was ever ready is no restart request but a refusal to start
+ * (Hermes exits 75 while another gateway serves its profile): a crash, with backoff, so it cannot spin.
+ */
+export function exitEvent(code: number | null, decision: CrashDecision, wasReady = true): GatewayEvent {
+  if (code === HERMES_RESTART_EXIT && wasReady) return 'restart_requested';
   if (code === HERMES_FATAL_CONFIG_EXIT) return 'fatal_config';
   return decision.kind === 'give_up' ? 'gave_up' : 'crashed';
 }
