@@ -4,6 +4,7 @@ import path from 'node:path';
 import test from 'ava';
 import { ageSeconds, parseBootTime, scanWorkers, selectWorkers, workerBoard, workerProfile, type ProcessFacts } from '../src/board/index.js';
 import { STATE_DIR_MARK } from '../src/hermes/index.js';
+import { PGID_MARK } from '../src/proc/index.js';
 import type { StatusReport } from '../src/control/index.js';
 import { startFleet } from './helpers/fleet.js';
 import { python } from './helpers/fixture.js';
@@ -12,8 +13,8 @@ import { until } from './helpers/wait.js';
 
 const STATE = '/srv/hermes-supervisor';
 
-function facts(pid: number, ppid: number, env: Record<string, string>): ProcessFacts {
-  return { pid, ppid, startTime: 1000 + pid, env: new Map(Object.entries(env)) };
+function facts(pid: number, ppid: number, env: Record<string, string>, pgrp = pid): ProcessFacts {
+  return { pid, ppid, pgrp, startTime: 1000 + pid, env: new Map(Object.entries(env)) };
 }
 
 const workerEnv = (task: string, run: string, extra: Record<string, string> = {}) => ({
@@ -30,10 +31,12 @@ test('selectWorkers keeps this fleet\'s workers, not their children, other fleet
     [
       facts(10, 1, workerEnv('t1', '7')),
       // A tool the worker runs inherits its task and run: part of the worker, not one more.
-      facts(11, 10, workerEnv('t1', '7')),
-      // Spawned by the gateway (its parent carries the mark but no task).
-      facts(20, 5, workerEnv('t2', '8')),
-      facts(5, 1, { [STATE_DIR_MARK]: STATE }),
+      facts(11, 10, workerEnv('t1', '7'), 10),
+      // Spawned by gateway 5 in a session of its own: it inherited the gateway's PGID mark.
+      facts(5, 1, { [STATE_DIR_MARK]: STATE, [PGID_MARK]: '5' }),
+      facts(20, 5, workerEnv('t2', '8', { [PGID_MARK]: '5' })),
+      // A gateway (its PGID mark is its group) given a task mark by the supervisor's own environment.
+      facts(6, 1, workerEnv('t0', '1', { [PGID_MARK]: '6' })),
       // Another supervisor's fleet, and a Hermes worker no supervisor started.
       facts(30, 1, workerEnv('t3', '9', { [STATE_DIR_MARK]: '/other/state' })),
       facts(40, 1, { HERMES_KANBAN_TASK: 't4' }),

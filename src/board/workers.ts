@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { ENV, STATE_DIR_MARK } from '../hermes/index.js';
-import { readEnviron } from '../proc/marks.js';
+import { PGID_MARK, readEnviron } from '../proc/marks.js';
 import { listPids, readProcStat } from './proc.js';
 
 /** The variables Hermes's dispatcher sets on each kanban worker it spawns. */
@@ -17,6 +17,7 @@ const TICKS_PER_SECOND = 100;
 export interface ProcessFacts {
   pid: number;
   ppid: number;
+  pgrp: number;
   /** Field 22 of /proc/<pid>/stat: clock ticks after boot. */
   startTime: number;
   env: ReadonlyMap<string, string>;
@@ -37,12 +38,15 @@ export interface KanbanWorker {
 /**
  * The kanban workers among `processes`: those carrying the task mark and this supervisor's state-dir
  * mark (inherited from the gateway that spawned them), other supervisors' fleets left out. A worker's
- * own children inherit the same task and run: only the top of each such tree counts.
+ * own children inherit the same task and run: only the top of each such tree counts. A member of a
+ * group the supervisor started (a gateway, a hook, an init: its PGID mark is its group) is no worker,
+ * even when the supervisor's own environment passed a task mark down to it.
  */
 export function selectWorkers(processes: readonly ProcessFacts[], stateDir: string): KanbanWorker[] {
   const marked = new Map<number, ProcessFacts>();
   for (const facts of processes) {
-    if (facts.env.has(WORKER_ENV.task) && facts.env.get(STATE_DIR_MARK) === stateDir) marked.set(facts.pid, facts);
+    if (!facts.env.has(WORKER_ENV.task) || facts.env.get(STATE_DIR_MARK) !== stateDir) continue;
+    if (facts.env.get(PGID_MARK) !== String(facts.pgrp)) marked.set(facts.pid, facts);
   }
   const sameRun = (a: ProcessFacts, b: ProcessFacts) =>
     a.env.get(WORKER_ENV.task) === b.env.get(WORKER_ENV.task) && a.env.get(WORKER_ENV.runId) === b.env.get(WORKER_ENV.runId);
@@ -103,7 +107,7 @@ export function scanWorkers(stateDir: string): KanbanWorker[] {
     const stat = readProcStat(pid);
     // A zombie's environ reads empty; a worker that exited and is not yet reaped is not live anyway.
     if (stat === null || stat.state === 'Z') continue;
-    processes.push({ pid, ppid: stat.ppid, startTime: stat.startTime, env });
+    processes.push({ pid, ppid: stat.ppid, pgrp: stat.pgrp, startTime: stat.startTime, env });
   }
   return selectWorkers(processes, stateDir);
 }
