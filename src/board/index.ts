@@ -13,3 +13,14 @@ export {
   type IdentityChange,
 } from './registry.js';
 export { BoardWatcher, type WatchOptions } from './watch.js';
+export {
+  scanWorkers,
+  selectWorkers,
+  bootTime,
+  parseBootTime,
+  ageSeconds,
+  workerProfile,
+  workerBoard,
+  type KanbanWorker,
+  type ProcessFacts,
+} from './workers.js';

@@ -9,7 +9,7 @@ function exitText(exit: StatusReport['profiles'][number]['last_exit']): string {
   return exit.error ?? exit.signal ?? `code ${exit.code}`;
 }
 
-/** `status` for a terminal: the supervisor line, then boards, then profiles. */
+/** `status` for a terminal: the supervisor line, then boards, profiles and kanban workers. */
 export function statusText(status: StatusReport): string {
   const boards = table(['board', 'generation', 'inode', 'holders', 'health', 'path']);
   for (const board of status.boards) boards.push([board.slug, board.generation, board.ino ?? '-', board.holders, board.health, board.path]);
@@ -27,6 +27,10 @@ export function statusText(status: StatusReport): string {
       profile.last_restart_reason ?? '-',
     ]);
   }
+  const workers = table(['board', 'task', 'run', 'profile', 'pid', 'age']);
+  for (const worker of status.workers) {
+    workers.push([worker.board ?? '-', worker.task, worker.run_id ?? '-', worker.profile ?? '-', worker.pid, formatDuration(worker.age_s * 1000)]);
+  }
   const { supervisor } = status;
   const dropped = status.profiles.filter((profile) => profile.output_dropped > 0).map((profile) => `${profile.name} ${profile.output_dropped}`);
   return [
@@ -34,6 +38,7 @@ export function statusText(status: StatusReport): string {
     `config ${supervisor.config}, state ${supervisor.state_dir}`,
     boards.toString(),
     profiles.toString(),
+    status.workers.length === 0 ? 'workers: none' : workers.toString(),
     ...(dropped.length > 0 ? [`output lines dropped from the supervisor's stdout (its reader stalled; the logs have them): ${dropped.join(', ')}`] : []),
   ].join('\n');
 }

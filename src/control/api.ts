@@ -54,6 +54,11 @@ export interface StatusReport {
     /** Output lines not printed by the supervisor because its stdout's reader stalled (the log file has them). */
     output_dropped: number;
   }>;
+  /**
+   * Live kanban workers of this fleet, found when `status` is asked. `board` is the slug of the board
+   * their HERMES_KANBAN_DB names, or that path when it is no board of the supervisor's.
+   */
+  workers: Array<{ board: string | null; task: string; run_id: string | null; profile: string | null; pid: number; age_s: number }>;
 }
 
 export interface WaveSummary {

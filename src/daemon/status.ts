@@ -1,10 +1,11 @@
+import { ageSeconds, bootTime, scanWorkers, workerBoard, workerProfile } from '../board/index.js';
 import type { StatusReport } from '../control/index.js';
 import { healthOf, type AuditSummary, type BoardSteward } from '../steward/index.js';
 import type { Fleet } from '../fleet/index.js';
 import type { FleetPlan } from '../plan/index.js';
 import { redactDeep } from '../util/index.js';
 
-/** What `status` reports: the supervisor, each board and each profile. */
+/** What `status` reports: the supervisor, each board, each profile and the kanban workers alive now. */
 export function statusReport(input: {
   startedAt: Date;
   plan: FleetPlan;
@@ -14,10 +15,13 @@ export function statusReport(input: {
   const { plan, fleet, steward } = input;
   const audit: AuditSummary | null = steward.lastAudit;
   const firstBoard = steward.boards.values().next().value;
+  const boards = [...steward.boards.values()];
+  const boot = bootTime();
+  const now = Date.now();
   // Exit errors and restart reasons are free text: no secret may leave through status.
   return redactDeep({
     supervisor: { pid: process.pid, started_at: input.startedAt.toISOString(), config: plan.config.file, state_dir: plan.config.state_dir },
-    boards: [...steward.boards.values()].map((board) => ({
+    boards: boards.map((board) => ({
       slug: board.slug,
       path: board.path,
       generation: board.generation,
@@ -44,5 +48,15 @@ export function statusReport(input: {
         output_dropped: fleet.droppedLines(profile.name),
       };
     }),
+    workers: scanWorkers(plan.config.state_dir)
+      .map((worker) => ({
+        board: workerBoard(worker.db, boards),
+        task: worker.task,
+        run_id: worker.runId,
+        profile: workerProfile(worker.home, plan.profiles, plan.config.hermes_home),
+        pid: worker.pid,
+        age_s: ageSeconds(worker.startTime, boot, now),
+      }))
+      .sort((a, b) => (a.board ?? '').localeCompare(b.board ?? '') || a.task.localeCompare(b.task) || a.pid - b.pid),
   });
 }

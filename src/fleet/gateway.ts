@@ -1,6 +1,6 @@
 import type { EventLog } from '../events/index.js';
 import { processStartTime } from '../board/proc.js';
-import { clearPlannedStop, ENV, STATE_DIR_MARK, writePlannedStop } from '../hermes/index.js';
+import { clearPlannedStop, ENV, STATE_DIR_MARK, WORKER_ENV, writePlannedStop } from '../hermes/index.js';
 import { gatewayProcessEnv, type PlannedProfile } from '../plan/index.js';
 import { escapedDescendants, killEscaped, startProcess, type Escaped, type ProcessResult, type RunningProcess } from '../proc/index.js';
 import { decideAfterCrash, emptyHistory, type CrashDecision, type CrashHistory, type CrashPolicy } from './backoff.js';
@@ -11,7 +11,7 @@ import { watchReadiness, type ReadyFrom } from './readiness.js';
 export type { GatewayState } from './lifecycle.js';
 
 /** Hermes's mark on a kanban worker: it runs in a session of its own and outlives its gateway by design. */
-export const WORKER_MARK = 'HERMES_KANBAN_TASK';
+export const WORKER_MARK = WORKER_ENV.task;
 
 export interface GatewayTimings {
   stopTimeoutMs: number;

@@ -10,6 +10,9 @@ export const ENV = {
   notifyInGateway: 'HERMES_KANBAN_NOTIFY_IN_GATEWAY',
 } as const;
 
+/** What Hermes's dispatcher sets on each kanban worker it spawns: the task, and the run. */
+export const WORKER_ENV = { task: 'HERMES_KANBAN_TASK', runId: 'HERMES_KANBAN_RUN_ID' } as const;
+
 /** Marks a gateway as started by the supervisor of one state dir, so it is found again after a crash. */
 export const STATE_DIR_MARK = 'HERMES_SUPERVISOR_STATE_DIR';
 
