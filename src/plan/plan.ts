@@ -111,6 +111,10 @@ function grantWarnings(profiles: Profile[], planned: PlannedProfile[]): string[]
     );
   }
   for (const profile of profiles) {
+    if (!profile.hasConfig) {
+      warnings.push(`${profile.name}: no config.yaml; Hermes runs it on its defaults, the supervisor grants it no kanban access (least privilege)`);
+      continue;
+    }
     const { kanban } = profile.settings;
     if (kanban.enabled === false || kanban.dispatch_in_gateway !== undefined) continue;
     warnings.push(
