@@ -22,12 +22,10 @@ export function parseDotenv(text: string): DotenvEntry[] {
 }
 
 function unquote(text: string): string {
-  const quote = text[0];
-  if (quote === '"' || quote === "'") {
-    const end = text.indexOf(quote, 1);
-    const inner = end === -1 ? text.slice(1) : text.slice(1, end);
-    return quote === '"' ? inner.replace(/\\(["\\])/g, '$1').replace(/\\n/g, '\n') : inner;
-  }
+  const double = /^"((?:\\.|[^"\\])*)"/.exec(text);
+  if (double) return double[1]!.replace(/\\n/g, '\n').replace(/\\(.)/g, '$1');
+  const single = /^'([^']*)'/.exec(text);
+  if (single) return single[1]!;
   // An unquoted value ends at a comment that follows whitespace.
   return text.replace(/\s+#.*$/, '').trim();
 }
