@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, realpathSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
@@ -80,15 +80,35 @@ function resolveConfig(file: string, raw: RawSupervisorConfig, env: NodeJS.Proce
       seen.add(board.slug);
     });
   }
+  const profilesDir = path.join(paths.hermes_home, 'profiles');
+  if (raw.profiles_dir !== undefined && !sameFolder(at(raw.profiles_dir), profilesDir)) {
+    throw new ConfigError([{
+      file,
+      key: 'profiles_dir',
+      message: `is ${at(raw.profiles_dir)}, but Hermes finds "-p NAME" only under <hermes_home>/profiles; expected ${profilesDir} (or leave profiles_dir out)`,
+    }]);
+  }
   return {
     ...raw,
     file,
     dir,
     hermes_home: paths.hermes_home,
-    profiles_dir: at(raw.profiles_dir ?? path.join(paths.hermes_home, 'profiles')),
+    profiles_dir: profilesDir,
     state_dir: paths.state_dir,
     gateway: { ...raw.gateway, cwd: at(raw.gateway.cwd ?? '.') },
     kanban: { ...raw.kanban, boards },
     control: { socket: paths.socket },
   };
+}
+
+/** Whether two paths name one folder, symlinks followed; a path that does not exist is compared as written. */
+function sameFolder(a: string, b: string): boolean {
+  const real = (target: string) => {
+    try {
+      return realpathSync(target);
+    } catch {
+      return path.resolve(target);
+    }
+  };
+  return real(a) === real(b);
 }

@@ -60,6 +60,22 @@ export function isValidProfileName(name: string): boolean {
   return PROFILE_NAME.test(name);
 }
 
+/** Names Hermes's `-p` refuses (`hermes_cli/profiles.py::_RESERVED_NAMES`); `default` is the root's own alias. */
+export const RESERVED_PROFILE_NAMES: ReadonlySet<string> = new Set(['hermes', 'default', 'test', 'tmp', 'root', 'sudo']);
+
+/** Where Hermes marks a named profile deleted: a file per name, beside the profile folders. */
+export const PROFILE_TOMBSTONES_DIR = '.deleted';
+
+/** Hermes's `.env` in a profile's home, loaded over the process environment (override). */
+export const DOTENV_FILE = '.env';
+
+/** Hermes's machine-wide managed scope: `$HERMES_MANAGED_DIR` when it exists, else this (`managed_scope.py`). */
+export const MANAGED_DIR_ENV = 'HERMES_MANAGED_DIR';
+export const DEFAULT_MANAGED_DIR = '/etc/hermes';
+
+/** Every variable with this prefix steers Hermes's kanban: which board, which root, which switches. */
+export const KANBAN_ENV_PREFIX = 'HERMES_KANBAN_';
+
 /** Board slugs follow the same shape as profile names, so they are safe in paths. */
 export function isValidBoardSlug(slug: string): boolean {
   return PROFILE_NAME.test(slug);

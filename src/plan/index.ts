@@ -5,3 +5,5 @@ export { redactEnv } from '../util/index.js';
 export { substituteProfile, resolveProgram } from './command.js';
 export { diffPlans, type PlanDiff } from './diff.js';
 export { networkFsIssue, boardFilesystem } from './fsguard.js';
+export { parseDotenv, type DotenvEntry } from './dotenv.js';
+export { dotenvIssues, envBypassIssues, isGrantKey, managedDotenv, type EnvTarget } from './envBypass.js';

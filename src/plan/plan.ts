@@ -6,6 +6,7 @@ import { configTrustIssues } from '../trust/index.js';
 import { resolveProgram, substituteProfile } from './command.js';
 import { boardFilesystem, networkFsIssue } from './fsguard.js';
 import { gatewayEnv } from './env.js';
+import { dotenvIssues } from './envBypass.js';
 import { decideGrant, type GrantReason } from './grant.js';
 
 export interface PlannedProfile {
@@ -61,6 +62,7 @@ export function buildPlan(config: SupervisorConfig, inheritedPath = process.env.
       });
     }
   }
+  issues.push(...dotenvIssues(planned.filter((entry) => entry.enabled)));
   const boards = discoverBoards(config.hermes_home, config.kanban.boards);
   for (const board of boards) {
     const issue = networkFsIssue(config, board, boardFilesystem(board));
@@ -111,6 +113,10 @@ function grantWarnings(profiles: Profile[], planned: PlannedProfile[]): string[]
     );
   }
   for (const profile of profiles) {
+    if (!profile.hasConfig) {
+      warnings.push(`${profile.name}: no config.yaml; Hermes runs it on its defaults, the supervisor grants it no kanban access (least privilege)`);
+      continue;
+    }
     const { kanban } = profile.settings;
     if (kanban.enabled === false || kanban.dispatch_in_gateway !== undefined) continue;
     warnings.push(

@@ -1,6 +1,6 @@
 import { lstatSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { isValidProfileName } from '../hermes/index.js';
+import { isValidProfileName, PROFILE_TOMBSTONES_DIR, RESERVED_PROFILE_NAMES } from '../hermes/index.js';
 import { profileTrustProblem } from '../trust/index.js';
 import { escapeControl } from '../util/index.js';
 
@@ -8,8 +8,10 @@ export interface ProfileLocation {
   name: string;
   /** The profile's folder: HERMES_HOME for its gateway. */
   home: string;
-  /** Its config.yaml. */
+  /** Its config.yaml (which need not exist). */
   config: string;
+  /** Whether config.yaml is there: Hermes runs a profile without one on its defaults. */
+  hasConfig: boolean;
 }
 
 export interface Discovery {
@@ -25,9 +27,12 @@ export interface Discovery {
 /** Hermes's rule for a profile name, as a message. */
 export const PROFILE_NAME_RULE = 'lowercase letters, digits, "-" and "_"; at most 64; not starting with "-" or "_"';
 
+const RESERVED_RULE = `Hermes reserves ${[...RESERVED_PROFILE_NAMES].join(', ')} and its -p refuses them, so the gateway would exit at every start`;
+
 /**
- * Finds profiles the way Hermes lays them out: `default` is `<hermes_home>/config.yaml` when present;
- * named ones are `<profiles_dir>/<name>/config.yaml`.
+ * Finds profiles the way Hermes lays them out: `default` is `<hermes_home>` when its config.yaml is
+ * present; every other folder under `<hermes_home>/profiles` with a valid name is one, config.yaml or
+ * not, unless Hermes marked it deleted (`profiles/.deleted/<name>`).
  */
 export function discoverProfiles(hermesHome: string, profilesDir: string): Discovery {
   const profiles: ProfileLocation[] = [];
@@ -37,10 +42,10 @@ export function discoverProfiles(hermesHome: string, profilesDir: string): Disco
   const found = (location: ProfileLocation) => {
     const problem = profileTrustProblem(location.home, location.config);
     if (problem === null) profiles.push(location);
-    else untrusted.push({ name: location.name, config: location.config, problem });
+    else untrusted.push({ name: location.name, config: location.hasConfig ? location.config : location.home, problem });
   };
   const defaultConfig = path.join(hermesHome, 'config.yaml');
-  if (isPresent(defaultConfig)) found({ name: 'default', home: hermesHome, config: defaultConfig });
+  if (isPresent(defaultConfig)) found({ name: 'default', home: hermesHome, config: defaultConfig, hasConfig: true });
 
   let entries: string[];
   try {
@@ -53,33 +58,33 @@ export function discoverProfiles(hermesHome: string, profilesDir: string): Disco
   }
   for (const entry of entries) {
     const home = path.join(profilesDir, entry);
-    if (!isDirectory(home)) continue;
+    // Hidden folders (the tombstones' among them) are Hermes's bookkeeping, never profiles.
+    if (entry.startsWith('.') || !isDirectory(home)) continue;
     // A folder name is anything the file system allows, newlines and escape sequences included.
     const shown = escapeControl(home);
-    if (!isValidProfileName(entry)) {
-      // One with a config.yaml is a profile meant to run, under a name Hermes refuses; a hidden folder never is.
-      if (!entry.startsWith('.') && isPresent(path.join(home, 'config.yaml'))) {
-        invalid.push({ entry: shown, reason: `folder name "${escapeControl(entry)}" is not a valid Hermes profile name (${PROFILE_NAME_RULE}); rename the folder` });
-      } else {
-        skipped.push({ entry: shown, reason: `not a valid profile name (${PROFILE_NAME_RULE})` });
-      }
-      continue;
-    }
-    if (entry === 'default') {
-      skipped.push({ entry: shown, reason: 'the name "default" is reserved for <hermes_home>/config.yaml' });
-      continue;
-    }
     const config = path.join(home, 'config.yaml');
-    if (!isPresent(config)) {
-      skipped.push({ entry: shown, reason: 'no config.yaml' });
+    const hasConfig = isPresent(config);
+    if (!isValidProfileName(entry)) {
+      // One with a config.yaml is a profile meant to run, under a name Hermes refuses.
+      if (hasConfig) invalid.push({ entry: shown, reason: `folder name "${escapeControl(entry)}" is not a valid Hermes profile name (${PROFILE_NAME_RULE}); rename the folder` });
+      else skipped.push({ entry: shown, reason: `not a valid profile name (${PROFILE_NAME_RULE})` });
       continue;
     }
-    found({ name: entry, home, config });
+    const tombstone = path.join(profilesDir, PROFILE_TOMBSTONES_DIR, entry);
+    if (isPresent(tombstone)) {
+      skipped.push({ entry: shown, reason: `deleted in Hermes (tombstone ${escapeControl(tombstone)}); not run` });
+      continue;
+    }
+    if (RESERVED_PROFILE_NAMES.has(entry)) {
+      invalid.push({ entry: shown, reason: `profile name "${entry}" is reserved (${RESERVED_RULE}); rename or remove the folder` });
+      continue;
+    }
+    found({ name: entry, home, config, hasConfig });
   }
   return { profiles, skipped, invalid, untrusted };
 }
 
-/** Whether a config file is there at all: a dangling symlink is, and fails to read with its own error. */
+/** Whether a file is there at all: a dangling symlink is, and fails to read with its own error. */
 function isPresent(file: string): boolean {
   try {
     lstatSync(file);
