@@ -325,11 +325,9 @@ test('a hook running when the supervisor is SIGKILLed is stopped by the next sta
   fleet.profile('crashy', {});
   const first = supervise(t, fleet.configFile);
   const old = await until('the first hook', () => logLines(log)[0]?.pid);
-  t.deepEqual(
-    readGroups(fleet.stateDir).filter((record) => record.kind === 'hook').map((record) => record.pid),
-    [old],
-    'the running hook is recorded',
-  );
+  // The record is written once the spawn is reported, which may come after the hook's first line.
+  const recordedHooks = () => readGroups(fleet.stateDir).filter((record) => record.kind === 'hook').map((record) => record.pid);
+  t.deepEqual(await poll(recordedHooks, (pids) => pids.length > 0), [old], 'the running hook is recorded');
   await killSupervisor(t, first, old);
 
   supervise(t, fleet.configFile);

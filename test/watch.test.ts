@@ -7,6 +7,7 @@ import { ofType } from './helpers/events.js';
 import { fixture, python } from './helpers/fixture.js';
 import { startFleet } from './helpers/fleet.js';
 import { makeFleetDir } from './helpers/fleetDir.js';
+import { until } from './helpers/wait.js';
 
 test('the nearest existing ancestor of a missing folder', (t) => {
   const fleet = makeFleetDir(t);
@@ -19,17 +20,20 @@ test('boards under folders that do not exist at start are watched by file events
   const dir = makeFleetDir(t, 'hs-watch-');
   // Two levels missing: the supervisor has to follow the folders down as they are created.
   const hermesHome = path.join(dir.root, 'later', 'hermes');
+  // No profiles: they would live under the missing hermes_home too (Hermes finds them only there).
   const fleet = await startFleet(t, {
     dir,
     gateway: [python, fixture, '--mode', 'idle', '--profile', '{profile}'],
     config: {
       hermes_home: hermesHome,
-      profiles_dir: path.join(dir.hermesHome, 'profiles'),
       // A poll this slow never fires during the test: whatever is seen is seen by the watch.
       health: { poll_interval: '5m' },
     },
-    profiles: { idler: { grant: false } },
+    profiles: {},
+    ready: false,
   });
+  // check answers once the start is past its boards, and so the watch is up.
+  await until('the start to finish', async () => (await fleet.cli('check')).code === 0);
   const waitForEvent = async (predicate: (event: Record<string, unknown>) => boolean) =>
     (await fleet.waitForEvent((events) => events.some(predicate))).find(predicate)!;
 
