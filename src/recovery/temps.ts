@@ -8,7 +8,7 @@ interface Named {
   folder?: boolean;
 }
 
-/** Atomic writes in the state dir: `<file>.json.<pid>.tmp`. */
+/** Atomic writes in the state dir (replacePrivateFile in src/trust): `<file>.json.<pid>.tmp`. */
 const STATE_TEMP: Named = { pattern: /^.+\.json\.(\d+)\.tmp$/ };
 /** The control socket's bind folder, `.ctl<pid>-XXXXXX` (see control/socketfile.ts). */
 const SOCKET_TEMP: Named = { pattern: /^\.ctl(\d+)-[A-Za-z0-9]{6}$/, folder: true };

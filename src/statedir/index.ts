@@ -11,7 +11,6 @@ export {
   logsDir,
   quarantineDir,
   recordsFile,
-  tempFile,
 } from './layout.js';
 export { checkStateDir, ensureStateDir, stateDirUsable } from './check.js';
 export { lockStateDir, StateDirLockedError, type InstanceLock } from './lock.js';

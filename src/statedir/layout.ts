@@ -36,6 +36,3 @@ export const lockFile = (stateDir: string): string => path.join(stateDir, 'super
 
 /** The record of the running supervisor: pid, start time, config and socket. */
 export const instanceFile = (stateDir: string): string => path.join(stateDir, 'supervisor.json');
-
-/** The temp file a process writes before renaming it over `file`, so readers see all or nothing. */
-export const tempFile = (file: string, pid: number): string => `${file}.${pid}.tmp`;
