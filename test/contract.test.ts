@@ -4,6 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import test from 'ava';
 import { ofType, readEventFile } from './helpers/events.js';
 import { brisk, startFleet } from './helpers/fleet.js';
+import { fixture } from './helpers/fixture.js';
 import { makeFleetDir } from './helpers/fleetDir.js';
 import { tempDir } from './helpers/tempDir.js';
 import { clearPlannedStop, PLANNED_STOP_MARKER, writePlannedStop } from '../src/hermes/index.js';
@@ -174,11 +175,43 @@ test('a command that writes no state file is ready after ready_after; ready_from
     profiles: { slow: { mode: 'idle', args: ['--startup-delay-ms', '60000'] } },
   });
   t.like(ofType(fleet.events(), 'gateway.ready', 'slow')[0], { from: 'timer' });
-  const plain = await startFleet(t, {
+});
+
+test('a profile sets its own ready_from; under state_file a command that writes no state file waits and says so', async (t) => {
+  const sleeper = () => ['python3', '-c', 'import time; time.sleep(600)'];
+  const fleet = await startFleet(t, {
     config: brisk({ restart: { ready_after: '300ms' } }),
-    profiles: { plain: { command: () => ['python3', '-c', 'import time; time.sleep(600)'] } },
+    profiles: {
+      plain: { command: sleeper, config: { supervisor: { ready_from: 'timer' } } },
+      silent: { command: sleeper, config: { supervisor: { ready_from: 'state_file' } } },
+    },
+    ready: false,
   });
-  t.like(ofType(plain.events(), 'gateway.ready', 'plain')[0], { from: 'timer' });
+  const events = await fleet.waitForEvent((all) => ofType(all, 'gateway.ready', 'plain').length === 1 && ofType(all, 'gateway.waiting', 'silent').length === 1);
+  t.like(ofType(events, 'gateway.ready', 'plain')[0], { from: 'timer' });
+  t.like(ofType(events, 'gateway.waiting', 'silent')[0], { state_file: path.join(fleet.hermesHome, 'profiles', 'silent', 'gateway_state.json') });
+  t.regex(String(ofType(events, 'gateway.waiting', 'silent')[0]!.note), /ready_from: timer/);
+  t.deepEqual(ofType(fleet.events(), 'gateway.ready', 'silent'), [], 'never ready without its state file');
+});
+
+test('a gateway slower to write its first state file than ready_after, on a fresh home, is ready only once it says running', async (t) => {
+  // Hermes's imports alone can outlast ready_after on a busy host: nothing is written before they finish.
+  const dir = makeFleetDir(t);
+  const logs = path.join(dir.root, 'gateway-logs');
+  const fleet = await startFleet(t, {
+    dir,
+    config: brisk({ restart: { ready_after: '300ms' } }),
+    profiles: {
+      slow: {
+        command: () => ['/bin/sh', '-c', 'sleep 1.5; exec "$0" "$@"', 'python3', fixture, '--profile', 'slow', '--log', path.join(logs, 'slow.jsonl'), '--mode', 'idle'],
+      },
+    },
+  });
+  const events = fleet.events();
+  t.like(ofType(events, 'gateway.ready', 'slow')[0], { from: 'state_file' });
+  t.is(ofType(events, 'gateway.waiting', 'slow').length, 1, 'it said it was waiting at ready_after');
+  const running = readEventFile(path.join(logs, 'slow.jsonl')).find((line) => line.event === 'state' && line.state === 'running');
+  t.true((running!.ts_ms as number) <= (ofType(events, 'gateway.ready', 'slow')[0]!.ts_ms as number));
 });
 
 test("a wave restarts each gateway only after the one before says running in its state file", async (t) => {

@@ -20,7 +20,7 @@ import {
 } from '../src/board/holders.js';
 import { python } from './helpers/fixture.js';
 import { brisk, startFleet } from './helpers/fleet.js';
-import { killAll } from './helpers/proc.js';
+import { ownProcesses } from './helpers/proc.js';
 import { tempDir } from './helpers/tempDir.js';
 
 // A stand-in for a gateway: holds a board open in WAL mode the way Hermes's stdlib sqlite3 does.
@@ -92,13 +92,10 @@ async function startHolder(t: ExecutionContext, dir: string, args: string[]): Pr
   if (!fs.existsSync(script)) fs.writeFileSync(script, HOLDER_PY);
   const child = spawn('python3', [script, ...args], { detached: true, stdio: ['ignore', 'pipe', 'inherit'] });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const leader = child.pid!;
-  let holder = 0;
-  t.teardown(async () => {
-    killAll(holder !== 0 ? [-leader, holder] : [-leader]);
-    await exited;
-  });
-  holder = await readyPid(child);
+  t.teardown(() => exited);
+  const own = ownProcesses(t);
+  const leader = own(child.pid!, { group: true });
+  const holder = own(await readyPid(child));
   return { leader, holder };
 }
 
@@ -319,7 +316,7 @@ test('pids that vanished read as empty, never as errors', async (t) => {
 
   // Processes appearing and exiting all through the scan: the audit still completes and finds the holder.
   const churn = spawn('sh', ['-c', 'while :; do /bin/true; done'], { detached: true, stdio: 'ignore' });
-  t.teardown(() => killAll([-churn.pid!]));
+  ownProcesses(t)(churn.pid!, { group: true });
   for (let i = 0; i < 20; i++) {
     const foreign = findForeignHolders(targets, new Set([process.pid]));
     t.true(foreign.some((h) => h.pid === gw.holder));

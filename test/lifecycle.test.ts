@@ -74,6 +74,6 @@ test("readiness from the state file: only the gateway's own running counts; the 
   t.is(stateVerdict({ state: 'running', pid: null }, ours), 'none');
   t.is(stateVerdict(null, ours), 'none');
   t.true(readyAtTimer('timer', true));
-  t.true(readyAtTimer('state_file', false));
-  t.false(readyAtTimer('state_file', true));
+  t.true(readyAtTimer('state_file', false), 'no home to look in: the timer stands in');
+  t.false(readyAtTimer('state_file', true), 'a home: only the state file makes the gateway ready');
 });

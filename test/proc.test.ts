@@ -1,19 +1,14 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import test, { type ExecutionContext } from 'ava';
+import test from 'ava';
 import { readProcStat } from '../src/board/proc.js';
 import { STATE_DIR_MARK } from '../src/hermes/index.js';
 import { KIND_MARK, liveGroupMembers, markedGroupKind, PGID_MARK, runProcess, startProcess } from '../src/proc/index.js';
-import { killAll } from './helpers/proc.js';
+import { ownProcesses } from './helpers/proc.js';
 import { tempDir } from './helpers/tempDir.js';
 import { until } from './helpers/wait.js';
 
 const env = (): Record<string, string> => Object.fromEntries(Object.entries(process.env).filter((entry): entry is [string, string] => entry[1] !== undefined));
-
-/** Kills a pid a test started outside any group the runner ends, if it still runs. */
-function killAfter(t: ExecutionContext, pid: () => number | undefined) {
-  t.teardown(() => killAll([pid()].filter((target) => target !== undefined)));
-}
 
 const running = (pid: number) => {
   const state = readProcStat(pid)?.state;
@@ -62,11 +57,10 @@ test('the string given as stdin is what the child reads', async (t) => {
 test('a leader that exits while a setsid descendant holds its stdout resolves without waiting for the pipe', async (t) => {
   const dir = tempDir(t, 'hermes-proc-');
   const pidFile = path.join(dir, 'descendant.pid');
-  let descendant: number | undefined;
-  killAfter(t, () => descendant);
+  const own = ownProcesses(t);
   const script = withSetsidSleeper('print("started", flush=True)');
   const result = await runProcess(['python3', '-c', script, pidFile], { env: env(), capture: { keep: 'head', limit: 100 }, graceMs: 1000 });
-  descendant = await readPidFile(pidFile);
+  const descendant = own(await readPidFile(pidFile));
   t.like(result, { code: 0, ended: 'exited', stdout: 'started\n' });
   t.true(running(descendant), 'the descendant still holds the pipe when the result is in');
   t.not(readProcStat(descendant)?.pgrp, result.pid, 'it runs outside the leader group');
@@ -129,12 +123,11 @@ test('a missing program is an error naming it, not an exception', async (t) => {
 test('a marked group names its kind and own pgid; a setsid descendant with the inherited marks is not taken for it', async (t) => {
   const dir = tempDir(t, 'hermes-proc-');
   const pidFile = path.join(dir, 'worker.pid');
-  let worker: number | undefined;
-  killAfter(t, () => worker);
+  const own = ownProcesses(t);
   const script = withSetsidSleeper('time.sleep(600)');
   const started = startProcess(['python3', '-c', script, pidFile], { env: env(), graceMs: 1000, mark: { stateDir: dir, kind: 'hook' } });
   t.teardown(() => void started.stop());
-  worker = await readPidFile(pidFile);
+  const worker = own(await readPidFile(pidFile));
   const leader = started.pid!;
   t.is(markedGroupKind(leader, leader, dir), 'hook');
   t.is(markedGroupKind(leader, leader, `${dir}-other`), null, 'another state dir does not claim it');

@@ -24,7 +24,7 @@ import { readEventFile } from './helpers/events.js';
 import { python } from './helpers/fixture.js';
 import { supervise } from './helpers/fleet.js';
 import { makeFleetDir, type FleetDir } from './helpers/fleetDir.js';
-import { killAll } from './helpers/proc.js';
+import { ownProcesses } from './helpers/proc.js';
 import { tempDir } from './helpers/tempDir.js';
 import { poll, until } from './helpers/wait.js';
 
@@ -399,13 +399,14 @@ test('a kanban worker outlives its gateway: neither the recovery after a SIGKILL
       ? fs.readFileSync(log, 'utf8').split('\n').filter(Boolean).map((line) => line.split(' ').map(Number) as [number, number, number])
       : [];
   // Workers and strays run outside the fleet folder's command lines: the fleet's teardown does not see them.
-  t.teardown(() => killAll(spawned().flat()));
+  const own = ownProcesses(t);
+  const ownAll = (pids: [number, number, number]) => (pids.forEach((pid) => own(pid)), pids);
   const first = supervise(t, fleet.configFile);
-  const [gateway1, worker1] = await until('the first gateway', () => spawned()[0]);
+  const [gateway1, worker1] = await until('the first gateway', () => spawned()[0] && ownAll(spawned()[0]!));
   await killSupervisor(t, first, worker1);
 
   const second = supervise(t, fleet.configFile);
-  const [gateway2, worker2, stray2] = await until('the second gateway', () => spawned()[1]);
+  const [gateway2, worker2, stray2] = await until('the second gateway', () => spawned()[1] && ownAll(spawned()[1]!));
   t.false(isRunning(gateway1), 'the recovery stopped the old gateway');
   t.true(isRunning(worker1), 'and left its worker running');
 

@@ -14,7 +14,7 @@ import { python } from './helpers/fixture.js';
 import { supervise } from './helpers/fleet.js';
 import { makeFleetDir, type FleetDir } from './helpers/fleetDir.js';
 import { cliPath } from './helpers/paths.js';
-import { killAll, pidsWithMarker } from './helpers/proc.js';
+import { killAll, ownProcesses, pidsWithMarker } from './helpers/proc.js';
 import { until } from './helpers/wait.js';
 
 const NOBODY = 65534;
@@ -265,7 +265,7 @@ test('a start on a full state dir reaps the gateways a killed supervisor left, t
   fs.mkdirSync(stateDir, { mode: 0o700 });
   fleet.config({ gateway, state_dir: stateDir, restart: { stop_timeout: '2s' } });
   const leftover = spawn('python3', ['-c', 'import time; time.sleep(600)'], { detached: true, stdio: 'ignore' });
-  t.teardown(() => killAll([-leftover.pid!]));
+  ownProcesses(t)(leftover.pid!, { group: true });
   const startTime = await until('the leftover to start', () => processStartTime(leftover.pid!) ?? undefined);
   recordGateway(stateDir, { profile: 'alpha', pid: leftover.pid!, pgid: leftover.pid!, startTime });
   // The lock file is there from the killed supervisor's run.

@@ -8,7 +8,7 @@ import { PGID_MARK } from '../src/proc/index.js';
 import type { StatusReport } from '../src/control/index.js';
 import { startFleet } from './helpers/fleet.js';
 import { python } from './helpers/fixture.js';
-import { killAll } from './helpers/proc.js';
+import { ownProcesses } from './helpers/proc.js';
 import { until } from './helpers/wait.js';
 
 const STATE = '/srv/hermes-supervisor';
@@ -96,7 +96,9 @@ test('scanWorkers finds a live marked process in /proc and skips one of another 
   const state = `/tmp/workers-scan-${process.pid}`;
   const ours = start(state, 'scan-1');
   const theirs = start(`${state}-other`, 'scan-2');
-  t.teardown(() => killAll([ours.pid!, theirs.pid!]));
+  const own = ownProcesses(t);
+  own(ours.pid!);
+  own(theirs.pid!);
   const found = await until('the marked process in /proc', () => {
     const workers = scanWorkers(state);
     return workers.length > 0 && workers;
@@ -140,15 +142,14 @@ test('status lists a gateway\'s kanban worker under its board, and still does af
     board: true,
     profiles: { alpha: { args: ['--mode', 'idle', '--interval-ms', '50'], config: { kanban: { enabled: true, dispatch_in_gateway: true } } } },
   });
-  const workers: number[] = [];
   // Workers outlive their gateway on purpose: nothing else stops them.
-  t.teardown(() => killAll(workers));
+  const own = ownProcesses(t);
   const status = async (): Promise<StatusReport> => JSON.parse((await fleet.cli('status', '--json')).stdout) as StatusReport;
   const gateway = (report: StatusReport) => report.profiles.find((profile) => profile.name === 'alpha')?.pid ?? null;
 
   requestFixture(path.join(fleet.hermesHome, 'profiles', 'alpha'), 'worker job-1');
   const worker = await until('the worker spawn in the gateway log', () => spawnedWorker(path.join(fleet.logsDir, 'alpha.jsonl')));
-  workers.push(worker);
+  own(worker);
 
   const before = await until('the worker in status', async () => {
     const report = await status();

@@ -1,4 +1,4 @@
-import { mkdirSync, statSync } from 'node:fs';
+import { mkdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 
@@ -8,6 +8,7 @@ import Database from 'better-sqlite3';
  * never touches the board. When granted it writes a row every tick, either holding one connection for
  * its whole life (`--mode hold`, as a dispatcher or the dashboard does: such a gateway goes on writing
  * into a replaced file until it is fenced) or opening and closing the board each tick (`--mode tick`).
+ * Like Hermes, it says it is running in `gateway_state.json` in its home once it is set up.
  */
 const profile = argument('--profile') ?? path.basename(process.env.HERMES_HOME ?? 'unknown');
 const tickMs = Number(argument('--tick-ms') ?? 2000);
@@ -71,6 +72,15 @@ function holdLoop(): void {
   process.on('exit', () => db.close());
 }
 
+/** Hermes's readiness signal: `gateway_state.json` in HERMES_HOME, replaced whole. */
+function publishRunning(): void {
+  const home = process.env.HERMES_HOME;
+  if (home === undefined) return;
+  const file = path.join(home, 'gateway_state.json');
+  writeFileSync(`${file}.tmp`, JSON.stringify({ pid: process.pid, gateway_state: 'running', updated_at: new Date().toISOString() }));
+  renameSync(`${file}.tmp`, file);
+}
+
 // The demo's kanban.init_command: set the board up and exit.
 if (process.argv.includes('--init')) {
   openBoard().db.close();
@@ -91,3 +101,4 @@ if (dispatch || notify) {
   console.log(`kanban denied: running without the board (HERMES_KANBAN_HOME=${kanbanHome})`);
   setInterval(() => undefined, 60_000);
 }
+publishRunning();

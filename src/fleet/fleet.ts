@@ -96,7 +96,6 @@ export function timingsOf(plan: FleetPlan): GatewayTimings {
   return {
     stopTimeoutMs: restart.stop_timeout,
     readyAfterMs: restart.ready_after,
-    readyFrom: restart.ready_from,
     crash: {
       initialMs: restart.backoff.initial,
       maxMs: restart.backoff.max,

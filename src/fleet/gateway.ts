@@ -1,6 +1,6 @@
 import type { EventLog } from '../events/index.js';
 import { processStartTime } from '../board/proc.js';
-import { clearPlannedStop, ENV, STATE_DIR_MARK, WORKER_ENV, writePlannedStop } from '../hermes/index.js';
+import { clearPlannedStop, ENV, gatewayStatePath, STATE_DIR_MARK, WORKER_ENV, writePlannedStop } from '../hermes/index.js';
 import { gatewayProcessEnv, type PlannedProfile } from '../plan/index.js';
 import { escapedDescendants, killEscaped, startProcess, type Escaped, type ProcessResult, type RunningProcess } from '../proc/index.js';
 import { decideAfterCrash, emptyHistory, type CrashDecision, type CrashHistory, type CrashPolicy } from './backoff.js';
@@ -16,7 +16,6 @@ export const WORKER_MARK = WORKER_ENV.task;
 export interface GatewayTimings {
   stopTimeoutMs: number;
   readyAfterMs: number;
-  readyFrom: ReadyFrom;
   crash: CrashPolicy;
 }
 
@@ -225,10 +224,19 @@ export class Gateway {
       this.readiness = watchReadiness({
         home: this.plan.env[ENV.home],
         leader: pid,
-        from: this.timings.readyFrom,
+        from: this.plan.ready_from,
         readyAfterMs: this.timings.readyAfterMs,
         ready: (readyFrom) => {
           if (this.child === child) this.dispatch('ready', { readyFrom });
+        },
+        noStateFile: () => {
+          if (this.child !== child) return;
+          this.events.emit('gateway.waiting', {
+            profile: this.name,
+            pid,
+            state_file: gatewayStatePath(this.plan.env[ENV.home]!),
+            note: 'no gateway_state.json yet; still waiting for it to say running (set restart.ready_from: timer for a command that writes none)',
+          });
         },
       });
     }

@@ -19,12 +19,12 @@ export function stateVerdict(record: GatewayStateRecord | null, isOurs: (pid: nu
 }
 
 /**
- * The rule at `ready_after`: with `timer` the gateway is ready; with `state_file` it is ready only if
- * its home holds no state file at all (a command that writes none: the timer stands in). A home with a
- * state file, its own or a previous run's, waits for its own to say `running`.
+ * The rule at `ready_after`: with `timer` the gateway is ready. With `state_file` only its own state
+ * file saying `running` makes it ready, however slowly Hermes starts (its imports alone can take longer
+ * than `ready_after` on a busy host); the timer stands in only when there is no home to look in.
  */
-export function readyAtTimer(from: ReadyFrom, homeHasStateFile: boolean): boolean {
-  return from === 'timer' || !homeHasStateFile;
+export function readyAtTimer(from: ReadyFrom, hasHome: boolean): boolean {
+  return from === 'timer' || !hasHome;
 }
 
 /** The pid in the state file is the gateway's: its leader, or a process in its group (a wrapper's child). */
@@ -39,6 +39,8 @@ export interface ReadinessOptions {
   readyAfterMs: number;
   /** Called once, with where readiness came from. */
   ready: (from: ReadyFrom) => void;
+  /** Called once at `ready_after` when a gateway that should write a state file has written none yet. */
+  noStateFile?: () => void;
 }
 
 /** Watches a starting gateway until it is ready; `stop` ends the watch (an exit, a stop). */
@@ -59,7 +61,8 @@ export function watchReadiness(options: ReadinessOptions): { stop(): void } {
         }, STATE_POLL_MS)
       : undefined;
   const timer = setTimeout(() => {
-    if (readyAtTimer(from, home !== undefined && gatewayStateStamp(home) !== null)) finish('timer');
+    if (readyAtTimer(from, home !== undefined)) finish('timer');
+    else if (stamp === null && gatewayStateStamp(home!) === null) options.noStateFile?.();
   }, options.readyAfterMs);
   const stop = () => {
     clearInterval(poll);

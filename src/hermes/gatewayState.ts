@@ -9,11 +9,13 @@ export interface GatewayStateRecord {
   pid: number | null;
 }
 
+export const gatewayStatePath = (home: string): string => path.join(home, GATEWAY_STATE_FILE);
+
 /** What a gateway's state file says, or null while there is none (or only half of one) to read. */
 export function readGatewayState(home: string): GatewayStateRecord | null {
   let record: unknown;
   try {
-    record = JSON.parse(readFileSync(path.join(home, GATEWAY_STATE_FILE), 'utf8'));
+    record = JSON.parse(readFileSync(gatewayStatePath(home), 'utf8'));
   } catch {
     return null;
   }
@@ -28,7 +30,7 @@ export function readGatewayState(home: string): GatewayStateRecord | null {
 /** The file's change stamp (mtime and size), so a poll reads it only when it changed; null when absent. */
 export function gatewayStateStamp(home: string): string | null {
   try {
-    const stat = statSync(path.join(home, GATEWAY_STATE_FILE));
+    const stat = statSync(gatewayStatePath(home));
     return `${stat.mtimeMs}:${stat.size}:${stat.ino}`;
   } catch {
     return null;

@@ -22,6 +22,8 @@ export interface PlannedProfile {
   grant_reason: GrantReason;
   dispatch: boolean;
   command: string[];
+  /** Where readiness comes from: the profile's `supervisor.ready_from`, else `restart.ready_from`. */
+  ready_from: 'state_file' | 'timer';
   /** The variables the supervisor sets for this gateway. */
   env: Record<string, string>;
   cwd: string;
@@ -92,6 +94,7 @@ function planProfile(config: SupervisorConfig, profile: Profile): PlannedProfile
     grant_reason: grant.reason,
     dispatch: grant.dispatch,
     command: substituteProfile(supervisor.command ?? config.gateway.command, profile.name),
+    ready_from: supervisor.ready_from ?? config.restart.ready_from,
     env: gatewayEnv({
       grant,
       profileHome: profile.home,

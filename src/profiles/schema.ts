@@ -28,9 +28,10 @@ export const profileSchema = z.looseObject({
       command: argv.optional(),
       env: envMap.prefault({}),
       priority: z.number({ error: 'expected a whole number' }).int('expected a whole number').default(100),
+      ready_from: z.enum(['state_file', 'timer'], { error: 'expected "state_file" or "timer"' }).optional(),
     }, { error: 'expected a mapping' })
     .nullish()
-    .transform((value) => value ?? { enabled: true, env: {}, priority: 100, command: undefined }),
+    .transform((value) => value ?? { enabled: true, env: {}, priority: 100, command: undefined, ready_from: undefined }),
 }, { error: 'expected a mapping at the top of the profile config' });
 
 export type ProfileSettings = z.output<typeof profileSchema>;

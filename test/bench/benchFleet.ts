@@ -79,7 +79,8 @@ export async function startBenchFleet(options: BenchFleetOptions): Promise<Bench
       path.join(profileDirs[name]!, 'config.yaml'),
       stringify({
         kanban: { enabled: true, dispatch_in_gateway: false },
-        supervisor: { command: profile.command ?? [python, ...fixtureArgs(name, profile, logsDir)] },
+        // A command of its own (e.g. `sleep`) writes no state file: it is ready by the timer.
+        supervisor: profile.command ? { command: profile.command, ready_from: 'timer' } : { command: [python, ...fixtureArgs(name, profile, logsDir)] },
       }),
     );
   }

@@ -5,7 +5,7 @@ import { initBoard } from './board.js';
 import { runCli, startSupervisor, type CliResult, type RunningSupervisor } from './cli.js';
 import { ofType, type Events } from './events.js';
 import { fixture, gatewayArgs, python } from './fixture.js';
-import { makeFleetDir, type FleetDir } from './fleetDir.js';
+import { makeFleetDir, writesStateFile, type FleetDir } from './fleetDir.js';
 import { readGatewayLog, type GatewayEvent, type GatewayMode } from './gatewayLog.js';
 import { killAll, pidsWithMarker } from './proc.js';
 import type { Scope } from './scope.js';
@@ -100,10 +100,12 @@ function profileConfig(name: string, spec: ProfileSpec, board: string, logsDir: 
   ];
   const command = spec.command?.(board) ?? (usesFixture ? fixtureCommand() : undefined);
   const { supervisor, ...rest } = spec.config ?? {};
+  // A command of the test's own writes no state file: it is ready by the timer.
+  const readyFrom = command !== undefined && !writesStateFile(command) ? { ready_from: 'timer' } : {};
   return {
     ...(spec.grant === undefined ? {} : { kanban: spec.grant ? { enabled: true, dispatch_in_gateway: false } : { enabled: false } }),
     ...rest,
-    ...(command === undefined && supervisor === undefined ? {} : { supervisor: { ...(supervisor as object), ...(command && { command }) } }),
+    ...(command === undefined && supervisor === undefined ? {} : { supervisor: { ...readyFrom, ...(supervisor as object), ...(command && { command }) } }),
   };
 }
 

@@ -20,6 +20,20 @@ export interface FleetDir {
   events(): Events;
 }
 
+/** Whether a command runs the Hermes-like fixture, which writes gateway_state.json as Hermes does. */
+export const writesStateFile = (command: unknown): boolean => Array.isArray(command) && command.some((arg) => String(arg).includes('hermes_gateway.py'));
+
+/**
+ * A gateway command that is not the fixture writes no state file: such a config says
+ * `ready_from: timer`, as an operator's would, unless the test chose otherwise.
+ */
+function withReadyFrom(config: Record<string, unknown>): Record<string, unknown> {
+  const gateway = config.gateway as { command?: unknown } | undefined;
+  const restart = (config.restart ?? {}) as Record<string, unknown>;
+  if (gateway?.command === undefined || writesStateFile(gateway.command) || 'ready_from' in restart) return config;
+  return { ...config, restart: { ...restart, ready_from: 'timer' } };
+}
+
 /** A throw-away Hermes home with profiles and a supervisor config, removed after the test. */
 export function makeFleetDir(t: Scope, prefix = 'hs-'): FleetDir {
   const root = tempDir(t, prefix);
@@ -40,7 +54,7 @@ export function makeFleetDir(t: Scope, prefix = 'hs-'): FleetDir {
       return file;
     },
     config(config) {
-      writeFileSync(configFile, stringify({ hermes_home: hermesHome, state_dir: stateDir, ...config }));
+      writeFileSync(configFile, stringify({ hermes_home: hermesHome, state_dir: stateDir, ...withReadyFrom(config) }));
       return configFile;
     },
     script(name, text) {
