@@ -57,9 +57,10 @@ export const supervisorSchema = z.strictObject({
     .prefault({}),
   health: z
     .strictObject({
-      poll_interval: duration.prefault('1s'),
+      poll_interval: duration.prefault('2s'),
       watch: bool.default(true),
       integrity_interval: duration.prefault('10m'),
+      audit_interval: duration.prefault('60s'),
     })
     .prefault({}),
   hooks: z

@@ -35,6 +35,9 @@ const PROBE_ATTEMPTS = 2;
 
 const OPERATOR_NOTE = 'granted gateways stay stopped until an operator fixes the board and runs `hermes-supervisor restart --all`';
 
+/** How often WAL sizes are compared with `kanban.wal_limit` (at the poll after it): a WAL grows by megabytes, not per second. */
+const WAL_LOOK_MS = 5000;
+
 export interface IntegrityReport {
   board: string;
   probe: ProbeResult;
@@ -70,10 +73,15 @@ export class BoardCare {
     return this.deps.steward.boards;
   }
 
-  /** Periodic work: quick_check every integrity_interval, the WAL size every poll_interval. */
+  /** Periodic work: quick_check every integrity_interval, the WAL size on the first poll after every WAL_LOOK_MS. */
   start(): void {
     this.timers.push(setInterval(() => this.probeInBackground(this.boards.values()), this.config.health.integrity_interval));
-    this.timers.push(setInterval(() => this.checkpointAll(), this.config.health.poll_interval));
+    let walLookedAt = Date.now();
+    this.deps.steward.onPoll(() => {
+      if (this.timers.length === 0 || Date.now() - walLookedAt < WAL_LOOK_MS) return;
+      walLookedAt = Date.now();
+      this.checkpointAll();
+    });
     // A board that appears while running is probed at once, not first at the next interval.
     this.unsubscribe = this.deps.events.subscribe((event) => {
       if (event.type !== 'board.new' || typeof event.board !== 'string') return;

@@ -11,6 +11,7 @@ import {
   holderTargets,
   oldSidecars,
   readBoardIdentities,
+  readIdentity,
   readProcStat,
   rememberFiles,
   type BoardIdentities,
@@ -46,6 +47,12 @@ export interface AuditSummary {
 /** A board missing this long after its file vanished is gone; back sooner, it was swapped. */
 const GONE_GRACE_MS = 1000;
 
+/** After anything happens to a gateway or a board, the poll audits holders this many times in a row. */
+const AUDIT_SETTLE_POLLS = 10;
+
+/** Events after which holders may change: a process spawned or became ready, a board changed, a reload. */
+const STIRS_HOLDERS = /^(gateway\.(spawn|ready)|board\.(swap|new|gone|rebuilt|install)|wave\.done|supervisor\.reload)$/;
+
 const idOf = (identity: Identity | null) => (identity ? { dev: identity.dev, ino: identity.ino } : null);
 
 /**
@@ -59,6 +66,11 @@ export class BoardSteward {
   private watcher: BoardWatcher | null = null;
   private readonly reported = new Set<string>();
   private stopped = false;
+  /** The poll audits holders until then (something just happened), else every `health.audit_interval`. */
+  private auditsUntil = 0;
+  private lastAuditMs = 0;
+  private unsubscribe: () => void = () => undefined;
+  private readonly pollListeners: Array<() => void> = [];
 
   constructor(private readonly deps: StewardDeps) {}
 
@@ -83,6 +95,11 @@ export class BoardSteward {
     }
   }
 
+  /** Runs `listener` after every poll: periodic board work rides on the poll's wake-up instead of a timer of its own. */
+  onPoll(listener: () => void): void {
+    this.pollListeners.push(listener);
+  }
+
   /** Each board's generation now, by slug. */
   generations(): Map<string, number> {
     return new Map([...this.boards.values()].map((record) => [record.slug, record.generation]));
@@ -104,6 +121,10 @@ export class BoardSteward {
   async start(): Promise<void> {
     for (const spec of this.deps.plan.boards) this.adopt(spec, false);
     const { config } = this;
+    this.stirred();
+    this.unsubscribe = this.deps.events.subscribe((event) => {
+      if (STIRS_HOLDERS.test(event.type)) this.stirred();
+    });
     this.watcher = new BoardWatcher({
       folders: watchedFolders(config),
       pollIntervalMs: config.health.poll_interval,
@@ -116,6 +137,7 @@ export class BoardSteward {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.unsubscribe();
     for (const record of this.boards.values()) if (record.vanished) clearTimeout(record.vanished.timer);
     await this.watcher?.close();
   }
@@ -123,12 +145,14 @@ export class BoardSteward {
   /**
    * Stats a board's files and acts on an identity change. The hot path of a swap. `cause` says what
    * made it look: a file event, the poll, or the supervisor's own work (a job's re-stat, the look
-   * before a probe or a checkpoint opens the board).
+   * before a probe or a checkpoint opens the board). The poll, a safety net run every second, stats
+   * the board file alone unless `sidecars` asks for its -wal and -shm too (before an audit).
    */
-  check(state: BoardRecord, detectedBy: RestatCause): void {
+  check(state: BoardRecord, detectedBy: RestatCause, sidecars = detectedBy !== 'poll'): void {
     if (this.stopped) return;
     let ids: BoardIdentities;
     try {
+      if (!sidecars && compareIdentity(state.identity, readIdentity(state.path)).kind === 'same') return;
       ids = readBoardIdentities(state.path);
     } catch (err) {
       // An unreadable folder (EACCES, EIO) is reported and looked at again at the next poll.
@@ -159,6 +183,7 @@ export class BoardSteward {
   audit(options: AuditOptions = {}): AuditSummary {
     const owners = this.owners();
     const result = auditHolders(holderTargets(this.boards.values()), owners, options);
+    this.lastAuditMs = Date.now();
     this.lastAudit = { at: new Date().toISOString(), durationMs: result.durationMs, holders: result.holders };
     for (const holder of result.holders) {
       const gateway = this.deps.fleet.get(holder.owner);
@@ -188,10 +213,23 @@ export class BoardSteward {
     if (this.config.kanban.boards === 'auto' && path.basename(file) === 'kanban.db') this.discover();
   }
 
+  private stirred(): void {
+    this.auditsUntil = Date.now() + AUDIT_SETTLE_POLLS * this.config.health.poll_interval;
+  }
+
+  /**
+   * The safety net for missed file events, and the holder audit. Idle, it costs a stat per board;
+   * the audit reads /proc for every gateway, so it runs on every poll only for a while after something
+   * happened, and otherwise every `health.audit_interval`.
+   */
   private poll(): void {
     if (this.stopped) return;
-    for (const state of this.boards.values()) this.check(state, 'poll');
+    const now = Date.now();
+    const audits = now < this.auditsUntil || now - this.lastAuditMs >= this.config.health.audit_interval;
+    for (const state of this.boards.values()) this.check(state, 'poll', audits);
     if (this.config.kanban.boards === 'auto') this.discover();
+    for (const listener of this.pollListeners) listener();
+    if (!audits) return;
     // A stale holder the swap path could not see (it opened the old file in between) is fenced now.
     const staleBoards = new Set(this.staleHolders().map((holder) => holder.board));
     for (const slug of staleBoards) {
@@ -201,9 +239,7 @@ export class BoardSteward {
   }
 
   private discover(): void {
-    for (const spec of discoverBoards(this.config.hermes_home, 'auto')) {
-      if (!this.boards.has(spec.slug)) this.adopt(spec, true);
-    }
+    for (const spec of discoverBoards(this.config.hermes_home, 'auto', (slug) => this.boards.has(slug))) this.adopt(spec, true);
   }
 
   private adopt(spec: BoardSpec, announce: boolean): void {
