@@ -1,4 +1,4 @@
-import { execa } from 'execa';
+import { runProcess } from '../proc/index.js';
 
 export interface NotifyResult {
   /** A message went to the service manager. False when not under systemd, or on error. */
@@ -20,24 +20,21 @@ export function statusAssignment(text: string): string {
  * Sends assignments to the service manager through systemd-notify, when NOTIFY_SOCKET says there is
  * one. Node has no AF_UNIX datagram sockets, so a child does the sending; that is why the unit needs
  * NotifyAccess=all. Positional assignments work with every systemd-notify (--stopping only arrived in
- * systemd 253). Never throws: a missing binary or a refused message comes back in the result.
+ * systemd 253). It runs through the supervisor's own process runner, which a daemon has loaded
+ * anyway. Never throws: a missing binary or a refused message comes back in the result.
  */
 export async function sdNotify(assignments: string[], env: NodeJS.ProcessEnv = process.env): Promise<NotifyResult> {
   if (!env.NOTIFY_SOCKET) return { sent: false };
-  try {
-    const result = await execa('systemd-notify', assignments, {
-      env,
-      extendEnv: false,
-      stdin: 'ignore',
-      timeout: NOTIFY_TIMEOUT_MS,
-      reject: false,
-    });
-    if (result.exitCode === 0) return { sent: true };
-    const detail = (result as { code?: string }).code ?? (String(result.stderr).trim() || result.shortMessage);
-    return { sent: false, error: `systemd-notify failed: ${detail}` };
-  } catch (err) {
-    return { sent: false, error: `systemd-notify failed: ${(err as Error).message}` };
-  }
+  const childEnv = Object.fromEntries(Object.entries(env).filter((entry): entry is [string, string] => entry[1] !== undefined));
+  const result = await runProcess(['systemd-notify', ...assignments], {
+    env: childEnv,
+    capture: { keep: 'tail', limit: 2048 },
+    timeoutMs: NOTIFY_TIMEOUT_MS,
+    graceMs: 1000,
+  });
+  if (result.ended === 'exited' && result.code === 0) return { sent: true };
+  const detail = result.error ?? (result.stderr.trim() || `${result.ended}${result.code !== null ? ` with code ${result.code}` : ''}`);
+  return { sent: false, error: `systemd-notify failed: ${detail}` };
 }
 
 export const notifyReady = (env?: NodeJS.ProcessEnv): Promise<NotifyResult> => sdNotify(['READY=1'], env);

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { cliPath } from './paths.js';
+import { cliNodeFlags, cliPath } from './paths.js';
 
 export interface CliResult {
   code: number | null;
@@ -11,7 +11,7 @@ export interface CliResult {
 /** Runs the CLI to completion. */
 export function runCli(args: string[], options: { env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number } = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [cliPath, ...args], {
+    const child = spawn(process.execPath, [...cliNodeFlags, cliPath, ...args], {
       cwd: options.cwd,
       env: { ...process.env, ...options.env },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -44,7 +44,7 @@ export function startSupervisor(args: string[], env: NodeJS.ProcessEnv = {}): Ru
 
 /** Starts a long-running CLI command (`start`, `events -f`, ...) in the background. */
 export function spawnCli(args: string[], env: NodeJS.ProcessEnv = {}): RunningSupervisor {
-  const child = spawn(process.execPath, [cliPath, ...args], {
+  const child = spawn(process.execPath, [...cliNodeFlags, cliPath, ...args], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

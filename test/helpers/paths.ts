@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 
@@ -5,3 +6,6 @@ import path from 'node:path';
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 export const fixturesDir = path.join(repoRoot, 'test', 'fixtures');
 export const cliPath = path.join(repoRoot, 'bin', 'hermes-supervisor.js');
+
+/** The Node flags the CLI's own `#!/usr/bin/env -S node ...` line gives it, so tests run it as installed. */
+export const cliNodeFlags = readFileSync(cliPath, 'utf8').split('\n')[0]!.split(/\s+/).slice(3);
