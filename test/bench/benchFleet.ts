@@ -26,6 +26,8 @@ export interface BenchFleetOptions {
   health?: Record<string, unknown>;
   /** How long to wait for every gateway's first gateway.ready. */
   startTimeoutMs?: number;
+  /** Boards beside the default one, under `kanban/boards/`. */
+  extraBoards?: number;
 }
 
 export interface BenchFleet {
@@ -51,14 +53,37 @@ export function fixtureArgs(name: string, profile: BenchProfile, logsDir: string
   return fixtureCommandArgs(name, profile.mode, profile.intervalMs ?? 100, logsDir);
 }
 
-/** A throw-away Hermes home with one board at `<hermes_home>/kanban.db` and granted profiles. */
-export function makeHermesHome(root: string, profiles: Record<string, BenchProfile>, withBoard = true) {
+/** What a supervisor gives a granted gateway; plain processes and PM2 get the same by hand. */
+export function grantedEnv(profileDir: string, hermesHome: string): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [key, value] of Object.entries(process.env)) {
+    if (value !== undefined && key !== 'HERMES_HOME' && !key.startsWith('HERMES_KANBAN_')) env[key] = value;
+  }
+  return {
+    ...env,
+    HERMES_HOME: profileDir,
+    HERMES_KANBAN_HOME: hermesHome,
+    HERMES_KANBAN_DISPATCH_IN_GATEWAY: '0',
+    HERMES_KANBAN_NOTIFY_IN_GATEWAY: '1',
+  };
+}
+
+/**
+ * A throw-away Hermes home with one board at `<hermes_home>/kanban.db` (and `extraBoards` more under
+ * `kanban/boards/`) and granted profiles.
+ */
+export function makeHermesHome(root: string, profiles: Record<string, BenchProfile>, withBoard = true, extraBoards = 0) {
   const hermesHome = path.join(root, 'hermes');
   const logsDir = path.join(root, 'gateway-logs');
   mkdirSync(path.join(hermesHome, 'profiles'), { recursive: true });
   mkdirSync(logsDir);
   const board = path.join(hermesHome, 'kanban.db');
   if (withBoard) initBoard(board);
+  for (let i = 1; i <= extraBoards; i++) {
+    const dir = path.join(hermesHome, 'kanban', 'boards', `board-${String(i).padStart(3, '0')}`);
+    mkdirSync(dir, { recursive: true });
+    initBoard(path.join(dir, 'kanban.db'));
+  }
   const profileDirs: Record<string, string> = {};
   for (const name of Object.keys(profiles)) {
     const dir = path.join(hermesHome, 'profiles', name);
@@ -73,7 +98,7 @@ export async function startBenchFleet(options: BenchFleetOptions): Promise<Bench
   const { root } = temp;
   const stateDir = path.join(root, 'state');
   const configFile = path.join(root, 'supervisor.yaml');
-  const { hermesHome, logsDir, board, profileDirs } = makeHermesHome(root, options.profiles);
+  const { hermesHome, logsDir, board, profileDirs } = makeHermesHome(root, options.profiles, true, options.extraBoards ?? 0);
   for (const [name, profile] of Object.entries(options.profiles)) {
     writeFileSync(
       path.join(profileDirs[name]!, 'config.yaml'),

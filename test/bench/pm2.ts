@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { repoRoot } from '../helpers/paths.js';
 
@@ -11,7 +11,7 @@ export interface Pm2App {
   script: string;
   args: string[];
   env: Record<string, string>;
-  /** Files and folders whose changes restart the app (PM2's file watch). */
+  /** Files and folders whose changes restart the app (PM2's file watch); none turns the watch off. */
   watch: string[];
 }
 
@@ -59,7 +59,7 @@ export class Pm2 {
         exec_mode: 'fork',
         instances: 1,
         autorestart: true,
-        watch: app.watch,
+        watch: app.watch.length > 0 ? app.watch : false,
         env: app.env,
         cwd: this.home,
       })),
@@ -72,6 +72,11 @@ export class Pm2 {
     const out = await this.run(['jlist']);
     const list = JSON.parse(out.slice(out.indexOf('['))) as Array<{ name: string; pid: number; pm2_env: { restart_time: number; status: string } }>;
     return list.map((p) => ({ name: p.name, pid: p.pid, restart_time: p.pm2_env.restart_time, status: p.pm2_env.status }));
+  }
+
+  /** The PM2 daemon's pid, from its home. */
+  daemonPid(): number {
+    return Number(readFileSync(path.join(this.home, 'pm2.pid'), 'utf8').trim());
   }
 
   /** Stops every app and the daemon. */

@@ -1,7 +1,7 @@
 // The Markdown tables `npm run bench` prints, from the JSON report.
 import type { ComparisonEntry } from './comparison.js';
 import type { AuditCostResult } from './auditCost.js';
-import type { IdleCost } from './idleCost.js';
+import type { IdleCase } from './idleCost.js';
 import type { MachineInfo } from './machine.js';
 import type { Summary } from './stats.js';
 import type { SwapLatency } from './swapLatency.js';
@@ -14,7 +14,7 @@ export interface BenchReport extends MachineInfo {
   figures: {
     swap: SwapLatency[];
     wave: WaveTime[];
-    idle: IdleCost[];
+    idle: IdleCase[];
     audit: AuditCostResult[];
   };
   comparison: ComparisonEntry[];
@@ -82,18 +82,24 @@ export function markdown(report: BenchReport): string {
     ),
   );
 
-  out.push('\n**Supervisor cost with idle gateways** (CPU from /proc/<pid>/stat utime+stime, RSS from VmRSS, sampled every second)\n');
+  out.push(
+    '\n**Idle cost, side by side with PM2** (the same idle fixture gateways under each daemon, one after the other; CPU of all the daemon\'s threads from /proc/<pid>/task/*/schedstat, RSS from VmRSS, sampled every second after the same settling time)\n',
+  );
   out.push(
     table(
-      ['gateways', 'gateway', 'fleet start (first spawn → last ready)', 'window', 'CPU, % of one core', 'CPU ms per 1 s slice (p50 / p99, min–max)', 'RSS MB (p50, min–max)'],
+      ['gateways', 'boards', 'window', 'supervisor CPU, % of a core', 'PM2 CPU, % of a core', 'CPU ratio', 'supervisor RSS MB (p50)', 'PM2 RSS MB (p50)', 'RSS ratio', 'RSS slope MB/h (supervisor / PM2)', 'fleet start'],
       report.figures.idle.map((c) => [
         String(c.gateways),
-        c.gateway_command,
-        `${c.fleet_start_ms} ms`,
-        `${c.window_s} s`,
-        `${c.cpu_percent}`,
-        spread(c.cpu_ms_per_s),
-        median(c.rss_mb),
+        String(c.boards),
+        `${c.window_s} s after ${c.settle_s} s`,
+        `${c.supervisor.cpu_percent}`,
+        `${c.pm2.cpu_percent}`,
+        c.cpu_ratio === null ? 'n/a' : `${c.cpu_ratio}`,
+        median(c.supervisor.rss_mb),
+        median(c.pm2.rss_mb),
+        `${c.rss_ratio}`,
+        `${c.supervisor.rss_slope_mb_per_h} / ${c.pm2.rss_slope_mb_per_h}`,
+        `${c.supervisor.fleet_start_ms} ms`,
       ]),
     ),
   );

@@ -16,8 +16,22 @@ import { measureWave } from './waveTime.js';
 
 const quick = process.argv.includes('--quick');
 const plan = quick
-  ? { swaps: 4, waveSwaps: 1, idleSizes: [10, 50], idleWindowS: 5, auditSizes: [50], comparisonRuns: 1, windowMs: 5000 }
-  : { swaps: 20, waveSwaps: 5, idleSizes: [10, 50, 200], idleWindowS: 30, auditSizes: [50, 200], comparisonRuns: 3, windowMs: 5000 };
+  ? { swaps: 4, waveSwaps: 1, idleCases: [{ gateways: 10, boards: 1 }], idleWindowS: 5, idleSettleS: 12, auditSizes: [50], comparisonRuns: 1, windowMs: 5000 }
+  : {
+      swaps: 20,
+      waveSwaps: 5,
+      idleCases: [
+        { gateways: 10, boards: 1 },
+        { gateways: 50, boards: 1 },
+        { gateways: 200, boards: 1 },
+        { gateways: 30, boards: 50 },
+      ],
+      idleWindowS: 60,
+      idleSettleS: 20,
+      auditSizes: [50, 200],
+      comparisonRuns: 3,
+      windowMs: 5000,
+    };
 
 const NOTES = [
   'Supervisor latencies are measured on CLOCK_MONOTONIC, which both the bench and the supervisor read (events carry mono_ms); writes are placed on a wall clock anchored when the supervisor was spawned; the gateways log whole milliseconds, so a write in the swap\'s own millisecond is not counted as late.',
@@ -44,9 +58,9 @@ async function main(): Promise<void> {
     progress(`wave of 10 gateways, max_parallel ${maxParallel}, ${plan.waveSwaps} swaps`);
     figures.wave.push(await measureWave(10, maxParallel, plan.waveSwaps));
   }
-  for (const gateways of plan.idleSizes) {
-    progress(`supervisor cost with ${gateways} idle gateways, ${plan.idleWindowS} s`);
-    figures.idle.push(await measureIdleCost(gateways, plan.idleWindowS));
+  for (const { gateways, boards } of plan.idleCases) {
+    progress(`idle cost, supervisor then PM2: ${gateways} gateways, ${boards} board(s), ${plan.idleWindowS} s each`);
+    figures.idle.push(await measureIdleCost(gateways, plan.idleWindowS, { boards, settleS: plan.idleSettleS }));
   }
   progress(`holder audit cost for ${plan.auditSizes.join(', ')} processes`);
   figures.audit = await measureAuditCost(plan.auditSizes);

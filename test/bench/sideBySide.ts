@@ -8,7 +8,7 @@ import { startProcess } from '../../src/proc/index.js';
 import { readGatewayLog, writesOf, type GatewayEvent } from '../helpers/gatewayLog.js';
 import { integrityCheck } from '../helpers/board.js';
 import { python } from '../helpers/fixture.js';
-import { fixtureArgs, makeHermesHome, ofType, startBenchFleet, type BenchProfile, type SupervisorEvent } from './benchFleet.js';
+import { fixtureArgs, grantedEnv, makeHermesHome, ofType, startBenchFleet, type BenchProfile, type SupervisorEvent } from './benchFleet.js';
 import { AnchoredClock } from './clock.js';
 import { onCleanup, tempRoot } from './cleanup.js';
 import { Pm2 } from './pm2.js';
@@ -75,21 +75,6 @@ interface Running {
   stop(): Promise<void>;
   dispose(): Promise<void>;
   events?: () => SupervisorEvent[];
-}
-
-/** What a supervisor gives a granted gateway; plain processes and PM2 get the same by hand. */
-function grantedEnv(profileDir: string, hermesHome: string): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const [key, value] of Object.entries(process.env)) {
-    if (value !== undefined && key !== 'HERMES_HOME' && !key.startsWith('HERMES_KANBAN_')) env[key] = value;
-  }
-  return {
-    ...env,
-    HERMES_HOME: profileDir,
-    HERMES_KANBAN_HOME: hermesHome,
-    HERMES_KANBAN_DISPATCH_IN_GATEWAY: '0',
-    HERMES_KANBAN_NOTIFY_IN_GATEWAY: '1',
-  };
 }
 
 /** A start after the swap of a profile whose pre-swap process held the old file: the one restart it needs. */
