@@ -6,7 +6,7 @@ const table = (head: string[]) => new Table({ head, style: { head: [], border: [
 
 function exitText(exit: StatusReport['profiles'][number]['last_exit']): string {
   if (exit === null) return '-';
-  return exit.error ?? exit.signal ?? `code ${exit.code}`;
+  return `${exit.error ?? exit.signal ?? `code ${exit.code}`}${exit.graceful ? ' (graceful)' : ''}`;
 }
 
 /** `status` for a terminal: the supervisor line, then boards, profiles and kanban workers. */
@@ -77,7 +77,7 @@ export function checkText(report: CheckReport): string {
 export function restartText(result: RestartResult): string {
   const wave = result.wave;
   if (wave === null) return 'restarted: none (nothing to restart)';
-  const lines = [`restarted: ${wave.restarted.join(', ') || 'none'} (${wave.duration_ms} ms)`];
+  const lines = [`restarted${result.graceful ? ' gracefully' : ''}: ${wave.restarted.join(', ') || 'none'} (${wave.duration_ms} ms)`];
   if (wave.vetoed.length) lines.push(`vetoed by pre_restart: ${wave.vetoed.join(', ')}`);
   if (wave.skipped.length) lines.push(`skipped (stopped, or held by board maintenance; start them with \`start PROFILE\`): ${wave.skipped.join(', ')}`);
   return lines.join('\n');

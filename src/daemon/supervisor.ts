@@ -317,10 +317,11 @@ export class Supervisor implements SupervisorVerbs {
     if (request.stale) profiles.push(...this.steward.staleHolders().map((holder) => holder.owner));
     profiles = [...new Set(profiles)];
     const reason = request.reason?.trim() || 'manual';
-    const wave = this.waves.request({ profiles, reason, immediate: true });
-    if (!request.wait || profiles.length === 0) return { profiles, reason, wave: null };
+    const { graceful } = request;
+    const wave = this.waves.request({ profiles, reason, immediate: true, graceful });
+    if (!request.wait || profiles.length === 0) return { profiles, reason, graceful, wave: null };
     const result = await wave;
-    return { profiles, reason, wave: { restarted: result.restarted, failed: result.failed, vetoed: result.vetoed, skipped: result.skipped, duration_ms: result.durationMs } };
+    return { profiles, reason, graceful, wave: { restarted: result.restarted, failed: result.failed, vetoed: result.vetoed, skipped: result.skipped, duration_ms: result.durationMs } };
   }
 
   async stopGateways(profiles: string[]): Promise<ResultOf<'stop'>> {
