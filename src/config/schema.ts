@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { isValidBoardSlug } from '../hermes/index.js';
-import { argv, bool, count, duration, envMap, size } from './fields.js';
+import { argv, bool, count, duration, durationOrOff, envMap, size } from './fields.js';
 
 const boardEntry = z.strictObject({
   slug: z.string().refine(isValidBoardSlug, 'expected a board slug: lowercase letters, digits, "-" and "_", at most 64'),
@@ -60,6 +60,8 @@ export const supervisorSchema = z.strictObject({
       poll_interval: duration.prefault('1s'),
       watch: bool.default(true),
       integrity_interval: duration.prefault('10m'),
+      // Hermes calls a gateway_state.json older than 120 s stale; 0 turns the check off.
+      heartbeat_stale_after: durationOrOff.prefault('120s'),
     })
     .prefault({}),
   hooks: z

@@ -53,6 +53,12 @@ export interface StatusReport {
     last_exit: { code: number | null; signal: string | null; error?: string; graceful?: true } | null;
     last_restart_reason: string | null;
     uptime_s: number | null;
+    /**
+     * The running gateway's Hermes heartbeat (gateway_state.json): seconds since `updated_at`, the state
+     * it says, and whether that is stale (`reason` says why). Null when not checked: the gateway is not
+     * running, or `health.heartbeat_stale_after` is 0.
+     */
+    heartbeat: { age_s: number | null; state: string | null; stale: boolean; reason: string | null } | null;
     /** Output lines not printed by the supervisor because its stdout's reader stalled (the log file has them). */
     output_dropped: number;
   }>;
