@@ -21,7 +21,8 @@ export const supervisorSchema = z.strictObject({
   }),
   restart: z
     .strictObject({
-      stop_timeout: duration.prefault('10s'),
+      // Hermes's own unit gives a gateway 70 s to stop (its drain, cron drain and shutdown watchdog): plus slack.
+      stop_timeout: duration.prefault('75s'),
       ready_after: duration.prefault('3s'),
       ready_from: z.enum(['state_file', 'timer']).default('state_file'),
       max_parallel: count(1).default(1),
