@@ -227,3 +227,22 @@ test('config errors come out in file and line order', async (t) => {
   t.regex(lines[0]!, /:4: restart\.max_parallel: /);
   t.regex(lines[1]!, /:6: gateway\.command: /);
 });
+
+test('validate warns, and only warns, when restart.stop_timeout is below what a Hermes gateway needs to drain', async (t) => {
+  const fleet = makeFleetDir(t);
+  mkdirSync(path.join(fleet.root, 'bin'));
+  const hermes = fleet.script(path.join('bin', 'hermes'), '#!/bin/sh\nexit 0\n');
+  fleet.profile('alpha', {});
+  const validate = async (config: Record<string, unknown>) => {
+    fleet.config(config);
+    const result = await runCli(['validate', '--config', fleet.configFile]);
+    t.is(result.code, 0, result.stderr);
+    return result.stdout.split('\n').filter((line) => line.includes('stop_timeout'));
+  };
+  const hermesGateway = { command: [hermes, '-p', '{profile}', 'gateway', 'run', '--external-supervisor'] };
+  t.deepEqual(await validate({ gateway: hermesGateway, restart: { stop_timeout: '10s' } }), [
+    'warning: restart.stop_timeout is 10s, below the 70s Hermes gives its own gateway to drain and stop (its unit\'s TimeoutStopSec); alpha may be killed mid-drain: set restart.stop_timeout to 75s or more',
+  ]);
+  t.deepEqual(await validate({ gateway: hermesGateway }), [], 'the default (75s) fits');
+  t.deepEqual(await validate({ gateway, restart: { stop_timeout: '10s' } }), [], 'a command that is not Hermes drains nothing');
+});

@@ -537,7 +537,7 @@ test('checkStateDir refuses a dir owned by someone else', (t) => {
 });
 
 test('parseArgs fills defaults and names the argument and what was expected', (t) => {
-  t.deepEqual(parseArgs('restart', {}), { profiles: [], all: false, stale: false, wait: true });
+  t.deepEqual(parseArgs('restart', {}), { profiles: [], all: false, stale: false, wait: true, graceful: false });
   t.deepEqual(parseArgs('kanban_init', {}), { board: 'default' });
   const wrongType = t.throws(() => parseArgs('restart', { profiles: 'alpha' }), { instanceOf: ControlError });
   t.is(wrongType.code, 'bad_request');

@@ -2,7 +2,7 @@ import test from 'ava';
 import { readyAtTimer, stateVerdict } from '../src/fleet/readiness.js';
 import { exitEvent, HERMES_FATAL_CONFIG_EXIT, HERMES_RESTART_EXIT, LIFECYCLE, transition, type GatewayEvent, type GatewayState } from '../src/fleet/index.js';
 
-const STATES: GatewayState[] = ['starting', 'running', 'stopping', 'stopped', 'backoff', 'failed'];
+const STATES: GatewayState[] = ['starting', 'running', 'draining', 'stopping', 'stopped', 'backoff', 'failed'];
 
 test('a start spawns from every state without a child, and is ignored while one runs', (t) => {
   t.deepEqual(transition('stopped', 'start'), { next: 'starting', effects: ['spawn'] });
@@ -49,6 +49,18 @@ test("Hermes's exit 75 spawns again at once, 78 fails for good, whatever the cra
   t.deepEqual(transition('failed', 'start'), { next: 'starting', effects: ['reset_history', 'spawn'] }, 'an operator starts it again');
 });
 
+test('a graceful restart drains only a ready gateway; any exit ends the drain uncounted; a late drain becomes a stop', (t) => {
+  t.deepEqual(transition('running', 'drain'), { next: 'draining', effects: ['signal_drain'] });
+  for (const state of STATES.filter((state) => state !== 'running')) t.is(transition(state, 'drain'), null, state);
+  t.deepEqual(transition('draining', 'drain_timeout'), { next: 'stopping', effects: ['terminate'] });
+  t.is(transition('stopping', 'drain_timeout'), null, 'a drain that ended in time leaves its timer nothing to do');
+  t.deepEqual(transition('draining', 'stop'), { next: 'stopping', effects: ['terminate'] });
+  for (const event of ['restart_requested', 'fatal_config', 'crashed', 'gave_up'] as const) {
+    t.deepEqual(transition('draining', event), { next: 'stopped', effects: [] }, event);
+  }
+  t.deepEqual(transition('draining', 'start'), null, 'the wave starts it once the drained child is gone');
+});
+
 test('ready only counts while starting; the end of a backoff only respawns in backoff', (t) => {
   t.deepEqual(transition('starting', 'ready'), { next: 'running', effects: ['announce_ready'] });
   t.deepEqual(transition('backoff', 'backoff_over'), { next: 'starting', effects: ['spawn'] });
@@ -60,7 +72,7 @@ test('every transition lands in a known state, and only states with a child are 
   for (const [event, row] of Object.entries(LIFECYCLE) as Array<[GatewayEvent, (typeof LIFECYCLE)[GatewayEvent]]>) {
     for (const [state, step] of Object.entries(row) as Array<[GatewayState, NonNullable<(typeof row)[GatewayState]>]>) {
       t.true(STATES.includes(step.next), `${event} in ${state}`);
-      if (step.effects.includes('terminate')) t.true(state === 'starting' || state === 'running', `${event} in ${state}`);
+      if (step.effects.includes('terminate')) t.true(['starting', 'running', 'draining'].includes(state), `${event} in ${state}`);
       if (step.effects.includes('spawn')) t.is(step.next, 'starting', `${event} in ${state}`);
     }
   }

@@ -37,6 +37,11 @@ class ProcessGateway implements WaveGateway {
     this.child = null;
   }
 
+  /** Never ready to drain: a graceful restart of it is a plain one. */
+  async drain(): Promise<boolean> {
+    return false;
+  }
+
   start(reason: string): void {
     this.timeline.push(`start:${this.name}:${reason}`);
     this.spawn();

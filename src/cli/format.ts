@@ -6,14 +6,21 @@ const table = (head: string[]) => new Table({ head, style: { head: [], border: [
 
 function exitText(exit: StatusReport['profiles'][number]['last_exit']): string {
   if (exit === null) return '-';
-  return exit.error ?? exit.signal ?? `code ${exit.code}`;
+  return `${exit.error ?? exit.signal ?? `code ${exit.code}`}${exit.graceful ? ' (graceful)' : ''}`;
+}
+
+/** `ok 12s`, or `STALE (why)`: the word an operator looks for; `-` when not checked. */
+function heartbeatText(heartbeat: StatusReport['profiles'][number]['heartbeat']): string {
+  if (heartbeat === null) return '-';
+  if (heartbeat.stale) return `STALE (${heartbeat.reason})`;
+  return heartbeat.age_s === null ? 'no state file' : `ok ${formatDuration(heartbeat.age_s * 1000)}`;
 }
 
 /** `status` for a terminal: the supervisor line, then boards, profiles and kanban workers. */
 export function statusText(status: StatusReport): string {
   const boards = table(['board', 'generation', 'inode', 'holders', 'health', 'path']);
   for (const board of status.boards) boards.push([board.slug, board.generation, board.ino ?? '-', board.holders, board.health, board.path]);
-  const profiles = table(['profile', 'state', 'pid', 'grant', 'gen', 'restarts', 'uptime', 'last exit', 'last restart']);
+  const profiles = table(['profile', 'state', 'pid', 'grant', 'gen', 'restarts', 'uptime', 'heartbeat', 'last exit', 'last restart']);
   for (const profile of status.profiles) {
     profiles.push([
       profile.name,
@@ -23,6 +30,7 @@ export function statusText(status: StatusReport): string {
       profile.generation ?? '-',
       profile.restarts,
       profile.uptime_s === null ? '-' : formatDuration(profile.uptime_s * 1000),
+      heartbeatText(profile.heartbeat),
       exitText(profile.last_exit),
       profile.last_restart_reason ?? '-',
     ]);
@@ -77,7 +85,7 @@ export function checkText(report: CheckReport): string {
 export function restartText(result: RestartResult): string {
   const wave = result.wave;
   if (wave === null) return 'restarted: none (nothing to restart)';
-  const lines = [`restarted: ${wave.restarted.join(', ') || 'none'} (${wave.duration_ms} ms)`];
+  const lines = [`restarted${result.graceful ? ' gracefully' : ''}: ${wave.restarted.join(', ') || 'none'} (${wave.duration_ms} ms)`];
   if (wave.vetoed.length) lines.push(`vetoed by pre_restart: ${wave.vetoed.join(', ')}`);
   if (wave.skipped.length) lines.push(`skipped (stopped, or held by board maintenance; start them with \`start PROFILE\`): ${wave.skipped.join(', ')}`);
   return lines.join('\n');

@@ -72,6 +72,7 @@ Examples:
   hermes-supervisor status                          boards and gateways of the running supervisor
   hermes-supervisor restart worker --reason deploy  one wave, waits until it is done
   hermes-supervisor restart --stale                 every gateway still on a replaced board
+  hermes-supervisor restart --all --graceful        drain each gateway (SIGUSR1) rather than stop it
   hermes-supervisor stop research                   stop it and keep it stopped
   hermes-supervisor start research                  resume it
   hermes-supervisor reload                          re-read every config (same as SIGHUP)
@@ -119,9 +120,15 @@ option, a rejected reload).`,
     .option('--stale', 'every gateway holding a replaced board file')
     .option('--reason <text>', 'recorded in the events and given to hooks')
     .option('--no-wait', 'return once the wave is queued')
-    .action((profiles: string[], options: { config?: string; all?: boolean; stale?: boolean; reason?: string; wait: boolean }) =>
+    .option('--graceful', 'SIGUSR1 instead of a stop: Hermes drains its work, exits 75 and is started again (a stop after restart.stop_timeout)')
+    .action((profiles: string[], options: { config?: string; all?: boolean; stale?: boolean; reason?: string; wait: boolean; graceful?: boolean }) =>
       setResult(
-        ask(options.config, 'restart', { profiles, all: options.all === true, stale: options.stale === true, reason: options.reason, wait: options.wait }, true).then(
+        ask(
+          options.config,
+          'restart',
+          { profiles, all: options.all === true, stale: options.stale === true, reason: options.reason, wait: options.wait, graceful: options.graceful === true },
+          true,
+        ).then(
           (result) => {
             if (!options.wait) {
               out(`queued: ${result.profiles.join(', ') || 'nothing'}`);

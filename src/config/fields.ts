@@ -15,6 +15,9 @@ export const duration = z.string({ error: 'expected a duration string like "250m
   return value;
 });
 
+/** A duration, or a bare 0 (YAML's number or the text "0") for "off". */
+export const durationOrOff = z.preprocess((value) => (value === 0 || value === '0' ? '0s' : value), duration);
+
 /** A size string ("512K", "10M", "1G"), parsed to bytes. */
 export const size = z.string({ error: 'expected a size string like "512K", "10M" or "1G"' }).transform((text, ctx) => {
   const value = parseSize(text);

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { isValidBoardSlug } from '../hermes/index.js';
-import { argv, bool, count, duration, envMap, size } from './fields.js';
+import { argv, bool, count, duration, durationOrOff, envMap, size } from './fields.js';
 
 const boardEntry = z.strictObject({
   slug: z.string().refine(isValidBoardSlug, 'expected a board slug: lowercase letters, digits, "-" and "_", at most 64'),
@@ -21,7 +21,8 @@ export const supervisorSchema = z.strictObject({
   }),
   restart: z
     .strictObject({
-      stop_timeout: duration.prefault('10s'),
+      // Hermes's own unit gives a gateway 70 s to stop (its drain, cron drain and shutdown watchdog): plus slack.
+      stop_timeout: duration.prefault('75s'),
       ready_after: duration.prefault('3s'),
       ready_from: z.enum(['state_file', 'timer']).default('state_file'),
       max_parallel: count(1).default(1),
@@ -61,6 +62,8 @@ export const supervisorSchema = z.strictObject({
       watch: bool.default(true),
       integrity_interval: duration.prefault('10m'),
       audit_interval: duration.prefault('60s'),
+      // Hermes calls a gateway_state.json older than 120 s stale; 0 turns the check off.
+      heartbeat_stale_after: durationOrOff.prefault('120s'),
     })
     .prefault({}),
   hooks: z

@@ -21,6 +21,7 @@ export const commandArgs = {
     stale: flag.default(false),
     reason: z.string({ error: 'expected a text' }).optional(),
     wait: flag.default(true),
+    graceful: flag.default(false),
   }),
   stop: z.strictObject({ profiles: names('profile').min(1, 'expected at least one profile to stop') }),
   start: z.strictObject({ profiles: names('profile').min(1, 'expected at least one profile to start') }),
@@ -48,9 +49,16 @@ export interface StatusReport {
     /** The generation of the first board the gateway was started on; null when it has no board access. */
     generation: number | null;
     restarts: number;
-    last_exit: { code: number | null; signal: string | null; error?: string } | null;
+    /** `graceful`: the exit ended a graceful restart's drain. */
+    last_exit: { code: number | null; signal: string | null; error?: string; graceful?: true } | null;
     last_restart_reason: string | null;
     uptime_s: number | null;
+    /**
+     * The running gateway's Hermes heartbeat (gateway_state.json): seconds since `updated_at`, the state
+     * it says, and whether that is stale (`reason` says why). Null when not checked: the gateway is not
+     * running, or `health.heartbeat_stale_after` is 0.
+     */
+    heartbeat: { age_s: number | null; state: string | null; stale: boolean; reason: string | null } | null;
     /** Output lines not printed by the supervisor because its stdout's reader stalled (the log file has them). */
     output_dropped: number;
   }>;
@@ -73,6 +81,8 @@ export interface WaveSummary {
 export interface RestartResult {
   profiles: string[];
   reason: string;
+  /** Restarted by SIGUSR1 (a drain, then exit 75) rather than by a planned stop. */
+  graceful: boolean;
   wave: WaveSummary | null;
 }
 

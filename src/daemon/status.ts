@@ -1,7 +1,7 @@
 import { ageSeconds, bootTime, scanWorkers, workerBoard, workerProfile } from '../board/index.js';
 import type { StatusReport } from '../control/index.js';
 import { healthOf, type AuditSummary, type BoardSteward } from '../steward/index.js';
-import type { Fleet } from '../fleet/index.js';
+import type { Fleet, HeartbeatWatch } from '../fleet/index.js';
 import type { FleetPlan } from '../plan/index.js';
 import { redactDeep } from '../util/index.js';
 
@@ -11,6 +11,7 @@ export function statusReport(input: {
   plan: FleetPlan;
   fleet: Fleet;
   steward: BoardSteward;
+  heartbeats: HeartbeatWatch;
 }): StatusReport {
   const { plan, fleet, steward } = input;
   const audit: AuditSummary | null = steward.lastAudit;
@@ -45,6 +46,7 @@ export function statusReport(input: {
         last_exit: gateway?.lastExit ?? null,
         last_restart_reason: gateway?.lastRestartReason ?? null,
         uptime_s: up,
+        heartbeat: gateway ? input.heartbeats.look(gateway) : null,
         output_dropped: fleet.droppedLines(profile.name),
       };
     }),

@@ -17,7 +17,7 @@ import {
 } from '../control/index.js';
 import { EventLog, formatEvent } from '../events/index.js';
 import { escapeControl, parseSize } from '../util/index.js';
-import { Fleet, HOLD, WaveRunner, type Echo } from '../fleet/index.js';
+import { Fleet, HeartbeatWatch, HOLD, WaveRunner, type Echo } from '../fleet/index.js';
 import { buildPlan, diffPlans, type FleetPlan, type PlanDiff } from '../plan/index.js';
 import { forgetGateway, gatewaysFile, reapLeftovers, recordGateway, removeDeadTemps } from '../recovery/index.js';
 import {
@@ -65,6 +65,7 @@ export class Supervisor implements SupervisorVerbs {
   readonly waves: WaveRunner;
   readonly steward: BoardSteward;
   readonly care: BoardCare;
+  readonly heartbeats: HeartbeatWatch;
   readonly startedAt = new Date();
   /** Resolves once a shutdown, however it began, is over. */
   readonly stopped: Promise<void>;
@@ -95,6 +96,7 @@ export class Supervisor implements SupervisorVerbs {
         exited: (profile, pid) => this.recordExit(profile, pid),
       },
     });
+    this.heartbeats = new HeartbeatWatch(() => this.fleet.gateways.values(), this.events, config.health.heartbeat_stale_after);
     const hooks = wireHooks(() => this.plan.config, this.events);
     this.waves = new WaveRunner(this.fleet, this.events, {
       maxParallel: config.restart.max_parallel,
@@ -157,6 +159,7 @@ export class Supervisor implements SupervisorVerbs {
         // From here commands may act: leftovers are gone and every board is probed and initialised.
         this.boardsReady = true;
       },
+      () => this.heartbeats.start(),
       () => this.fleet.startAll(),
     ];
     for (const step of steps) {
@@ -171,6 +174,7 @@ export class Supervisor implements SupervisorVerbs {
       this.events.emit('supervisor.stopping', { pid: process.pid, reason });
       this.waves.close();
       this.care.stop();
+      this.heartbeats.stop();
       // Each step runs whatever the one before it did: the gateways must be stopped in any case.
       const steps = [
         () => this.steward.stop(),
@@ -246,6 +250,7 @@ export class Supervisor implements SupervisorVerbs {
     this.fleet.setPlan(plan);
     await this.steward.setPlan(plan);
     this.waves.setOptions({ maxParallel: plan.config.restart.max_parallel, debounceMs: plan.config.restart.debounce });
+    this.heartbeats.setStaleAfter(plan.config.health.heartbeat_stale_after);
     await Promise.all(diff.removed.map((name) => this.fleet.remove(name)));
     const added = diff.added.map((profile) => this.fleet.add(profile));
     this.events.emit('supervisor.reload', {
@@ -290,7 +295,7 @@ export class Supervisor implements SupervisorVerbs {
   }
 
   status(): StatusReport {
-    return statusReport({ startedAt: this.startedAt, plan: this.plan, fleet: this.fleet, steward: this.steward });
+    return statusReport({ startedAt: this.startedAt, plan: this.plan, fleet: this.fleet, steward: this.steward, heartbeats: this.heartbeats });
   }
 
   /**
@@ -317,10 +322,11 @@ export class Supervisor implements SupervisorVerbs {
     if (request.stale) profiles.push(...this.steward.staleHolders().map((holder) => holder.owner));
     profiles = [...new Set(profiles)];
     const reason = request.reason?.trim() || 'manual';
-    const wave = this.waves.request({ profiles, reason, immediate: true });
-    if (!request.wait || profiles.length === 0) return { profiles, reason, wave: null };
+    const { graceful } = request;
+    const wave = this.waves.request({ profiles, reason, immediate: true, graceful });
+    if (!request.wait || profiles.length === 0) return { profiles, reason, graceful, wave: null };
     const result = await wave;
-    return { profiles, reason, wave: { restarted: result.restarted, failed: result.failed, vetoed: result.vetoed, skipped: result.skipped, duration_ms: result.durationMs } };
+    return { profiles, reason, graceful, wave: { restarted: result.restarted, failed: result.failed, vetoed: result.vetoed, skipped: result.skipped, duration_ms: result.durationMs } };
   }
 
   async stopGateways(profiles: string[]): Promise<ResultOf<'stop'>> {

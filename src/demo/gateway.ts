@@ -72,7 +72,7 @@ function holdLoop(): void {
   process.on('exit', () => db.close());
 }
 
-/** Hermes's readiness signal: `gateway_state.json` in HERMES_HOME, replaced whole. */
+/** Hermes's readiness signal and heartbeat: `gateway_state.json` in HERMES_HOME, replaced whole. */
 function publishRunning(): void {
   const home = process.env.HERMES_HOME;
   if (home === undefined) return;
@@ -102,3 +102,5 @@ if (dispatch || notify) {
   setInterval(() => undefined, 60_000);
 }
 publishRunning();
+// Hermes re-stamps `updated_at` about every 60 s; without it the supervisor warns of a stale heartbeat.
+setInterval(publishRunning, 60_000);

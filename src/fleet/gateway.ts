@@ -29,12 +29,15 @@ export interface ExitRecord {
   code: number | null;
   signal: string | null;
   error?: string;
+  /** The exit ended a graceful restart's drain (SIGUSR1): asked for, never a crash. */
+  graceful?: true;
   at: string;
 }
 
 /** What an effect needs beyond the gateway itself: the spawn's reason, the crash policy's verdict. */
 interface EffectContext {
   reason?: string;
+  graceful?: boolean;
   readyFrom?: ReadyFrom;
   crash?: { history: CrashHistory; decision: CrashDecision };
 }
@@ -70,6 +73,8 @@ export class Gateway {
   private history: CrashHistory = emptyHistory();
   private readiness: { stop(): void } | undefined;
   private backoffTimer: NodeJS.Timeout | undefined;
+  /** Ends a drain that outlasts stop_timeout as a stop (see the drain_timeout row of the lifecycle). */
+  private drainTimer: NodeJS.Timeout | undefined;
   private readonly stateListeners = new Set<(state: GatewayState) => void>();
   /** Descendants outside the gateway's group, seen when a stop began: killed with the gateway. */
   private escaped: Escaped[] = [];
@@ -120,9 +125,24 @@ export class Gateway {
     return this.child !== null;
   }
 
-  /** Starts the gateway unless it is already up. A failed or backing-off gateway starts now. */
-  start(reason = 'start'): void {
-    if (!this.retired) this.dispatch('start', { reason });
+  /**
+   * Starts the gateway unless it is already up. A failed or backing-off gateway starts now. `graceful`
+   * marks the start that follows a graceful restart's drain, in its `gateway.spawn` event.
+   */
+  start(reason = 'start', graceful = false): void {
+    if (!this.retired) this.dispatch('start', { reason, ...(graceful ? { graceful } : {}) });
+  }
+
+  /**
+   * A graceful restart's first half: SIGUSR1 to the gateway's process (Hermes drains its work, then
+   * exits 75), escalated to a stop at stop_timeout. Resolves once the gateway is gone, as `stop` does,
+   * so the caller starts it again. False, with nothing done, when it is not ready (not `running`).
+   */
+  async drain(reason: string): Promise<boolean> {
+    if (this.state !== 'running') return false;
+    this.dispatch('drain', { reason });
+    await this.exited;
+    return true;
   }
 
   /**
@@ -170,13 +190,16 @@ export class Gateway {
         clearTimeout(this.backoffTimer);
         return;
       case 'spawn':
-        this.spawn(context.reason ?? 'start');
+        this.spawn(context.reason ?? 'start', context.graceful === true);
         return;
       case 'announce_ready':
         this.events.emit('gateway.ready', { profile: this.name, pid: this.pid, ...(context.readyFrom !== undefined ? { from: context.readyFrom } : {}) });
         return;
       case 'terminate':
         this.terminate();
+        return;
+      case 'signal_drain':
+        this.signalDrain(context.reason ?? 'restart');
         return;
       case 'commit_crash':
         if (context.crash) this.history = context.crash.history;
@@ -198,7 +221,7 @@ export class Gateway {
     }
   }
 
-  private spawn(reason: string): void {
+  private spawn(reason: string, graceful: boolean): void {
     const stateDir = this.plan.env[STATE_DIR_MARK];
     const child = startProcess(this.plan.command, {
       cwd: this.plan.cwd,
@@ -217,7 +240,7 @@ export class Gateway {
       this.restarts += 1;
       this.lastRestartReason = reason;
     }
-    this.events.emit('gateway.spawn', { profile: this.name, pid: this.pid, reason });
+    this.events.emit('gateway.spawn', { profile: this.name, pid: this.pid, reason, ...(graceful ? { graceful } : {}) });
     const pid = this.pid;
     if (pid !== null) guarded(this.events, 'gateway spawn record', () => this.lifecycle?.spawned(this.name, pid));
     if (pid !== null) {
@@ -244,6 +267,7 @@ export class Gateway {
   }
 
   private terminate(): void {
+    clearTimeout(this.drainTimer);
     const child = this.child;
     if (child === null || child.pid === null) return;
     // Descendants that left the group (setsid) are found now, while their parent still links them.
@@ -251,6 +275,27 @@ export class Gateway {
     this.escaped = escapedDescendants(child.pid, WORKER_MARK);
     this.markPlannedStop(child.pid);
     void child.stop();
+  }
+
+  /**
+   * SIGUSR1 to the gateway's own process, as Hermes's unit does (`ExecReload=kill -USR1 $MAINPID`):
+   * no planned-stop marker, as this is no stop. Its group is left alone; Hermes ends what it started.
+   */
+  private signalDrain(reason: string): void {
+    const pid = this.child?.pid ?? null;
+    if (pid === null) return;
+    const timeoutMs = this.timings.stopTimeoutMs;
+    this.events.emit('gateway.drain', { profile: this.name, pid, signal: 'SIGUSR1', reason, timeout_ms: timeoutMs, graceful: true });
+    this.drainTimer = setTimeout(() => {
+      this.events.emit('gateway.drain_timeout', { profile: this.name, pid, timeout_ms: timeoutMs, graceful: true });
+      this.dispatch('drain_timeout');
+    }, timeoutMs);
+    try {
+      process.kill(pid, 'SIGUSR1');
+    } catch (err) {
+      // Gone already: its exit is on its way and ends the drain.
+      this.events.emit('supervisor.error', { during: 'graceful restart', profile: this.name, error: (err as Error).message });
+    }
   }
 
   /** Tells a Hermes gateway that the SIGTERM coming is a planned stop, so it exits 0 rather than 1. */
@@ -269,6 +314,7 @@ export class Gateway {
 
   private onExit(result: ProcessResult): void {
     this.readiness?.stop();
+    clearTimeout(this.drainTimer);
     const pid = result.pid;
     const ranForMs = Date.now() - (this.startedAt ?? Date.now());
     if (pid !== null) {
@@ -279,11 +325,13 @@ export class Gateway {
     }
     this.child = null;
     this.pid = null;
-    const expected = this.state === 'stopping';
+    const graceful = this.state === 'draining';
+    const expected = this.state === 'stopping' || graceful;
     this.lastExit = {
       code: result.code,
       signal: result.signal,
       ...(result.error !== undefined && result.ended === 'spawn_failed' ? { error: result.error } : {}),
+      ...(graceful ? { graceful } : {}),
       at: new Date().toISOString(),
     };
     this.events.emit('gateway.exit', {
@@ -293,6 +341,7 @@ export class Gateway {
       signal: this.lastExit.signal,
       ...(this.lastExit.error !== undefined ? { error: this.lastExit.error } : {}),
       expected,
+      ...(graceful ? { graceful } : {}),
       ran_ms: ranForMs,
     });
     const crash = decideAfterCrash(this.history, { now: Date.now(), ranForMs }, this.timings.crash);

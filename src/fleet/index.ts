@@ -5,4 +5,6 @@ export { decideAfterCrash, emptyHistory, type CrashPolicy, type CrashHistory, ty
 export { WaveRunner, type WaveResult, type WaveRequest, type WaveOptions, type WaveGateway, type WaveFleet } from './wave.js';
 export { WaveQueue } from './waveQueue.js';
 export { HOLD } from './holds.js';
+export { heartbeatVerdict, heartbeatCheckMs, type HeartbeatView } from './heartbeat.js';
+export { HeartbeatWatch, type HeartbeatGateway } from './heartbeatWatch.js';
 export { BoundedPrinter, DEFAULT_MAX_PENDING_BYTES, type Echo } from './output.js';

@@ -1,13 +1,24 @@
 import type { CrashDecision } from './backoff.js';
 
-export type GatewayState = 'starting' | 'running' | 'stopping' | 'stopped' | 'backoff' | 'failed';
+/** `draining`: asked to restart gracefully (SIGUSR1); it drains its work, then exits. */
+export type GatewayState = 'starting' | 'running' | 'draining' | 'stopping' | 'stopped' | 'backoff' | 'failed';
 
 /**
  * What happens to a gateway. Its exits are told apart before they reach the table (see exitEvent):
  * Hermes asking to be started again (exit 75), a fatal config error (exit 78), a crash still within
  * the backoff budget, or one too many.
  */
-export type GatewayEvent = 'start' | 'ready' | 'stop' | 'restart_requested' | 'fatal_config' | 'crashed' | 'gave_up' | 'backoff_over';
+export type GatewayEvent =
+  | 'start'
+  | 'ready'
+  | 'stop'
+  | 'drain'
+  | 'drain_timeout'
+  | 'restart_requested'
+  | 'fatal_config'
+  | 'crashed'
+  | 'gave_up'
+  | 'backoff_over';
 
 /** Hermes's EX_TEMPFAIL: a drained gateway (`/restart`, an update, SIGUSR1) asking to be started again at once. */
 export const HERMES_RESTART_EXIT = 75;
@@ -21,6 +32,7 @@ export type Effect =
   | 'spawn'
   | 'announce_ready'
   | 'terminate'
+  | 'signal_drain'
   | 'commit_crash'
   | 'schedule_restart'
   | 'announce_failed';
@@ -49,27 +61,42 @@ export const LIFECYCLE: Readonly<Record<GatewayEvent, Partial<Record<GatewayStat
   stop: {
     starting: to('stopping', 'terminate'),
     running: to('stopping', 'terminate'),
+    draining: to('stopping', 'terminate'),
     backoff: to('stopped', 'cancel_backoff'),
     failed: to('stopped'),
   },
+  // Only a ready gateway drains: one still starting has no work to drain and gets a plain stop.
+  drain: {
+    running: to('draining', 'signal_drain'),
+  },
+  // A drain that outlasts stop_timeout is ended as a stop is: planned-stop marker, SIGTERM, SIGKILL.
+  drain_timeout: {
+    draining: to('stopping', 'terminate'),
+  },
+  // Whatever ends a drain (exit 75 as asked, or anything else) is the end the restart asked for:
+  // never a crash; whoever asked for the drain starts the gateway again.
   restart_requested: {
     starting: to('starting', 'spawn'),
     running: to('starting', 'spawn'),
+    draining: to('stopped'),
     stopping: to('stopped'),
   },
   fatal_config: {
     starting: to('failed', 'announce_failed'),
     running: to('failed', 'announce_failed'),
+    draining: to('stopped'),
     stopping: to('stopped'),
   },
   crashed: {
     starting: to('backoff', 'commit_crash', 'schedule_restart'),
     running: to('backoff', 'commit_crash', 'schedule_restart'),
+    draining: to('stopped'),
     stopping: to('stopped'),
   },
   gave_up: {
     starting: to('failed', 'commit_crash', 'announce_failed'),
     running: to('failed', 'commit_crash', 'announce_failed'),
+    draining: to('stopped'),
     stopping: to('stopped'),
   },
   backoff_over: {

@@ -13,7 +13,7 @@ export const STATE_POLL_MS = 100;
  */
 export type StateVerdict = 'running' | 'ours' | 'none';
 
-export function stateVerdict(record: GatewayStateRecord | null, isOurs: (pid: number) => boolean): StateVerdict {
+export function stateVerdict(record: Pick<GatewayStateRecord, 'state' | 'pid'> | null, isOurs: (pid: number) => boolean): StateVerdict {
   if (record === null || record.pid === null || !isOurs(record.pid)) return 'none';
   return record.state === 'running' ? 'running' : 'ours';
 }
@@ -28,7 +28,7 @@ export function readyAtTimer(from: ReadyFrom, hasHome: boolean): boolean {
 }
 
 /** The pid in the state file is the gateway's: its leader, or a process in its group (a wrapper's child). */
-function inGroup(leader: number): (pid: number) => boolean {
+export function inGroup(leader: number): (pid: number) => boolean {
   return (pid) => pid === leader || readProcStat(pid)?.pgrp === leader;
 }
 

@@ -6,7 +6,9 @@ export interface WaveGateway {
   readonly held: boolean;
   readonly pid: number | null;
   stop(): Promise<void>;
-  start(reason: string): void;
+  /** SIGUSR1 and the wait for the drained gateway to exit; false, with nothing done, unless it is ready. */
+  drain(reason: string): Promise<boolean>;
+  start(reason: string, graceful?: boolean): void;
   waitReady(): Promise<boolean>;
 }
 
@@ -42,6 +44,8 @@ export interface WaveRequest {
   mandatory?: Iterable<string>;
   /** Start the wave now instead of after the debounce window. */
   immediate?: boolean;
+  /** Restart by SIGUSR1 (Hermes drains, exits 75) rather than by a planned stop; see WaveQueue.graceful. */
+  graceful?: boolean;
 }
 
 export interface WaveOptions {
@@ -82,9 +86,9 @@ export class WaveRunner {
     const wave = this.wave;
     const result = new Promise<WaveResult>((resolve) => wave.waiters.push(resolve));
     for (const profile of request.mandatory ?? []) this.mandatory.add(profile);
-    const added = wave.queue.add(request.profiles, request.reason, request.board);
+    const added = wave.queue.add(request.profiles, request.reason, request.board, request.graceful === true);
     if (wave.running) {
-      this.events.emit('wave.replan', { board: request.board ?? null, added, reason: request.reason });
+      this.events.emit('wave.replan', { board: request.board ?? null, added, reason: request.reason, ...gracefulField(request.graceful === true) });
     } else {
       clearTimeout(this.debounceTimer);
       this.debounceTimer = setTimeout(() => this.begin(), request.immediate ? 0 : this.options.debounceMs);
@@ -121,7 +125,12 @@ export class WaveRunner {
       // A request that landed after the last batch was taken still gets its restart, in a wave of its own.
       const leftovers = wave.queue.nextBatch(Number.MAX_SAFE_INTEGER);
       if (leftovers.length > 0 && !this.closed) {
-        void this.request({ profiles: leftovers, reason: [...wave.queue.reasons].join(','), immediate: true });
+        const graceful = leftovers.filter((profile) => wave.queue.graceful.has(profile));
+        const plain = leftovers.filter((profile) => !wave.queue.graceful.has(profile));
+        const reason = [...wave.queue.reasons].join(',');
+        for (const [profiles, isGraceful] of [[plain, false], [graceful, true]] as const) {
+          if (profiles.length > 0) void this.request({ profiles, reason, immediate: true, graceful: isGraceful });
+        }
       } else {
         this.mandatory.clear();
       }
@@ -138,6 +147,7 @@ export class WaveRunner {
       profiles: [...queue.profiles],
       reason: [...queue.reasons].join(','),
       max_parallel: this.options.maxParallel,
+      ...gracefulField(queue.graceful.size > 0),
     });
     // Sets: a profile fenced again by a swap during the wave is restarted twice but listed once.
     const restarted = new Set<string>();
@@ -149,7 +159,7 @@ export class WaveRunner {
       const reason = [...queue.reasons].join(',');
       await Promise.all(
         batch.map(async (profile) => {
-          const outcome = await this.restartOne(profile, reason);
+          const outcome = await this.restartOne(profile, reason, queue.graceful.has(profile));
           for (const set of [restarted, failed, vetoed, skipped]) set.delete(profile);
           ({ ready: restarted, vetoed, failed, skipped })[outcome].add(profile);
         }),
@@ -175,12 +185,16 @@ export class WaveRunner {
       vetoed: result.vetoed,
       skipped: result.skipped,
       duration_ms: result.durationMs,
+      ...gracefulField(queue.graceful.size > 0),
     });
     return result;
   }
 
-  /** 'skipped': the profile is no longer in the fleet, or an operator stopped it. */
-  private async restartOne(profile: string, reason: string): Promise<'ready' | 'failed' | 'vetoed' | 'skipped'> {
+  /**
+   * 'skipped': the profile is no longer in the fleet, or an operator stopped it. A graceful restart of
+   * a gateway not yet ready (still starting) is a plain one: there is nothing to drain yet.
+   */
+  private async restartOne(profile: string, reason: string, graceful: boolean): Promise<'ready' | 'failed' | 'vetoed' | 'skipped'> {
     const gateway = this.fleet.get(profile);
     if (!gateway) return 'skipped';
     const mandatory = this.mandatory.has(profile);
@@ -192,16 +206,20 @@ export class WaveRunner {
       }
       this.events.emit('wave.veto_ignored', { profile, reason: 'fenced off a replaced board: it cannot stay on the old file' });
     }
-    await gateway.stop();
+    const drained = graceful && (await gateway.drain(`wave:${reason}`));
+    if (!drained) await gateway.stop();
     if (this.closed) return 'failed';
     // While we waited, an operator may have stopped it, a board job held it, or a reload removed it.
     if (gateway.held || this.fleet.get(profile) !== gateway) return 'skipped';
-    gateway.start(`wave:${reason}`);
+    gateway.start(`wave:${reason}`, drained);
     const ready = await gateway.waitReady();
     if (ready) this.options.restarted?.(profile, reason, gateway.pid);
     return ready ? 'ready' : 'failed';
   }
 }
+
+/** The `graceful: true` field of the wave events of a graceful restart; plain waves carry none. */
+const gracefulField = (graceful: boolean): { graceful?: true } => (graceful ? { graceful } : {});
 
 function emptyResult(): WaveResult {
   return { boards: [], profiles: [], reasons: [], restarted: [], failed: [], vetoed: [], skipped: [], durationMs: 0 };

@@ -8,14 +8,22 @@ export class WaveQueue {
   readonly reasons = new Set<string>();
   readonly boards = new Set<string>();
   readonly profiles = new Set<string>();
+  /**
+   * Profiles to restart gracefully (SIGUSR1). A plain request wins over a graceful one for a profile
+   * waiting in both: whoever needs it stopped (a board swap, a reload) must not wait for a drain.
+   */
+  readonly graceful = new Set<string>();
 
-  add(profiles: Iterable<string>, reason: string, board?: string): string[] {
+  add(profiles: Iterable<string>, reason: string, board?: string, graceful = false): string[] {
     this.reasons.add(reason);
     if (board !== undefined) this.boards.add(board);
     const added: string[] = [];
     for (const profile of profiles) {
       this.profiles.add(profile);
-      if (this.pending.includes(profile)) continue;
+      const waiting = this.pending.includes(profile);
+      if (!graceful) this.graceful.delete(profile);
+      else if (!waiting) this.graceful.add(profile);
+      if (waiting) continue;
       this.pending.push(profile);
       added.push(profile);
     }

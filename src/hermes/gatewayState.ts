@@ -7,6 +7,8 @@ export const GATEWAY_STATE_FILE = 'gateway_state.json';
 export interface GatewayStateRecord {
   state: string | null;
   pid: number | null;
+  /** `updated_at` in ms since the epoch: Hermes re-stamps it about every 60 s while the gateway lives. */
+  updatedAt: number | null;
 }
 
 export const gatewayStatePath = (home: string): string => path.join(home, GATEWAY_STATE_FILE);
@@ -20,11 +22,27 @@ export function readGatewayState(home: string): GatewayStateRecord | null {
     return null;
   }
   if (typeof record !== 'object' || record === null) return null;
-  const { gateway_state: state, pid } = record as Record<string, unknown>;
+  const { gateway_state: state, pid, updated_at: updatedAt } = record as Record<string, unknown>;
   return {
     state: typeof state === 'string' ? state : null,
     pid: typeof pid === 'number' && Number.isInteger(pid) ? pid : null,
+    updatedAt: parseUpdatedAt(updatedAt),
   };
+}
+
+/**
+ * `updated_at` as Hermes writes it (ISO-8601 UTC) or as older versions did (epoch seconds, a number
+ * or a numeric string; Hermes's `normalize_updated_at` reads both); null when it is neither.
+ */
+export function parseUpdatedAt(value: unknown): number | null {
+  if (typeof value === 'number') return Number.isFinite(value) ? value * 1000 : null;
+  if (typeof value !== 'string' || value.trim() === '') return null;
+  const epoch = Number(value);
+  if (Number.isFinite(epoch)) return epoch * 1000;
+  // An ISO time without a zone is UTC to Hermes, not local time.
+  const zoned = /(?:Z|[+-]\d{2}:?\d{2})$/i.test(value.trim()) ? value.trim() : `${value.trim()}Z`;
+  const ms = Date.parse(zoned);
+  return Number.isNaN(ms) ? null : ms;
 }
 
 /** The file's change stamp (mtime and size), so a poll reads it only when it changed; null when absent. */

@@ -4,6 +4,7 @@ export { gatewayEnv, childEnvironment, gatewayProcessEnv } from './env.js';
 export { redactEnv } from '../util/index.js';
 export { substituteProfile, resolveProgram } from './command.js';
 export { diffPlans, type PlanDiff } from './diff.js';
+export { isHermesGatewayCommand, stopBudgetWarning, HERMES_STOP_BUDGET_MS } from './stopBudget.js';
 export { networkFsIssue, boardFilesystem } from './fsguard.js';
 export { parseDotenv, type DotenvEntry } from './dotenv.js';
 export { dotenvIssues, envBypassIssues, isGrantKey, managedDotenv, type EnvTarget } from './envBypass.js';

@@ -8,6 +8,7 @@ import { boardFilesystem, networkFsIssue } from './fsguard.js';
 import { gatewayEnv } from './env.js';
 import { dotenvIssues } from './envBypass.js';
 import { decideGrant, type GrantReason } from './grant.js';
+import { stopBudgetWarning } from './stopBudget.js';
 
 export interface PlannedProfile {
   name: string;
@@ -78,6 +79,8 @@ export function buildPlan(config: SupervisorConfig, inheritedPath = process.env.
     ...grantWarnings(profiles, planned),
   ];
   if (planned.length === 0) warnings.push(`no profiles found under ${config.hermes_home} or ${config.profiles_dir}`);
+  const stopBudget = stopBudgetWarning(config.restart.stop_timeout, planned);
+  if (stopBudget !== null) warnings.push(stopBudget);
   return { config, profiles: planned, boards, warnings };
 }
 

@@ -1,0 +1,106 @@
+import { ENV, gatewayStateStamp, readGatewayState, type GatewayStateRecord } from '../hermes/index.js';
+import { heartbeatCheckMs, heartbeatVerdict, type HeartbeatView } from './heartbeat.js';
+import type { GatewayState } from './lifecycle.js';
+import { inGroup } from './readiness.js';
+
+/** What the watch needs of a gateway. */
+export interface HeartbeatGateway {
+  readonly name: string;
+  readonly state: GatewayState;
+  readonly pid: number | null;
+  readonly profile: { env: Record<string, string> };
+}
+
+export interface HeartbeatEvents {
+  emit(type: string, fields?: Record<string, unknown>): unknown;
+}
+
+/** The last read of one gateway's state file, and whether its stale episode was reported. */
+interface Sample {
+  pid: number;
+  stamp: string | null;
+  record: GatewayStateRecord | null;
+  ours: boolean;
+  reported: boolean;
+}
+
+/**
+ * Warns about running gateways whose Hermes heartbeat (`updated_at` in gateway_state.json) went
+ * stale: one `gateway.heartbeat_stale` per episode, `gateway.heartbeat_ok` when it recovers. A warning
+ * only: Hermes's own liveness keys off the pid, so nothing is restarted for it. One timer for the
+ * fleet; each look is a stat, and a read only when the file's stamp changed.
+ */
+export class HeartbeatWatch {
+  private readonly samples = new Map<string, Sample>();
+  private timer: NodeJS.Timeout | undefined;
+  private running = false;
+
+  constructor(
+    private readonly gateways: () => Iterable<HeartbeatGateway>,
+    private readonly events: HeartbeatEvents,
+    private staleAfterMs: number,
+  ) {}
+
+  start(): void {
+    this.running = true;
+    this.schedule();
+  }
+
+  stop(): void {
+    this.running = false;
+    clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  /** A new threshold (after a reload); 0 turns the check off. */
+  setStaleAfter(ms: number): void {
+    if (ms === this.staleAfterMs) return;
+    this.staleAfterMs = ms;
+    this.samples.clear();
+    if (this.running) this.schedule();
+  }
+
+  /** The verdict on one gateway now, from its last read (one stat); null when not checked (off, or not running). */
+  look(gateway: HeartbeatGateway): HeartbeatView | null {
+    const home = gateway.profile.env[ENV.home];
+    if (this.staleAfterMs === 0 || gateway.state !== 'running' || gateway.pid === null || home === undefined) return null;
+    let sample = this.samples.get(gateway.name);
+    if (sample === undefined || sample.pid !== gateway.pid) {
+      sample = { pid: gateway.pid, stamp: null, record: null, ours: false, reported: false };
+      this.samples.set(gateway.name, sample);
+    }
+    const stamp = gatewayStateStamp(home);
+    if (stamp !== sample.stamp) {
+      sample.stamp = stamp;
+      sample.record = stamp === null ? null : readGatewayState(home);
+      sample.ours = sample.record?.pid != null && inGroup(gateway.pid)(sample.record.pid);
+    }
+    return heartbeatVerdict(sample.record, sample.ours, Date.now(), this.staleAfterMs);
+  }
+
+  private schedule(): void {
+    clearInterval(this.timer);
+    this.timer = undefined;
+    if (this.staleAfterMs === 0) return;
+    this.timer = setInterval(() => this.check(), heartbeatCheckMs(this.staleAfterMs));
+    // The control socket keeps the supervisor alive; this timer alone never should.
+    this.timer.unref();
+  }
+
+  /** Reports each episode's start and end; a gateway that stopped running ends its episode silently (its exit says why). */
+  private check(): void {
+    const seen = new Set<string>();
+    for (const gateway of this.gateways()) {
+      const view = this.look(gateway);
+      const sample = this.samples.get(gateway.name);
+      if (view === null || sample === undefined) continue;
+      seen.add(gateway.name);
+      if (view.stale === sample.reported) continue;
+      sample.reported = view.stale;
+      const fields = { profile: gateway.name, pid: gateway.pid, age_s: view.age_s, state: view.state };
+      if (view.stale) this.events.emit('gateway.heartbeat_stale', { ...fields, reason: view.reason, stale_after_s: this.staleAfterMs / 1000 });
+      else this.events.emit('gateway.heartbeat_ok', fields);
+    }
+    for (const name of this.samples.keys()) if (!seen.has(name)) this.samples.delete(name);
+  }
+}
