@@ -1,8 +1,8 @@
-import Table from 'cli-table3';
+import { plainTable } from './table.js';
 import type { CheckReport, HolderRow, RestartResult, StatusReport } from '../control/index.js';
 import { formatDuration } from '../util/index.js';
 
-const table = (head: string[]) => new Table({ head, style: { head: [], border: [] } });
+const table = plainTable;
 
 function exitText(exit: StatusReport['profiles'][number]['last_exit']): string {
   if (exit === null) return '-';

@@ -1,4 +1,4 @@
-import Table from 'cli-table3';
+import { plainTable } from './table.js';
 import { ConfigError, loadConfig, type ConfigIssue, type SupervisorConfig } from '../config/index.js';
 import { socketPathProblem } from '../control/index.js';
 import { buildPlan, type FleetPlan } from '../plan/index.js';
@@ -30,7 +30,7 @@ export function planReport(plan: FleetPlan) {
 }
 
 export function planTable(plan: FleetPlan): string {
-  const table = new Table({ head: ['profile', 'grant', 'why', 'command'], style: { head: [], border: [] } });
+  const table = plainTable(['profile', 'grant', 'why', 'command']);
   for (const profile of plan.profiles) {
     const grant = profile.grant ? (profile.dispatch ? 'yes (dispatch)' : 'yes') : 'no';
     table.push([profile.enabled ? profile.name : `${profile.name} (disabled)`, grant, profile.grant_reason, safeText(shownCommand(profile.command).join(' '))]);
