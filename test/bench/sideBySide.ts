@@ -146,7 +146,7 @@ async function startSupervised(): Promise<Running> {
   const restart = { max_parallel: 1, ready_after: '500ms', stop_timeout: '3s' };
   const fleet = await startBenchFleet({ prefix: 'hs-bench-vs-supervisor-', profiles: SCENARIO, restart });
   return {
-    settings: 'max_parallel 1, ready_after 500ms, debounce 250ms, watch + 1 s poll',
+    settings: 'max_parallel 1, ready_after 500ms, debounce 250ms, watch + the default 2 s poll',
     clock: fleet.clock,
     board: fleet.board,
     logsDir: fleet.logsDir,
