@@ -42,6 +42,11 @@ test('boards under folders that do not exist at start are watched by file events
     mkdirSync(path.dirname(board), { recursive: true });
     initBoard(board);
     await waitForEvent((event) => event.type === 'board.new' && event.board === slug);
+    // A new board is probed at once, and the probe's own look would find a swap made meanwhile.
+    await until(`${slug} probed`, async () => {
+      const status = JSON.parse((await fleet.cli('status', '--json')).stdout) as { boards: Array<{ slug: string; health: string }> };
+      return status.boards.find((entry) => entry.slug === slug)?.health === 'ok';
+    });
     initBoard(`${board}.new`);
     renameSync(`${board}.new`, board);
     return waitForEvent((event) => event.type === 'board.swap' && event.board === slug);
