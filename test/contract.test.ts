@@ -3,11 +3,12 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import test from 'ava';
 import { ofType, readEventFile } from './helpers/events.js';
-import { brisk, startFleet } from './helpers/fleet.js';
+import { brisk, startFleet, supervise } from './helpers/fleet.js';
 import { fixture } from './helpers/fixture.js';
 import { makeFleetDir } from './helpers/fleetDir.js';
 import { tempDir } from './helpers/tempDir.js';
 import { clearPlannedStop, PLANNED_STOP_MARKER, writePlannedStop } from '../src/hermes/index.js';
+import { forgetGateway } from '../src/recovery/index.js';
 import { processEnv } from './helpers/proc.js';
 
 // Hermes's external-supervisor contract, spoken to the fixture gateway (test/fixtures/hermes_gateway.py).
@@ -51,6 +52,22 @@ test('a stop and a shutdown are planned stops: the marker is consumed and the ga
   t.is((await fleet.supervisor.exited).code, 0);
   t.like(ofType(fleet.events(), 'gateway.exit', 'beta')[0], { code: 0, expected: true });
   t.deepEqual(fixtureLog('beta').filter((line) => line.event === 'planned_stop').map((line) => line.planned), [true]);
+});
+
+test('a gateway a killed supervisor left behind is stopped as planned by the next start, recorded or found by its marks', async (t) => {
+  const fleet = await startFleet(t, { config: brisk(), profiles: { alpha: { mode: 'idle' }, beta: { mode: 'idle' } } });
+  const fixtureLog = (profile: string) => readEventFile(path.join(fleet.logsDir, `${profile}.jsonl`));
+  const old = Object.fromEntries(['alpha', 'beta'].map((profile) => [profile, ofType(fleet.events(), 'gateway.spawn', profile)[0]!.pid]));
+  fleet.supervisor.child.kill('SIGKILL');
+  await fleet.supervisor.exited;
+  // beta's record is lost (spawned an instant before the kill): it is found by its marks alone.
+  forgetGateway(fleet.stateDir, 'beta');
+  supervise(t, fleet.configFile);
+  await fleet.waitForEvent((all) => ofType(all, 'gateway.leftover').length === 2 && ofType(all, 'gateway.ready').length >= 4);
+  for (const profile of ['alpha', 'beta']) {
+    const verdicts = fixtureLog(profile).filter((line) => line.event === 'planned_stop' && line.pid === old[profile]);
+    t.deepEqual(verdicts.map((line) => [line.planned, line.reason]), [[true, 'matched']], `${profile} exited as a planned stop`);
+  }
 });
 
 test("the planned-stop marker is Hermes's JSON, private, and cleared only for its own target", (t) => {

@@ -1,7 +1,7 @@
 import { processStartTime, readProcStat } from '../board/proc.js';
 import type { EventLog } from '../events/index.js';
-import { STATE_DIR_MARK } from '../hermes/index.js';
-import { terminateGroup, type GroupKind, type Termination } from '../proc/index.js';
+import { ENV, STATE_DIR_MARK, writePlannedStop } from '../hermes/index.js';
+import { readEnviron, terminateGroup, type GroupKind, type Termination } from '../proc/index.js';
 import { findMarkedGroups } from './marked.js';
 import { forgetGroup, readGateways, readGroups, type GatewayRecord, type GroupRecord } from './records.js';
 
@@ -42,8 +42,25 @@ export function findLeftovers(stateDir: string): GatewayRecord[] {
 
 const RESULTS: Record<Termination, LeftoverResult> = { gone: 'gone', term: 'stopped', kill: 'killed', stuck: 'killed' };
 
-async function stopGroup(pgid: number, stopTimeoutMs: number): Promise<LeftoverResult> {
+async function stopGroup(pgid: number, kind: GroupKind, stopTimeoutMs: number): Promise<LeftoverResult> {
+  if (kind === 'gateway') markPlannedStop(pgid);
   return RESULTS[await terminateGroup(pgid, { graceMs: stopTimeoutMs })];
+}
+
+/**
+ * A leftover gateway is stopped on purpose, like any other stop: the planned-stop marker in its home
+ * (read from its own environment, which the supervisor set) tells Hermes so, and it exits 0 with its
+ * state saved instead of treating the SIGTERM as unexpected.
+ */
+function markPlannedStop(leader: number): void {
+  const home = readEnviron(leader)?.get(ENV.home);
+  const startTime = processStartTime(leader);
+  if (home === undefined || startTime === null) return;
+  try {
+    writePlannedStop(home, { targetPid: leader, targetStartTime: startTime, stopperPid: process.pid, writtenAt: new Date() });
+  } catch {
+    // The stop goes on without it: Hermes then exits non-zero, which is all it costs.
+  }
 }
 
 const leftoverEvent = (kind: GroupKind): string => `${kind}.leftover`;
@@ -65,7 +82,7 @@ export async function reapAll(stateDir: string, options: ReapOptions): Promise<R
   const unrecorded = findMarkedGroups(stateDir, new Set([process.pid, own]));
   const marked = await Promise.all(
     unrecorded.map(async ({ pgid, kind }): Promise<ReapedGroup> => {
-      const result = await stopGroup(pgid, options.stopTimeoutMs);
+      const result = await stopGroup(pgid, kind, options.stopTimeoutMs);
       options.events?.emit(leftoverEvent(kind), {
         ...(kind === 'gateway' ? { profile: null } : { name: null }),
         pid: pgid,
@@ -82,7 +99,7 @@ export async function reapAll(stateDir: string, options: ReapOptions): Promise<R
 async function reapRecorded(stateDir: string, record: GroupRecord, options: ReapOptions): Promise<ReapedGroup> {
   const startTime = processStartTime(record.pid);
   const verified = isSameProcess(record, startTime);
-  const result = verified ? await stopGroup(record.pgid, options.stopTimeoutMs) : 'gone';
+  const result = verified ? await stopGroup(record.pgid, record.kind, options.stopTimeoutMs) : 'gone';
   forgetGroup(stateDir, record);
   options.events?.emit(leftoverEvent(record.kind), {
     ...(record.kind === 'gateway' ? { profile: record.name } : { name: record.name }),
