@@ -123,12 +123,19 @@ export async function startBenchFleet(options: BenchFleetOptions): Promise<Bench
   const clock = new AnchoredClock();
   const supervisor = startSupervisor(['--config', configFile]);
   const eventsFile = path.join(stateDir, 'events.jsonl');
+  // The supervisor may be half-way through a line: a torn last line is read next time.
   const events = (): SupervisorEvent[] =>
     existsSync(eventsFile)
       ? readFileSync(eventsFile, 'utf8')
           .split('\n')
           .filter(Boolean)
-          .map((line) => JSON.parse(line) as SupervisorEvent)
+          .flatMap((line) => {
+            try {
+              return [JSON.parse(line) as SupervisorEvent];
+            } catch {
+              return [];
+            }
+          })
       : [];
 
   const stopSupervisor = onCleanup(async () => {
