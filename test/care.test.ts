@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { closeSync, existsSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, copyFileSync, existsSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
@@ -35,8 +35,8 @@ function careFleet(
 }
 
 /** Fills task_events with rows big enough to span many pages, all checkpointed into the db file. */
-function seed(board: string, rows: number): void {
-  initBoard(board);
+function seed(board: string, rows: number, journal: 'wal' | 'delete' = 'wal'): void {
+  initBoard(board, journal);
   const db = new Database(board);
   const insert = db.prepare('INSERT INTO task_events (task_id, kind, payload, created_at) VALUES (?, ?, ?, ?)');
   db.transaction(() => {
@@ -150,6 +150,8 @@ test('a corrupt board is quarantined once, rebuilt from every readable row, and 
   t.deepEqual(done.restarted, ['writer']);
   t.is(ofType(events, 'gateway.spawn').filter((event) => event.profile === 'denied').length, 1, 'denied gateway untouched');
   t.true(ofType(events, 'board.rebuilt')[0]!.generation as number >= 2);
+  t.like(ofType(events, 'board.rebuilt')[0], { journal_mode: 'wal' });
+  t.like(quarantine, { journal_mode: 'wal' });
 });
 
 test('three corruptions in a row with quarantine_keep 2 keep two copies and report three quarantines', async (t) => {
@@ -180,6 +182,94 @@ async function lockBoard(t: ExecutionContext, board: string): Promise<void> {
   t.teardown(() => locker.kill('SIGKILL'));
   await new Promise((resolve) => locker.stdout!.once('data', resolve));
 }
+
+/** Header bytes 18 and 19 (1/1 rollback journal, 2/2 WAL), read in the test's own process. */
+const journalBytes = (file: string): number[] => [...readFileSync(file).subarray(18, 20)];
+
+test('a rollback-journal board that is corrupted is rebuilt in rollback mode, never moved onto WAL', async (t) => {
+  const journal = ['--journal', 'delete'];
+  const fleet = await careFleet(
+    t,
+    { writer: { grant: true, args: ['--mode', 'tick', '--interval-ms', '1000', ...journal] } },
+    { kanban: { init_command: [python, fixture, '--mode', 'init', ...journal] }, prepare: (board) => seed(board, 2000, 'delete') },
+  );
+  await fleet.waitForEvent((all) => ofType(all, 'gateway.ready').length >= 1);
+  t.deepEqual(journalBytes(fleet.board), [1, 1], 'a DELETE board to begin with');
+  corruptPages(fleet.board, 40, 2);
+  await fleet.cli('check');
+  const events = await fleet.waitForEvent((all) => ofType(all, 'board.rebuilt').length >= 1 && ofType(all, 'wave.done').length >= 1);
+  t.like(ofType(events, 'board.rebuilt')[0], { journal_mode: 'delete' });
+  t.false('journal_note' in ofType(events, 'board.rebuilt')[0]!, 'the mode was read from the header');
+  // The fixture, like Hermes, never turns a WAL board back: the file stays in whatever mode the rebuild left.
+  t.deepEqual(journalBytes(fleet.board), [1, 1]);
+  const db = new Database(fleet.board, { readonly: true });
+  t.teardown(() => db.close());
+  t.is(db.pragma('journal_mode', { simple: true }), 'delete');
+  t.is(integrityCheck(fleet.board), 'ok');
+  t.false(existsSync(`${fleet.board}-wal`));
+});
+
+test('a file that is not an SQLite database, configured as a board, is held for an operator and left byte for byte', async (t) => {
+  const fleet = makeFleetDir(t, 'hs-care-');
+  const passwd = path.join(fleet.root, 'passwd');
+  copyFileSync('/etc/passwd', passwd);
+  // A real board whose first page (the header with it) was overwritten: no longer an SQLite file either.
+  const smashed = path.join(fleet.hermesHome, 'kanban.db');
+  seed(smashed, 100);
+  const fd = openSync(smashed, 'r+');
+  writeSync(fd, Buffer.alloc(4096, 0xa5), 0, 4096, 0);
+  closeSync(fd);
+  const before = [passwd, smashed].map((file) => ({ bytes: readFileSync(file), ino: statSync(file).ino }));
+  fleet.config({
+    gateway: { command: [python, fixture, '--mode', 'idle'] },
+    restart: { ready_after: '300ms' },
+    kanban: { boards: [{ slug: 'default', path: passwd }, { slug: 'smashed', path: smashed }] },
+  });
+  fleet.profile('writer', { kanban: { enabled: true } });
+  fleet.profile('denied', {});
+  const supervisor = supervise(t, fleet.configFile);
+  await supervisor.waitFor('gateway.ready profile=denied');
+  const prefix = readFileSync('/etc/passwd').subarray(0, 16).toString('latin1');
+  const found = `not an SQLite database: header starts with '${prefix}'`;
+  const events = fleet.events();
+  t.like(ofType(events, 'board.not_sqlite').find((event) => event.board === 'default'), { path: passwd, found });
+  t.like(ofType(events, 'board.not_sqlite').find((event) => event.board === 'smashed'), { found: `not an SQLite database: header starts with '${'\\xa5'.repeat(16)}'` });
+  t.deepEqual(ofType(events, 'board.quarantine'), []);
+  t.deepEqual(ofType(events, 'board.rebuilt'), []);
+  t.deepEqual(ofType(events, 'gateway.spawn').map((event) => event.profile), ['denied'], 'the granted gateway is held');
+
+  const cli = (...args: string[]) => runCli([...args, '--config', fleet.configFile]);
+  const status = JSON.parse((await cli('status', '--json')).stdout) as { boards: Array<{ slug: string; health: string }> };
+  t.is(status.boards.find((board) => board.slug === 'default')?.health, found);
+  const check = await cli('check', '--json');
+  t.is(check.code, 1);
+  const report = JSON.parse(check.stdout) as { integrity: Array<{ board: string; status: string; detail: string }> };
+  t.true(report.integrity.find((entry) => entry.board === 'default')!.detail.startsWith(found), check.stdout);
+  t.deepEqual([passwd, smashed].map((file) => ({ bytes: readFileSync(file), ino: statSync(file).ino })), before, 'both files untouched');
+  t.false(existsSync(path.join(fleet.stateDir, 'quarantine', 'default')), 'nothing of the foreign file copied');
+});
+
+test('validate refuses a configured board path that holds something other than an SQLite database', async (t) => {
+  const fleet = makeFleetDir(t, 'hs-care-');
+  const passwd = path.join(fleet.root, 'passwd');
+  copyFileSync('/etc/passwd', passwd);
+  const board = path.join(fleet.hermesHome, 'kanban.db');
+  initBoard(board, 'delete');
+  const boards = [
+    { slug: 'good', path: board },
+    { slug: 'later', path: path.join(fleet.hermesHome, 'not-yet.db') },
+    { slug: 'foreign', path: passwd },
+  ];
+  fleet.config({ gateway: { command: [python, fixture, '--mode', 'idle'] }, kanban: { boards } });
+  const refused = await runCli(['validate', '--config', fleet.configFile]);
+  t.is(refused.code, 2);
+  const prefix = readFileSync('/etc/passwd').subarray(0, 16).toString('latin1');
+  t.is(refused.stderr.trim().split('\n').length, 1, refused.stderr);
+  t.true(refused.stderr.includes(`${fleet.configFile}: kanban.boards[2].path: ${passwd} is not an SQLite database: header starts with '${prefix}'`), refused.stderr);
+  fleet.config({ gateway: { command: [python, fixture, '--mode', 'idle'] }, kanban: { boards: boards.slice(0, 2) } });
+  const accepted = await runCli(['validate', '--config', fleet.configFile]);
+  t.is(accepted.code, 0, accepted.stderr);
+});
 
 test('a busy board is never taken for a corrupt one', async (t) => {
   const fleet = await careFleet(t, { denied: { grant: false, args: ['--mode', 'idle'] } }, { prepare: (board) => seed(board, 100) });

@@ -14,11 +14,13 @@ import {
   installRebuilt,
   isNetworkFs,
   moveAsideSidecars,
+  parseHeader,
   passiveCheckpoint,
   planPrune,
   probeIntegrity,
   probeIntegrityInThread,
   quarantineBoard,
+  readHeaderInChild,
   rebuildBoard,
   walNeedsCheckpoint,
   walSize,
@@ -179,6 +181,51 @@ test('probe reports corrupt for a file that is not a database', (t) => {
   const result = probeIntegrity(board);
   t.is(result.status, 'corrupt');
   t.is(result.code, 'SQLITE_NOTADB');
+});
+
+// header -----------------------------------------------------------------------------------------
+
+/** Header bytes 18 and 19: 1/1 for a rollback journal, 2/2 for WAL. */
+const journalBytes = (file: string): number[] => [...fs.readFileSync(file).subarray(18, 20)];
+
+/** PRAGMA journal_mode as a new connection finds the file. */
+function journalModeOf(file: string): string {
+  const db = new Database(file, { readonly: true });
+  try {
+    return db.pragma('journal_mode', { simple: true }) as string;
+  } finally {
+    db.close();
+  }
+}
+
+test('parseHeader tells WAL from rollback boards, and shows at most 16 escaped bytes of anything else', (t) => {
+  const dir = tempDir(t);
+  const wal = path.join(dir, 'wal.db');
+  const rollback = path.join(dir, 'delete.db');
+  makeBoard(wal, 'wal');
+  makeBoard(rollback, 'delete');
+  t.like(parseHeader(fs.readFileSync(wal).subarray(0, 100)), { kind: 'sqlite', journal: 'wal', versions: [2, 2] });
+  t.like(parseHeader(fs.readFileSync(rollback).subarray(0, 100)), { kind: 'sqlite', journal: 'delete', versions: [1, 1] });
+  t.deepEqual(parseHeader(Buffer.from('root:x:0:0:root:/root:/bin/bash\n')), { kind: 'not_sqlite', prefix: 'root:x:0:0:root:' });
+  t.deepEqual(parseHeader(Buffer.from([0x1f, 0x8b, 0x27, 0x5c, 0x0a, 0x41])), { kind: 'not_sqlite', prefix: "\\x1f\\x8b\\'\\\\\\x0aA" });
+  t.deepEqual(parseHeader(Buffer.from('SQLite format')), { kind: 'not_sqlite', prefix: 'SQLite format' });
+  t.deepEqual(parseHeader(Buffer.alloc(0)), { kind: 'empty' });
+  const odd = fs.readFileSync(wal).subarray(0, 100);
+  odd[18] = 0xa5;
+  t.like(parseHeader(odd), { kind: 'sqlite', journal: null, versions: [0xa5, 2] });
+});
+
+test('readHeaderInChild reads a board header in a child process, byte for byte', async (t) => {
+  const dir = tempDir(t);
+  const rollback = path.join(dir, 'kanban.db');
+  makeBoard(rollback, 'delete');
+  const passwd = path.join(dir, 'passwd');
+  fs.writeFileSync(passwd, 'root:x:0:0:root:/root:/bin/bash\n');
+  t.deepEqual(await readHeaderInChild(rollback), { ok: true, header: parseHeader(fs.readFileSync(rollback).subarray(0, 100)) });
+  t.deepEqual(await readHeaderInChild(passwd), { ok: true, header: { kind: 'not_sqlite', prefix: 'root:x:0:0:root:' } });
+  const absent = await readHeaderInChild(path.join(dir, 'absent.db'));
+  t.false(absent.ok);
+  t.regex(absent.ok ? '' : absent.error, /cannot read the header of .*absent\.db/);
 });
 
 const EXCLUSIVE_ROLLBACK = `
@@ -479,6 +526,48 @@ test('installRebuilt swaps the rebuilt file in atomically once the old sidecars 
   t.teardown(() => db.close());
   t.is(db.prepare('SELECT count(*) FROM task_events').pluck().get(), result.tables.task_events!.recovered);
   t.is(db.pragma('journal_mode', { simple: true }), 'wal');
+});
+
+test('rebuild and install keep a rollback-journal board in rollback mode, and a WAL board in WAL', async (t) => {
+  const dir = tempDir(t);
+  for (const journal of ['delete', 'wal'] as const) {
+    const board = path.join(dir, `${journal}.db`);
+    const layout = makeBoard(board, journal);
+    smashPages(board, [leafAt(layout, 'task_events', 10).page]);
+    const rebuilt = path.join(dir, `${journal}.db.rebuilt`);
+    rebuildBoard(board, rebuilt, { journal });
+    t.is(journalModeOf(rebuilt), journal, `${journal}: the rebuilt file`);
+    // The read-only rebuild of a WAL board leaves its -wal/-shm behind.
+    await moveAsideSidecars(board, path.join(dir, 'aside'), 'rebuild');
+    installRebuilt(rebuilt, board, { journal });
+    for (const suffix of ['-wal', '-shm', '-journal']) t.false(fs.existsSync(`${board}${suffix}`), `${journal}: no ${suffix} left`);
+    t.deepEqual(journalBytes(board), journal === 'wal' ? [2, 2] : [1, 1]);
+    t.is(journalModeOf(board), journal, `${journal}: the installed board`);
+  }
+});
+
+test('a hot -journal of the old board is quarantined with it and moved aside before the new file is installed', async (t) => {
+  const dir = tempDir(t);
+  const board = path.join(dir, 'kanban.db');
+  const layout = makeBoard(board, 'delete');
+  smashPages(board, [leafAt(layout, 'task_events', 10).page]);
+  fs.writeFileSync(`${board}-journal`, 'hot journal of the old file');
+  const qdir = path.join(dir, 'quarantine');
+  const copy = await quarantineBoard(board, { dir: qdir, slug: 'default', keep: 5 });
+  t.deepEqual(copy.files.map((file) => path.basename(file)).sort(), [path.basename(copy.path), `${path.basename(copy.path)}-journal`]);
+  t.is(fs.readFileSync(`${copy.path}-journal`, 'utf8'), 'hot journal of the old file');
+  t.is(copy.hash, sha12([copy.path, `${copy.path}-journal`]));
+
+  const rebuilt = path.join(dir, 'kanban.db.rebuilt');
+  fs.renameSync(`${board}-journal`, `${board}.held-journal`);
+  rebuildBoard(board, rebuilt, { journal: 'delete' });
+  fs.renameSync(`${board}.held-journal`, `${board}-journal`);
+  t.throws(() => installRebuilt(rebuilt, board, { journal: 'delete' }), { message: /kanban\.db-journal aside/ });
+  const moved = await moveAsideSidecars(board, path.join(dir, 'aside'), 'corrupt');
+  t.deepEqual(moved.map((file) => path.extname(file)), ['.journal']);
+  installRebuilt(rebuilt, board, { journal: 'delete' });
+  t.false(fs.existsSync(`${board}-journal`));
+  t.is(probeIntegrity(board, { full: true }).status, 'ok');
 });
 
 test('installRebuilt refuses a file in another directory', (t) => {

@@ -1,3 +1,4 @@
+import { boardFileIssues } from './boardFiles.js';
 import { plainTable } from './table.js';
 import { ConfigError, loadConfig, type ConfigIssue, type SupervisorConfig } from '../config/index.js';
 import { socketPathProblem } from '../control/index.js';
@@ -60,7 +61,11 @@ export function loadCheckedConfig(configFile: string | undefined): SupervisorCon
 }
 
 export function validateCommand(options: { config?: string; json?: boolean }, out: (text: string) => void): number {
-  const plan = buildPlan(loadCheckedConfig(options.config));
+  const config = loadCheckedConfig(options.config);
+  // Only here: at start such a board is held for an operator, never refused with the whole fleet.
+  const boards = boardFileIssues(config);
+  if (boards.length > 0) throw new ConfigError(boards);
+  const plan = buildPlan(config);
   out(options.json ? JSON.stringify(planReport(plan), null, 2) : planTable(plan));
   return 0;
 }

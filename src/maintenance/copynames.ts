@@ -2,12 +2,12 @@
  * Names of the files kept in a quarantine directory, and which of them to prune. Pure: the
  * quarantine module does the I/O.
  *
- * A copy is `<slug>.<stamp>.<hash12>.db` plus optional `-wal`/`-shm` beside it, so SQLite opens a
- * copy together with its own WAL.
+ * A copy is `<slug>.<stamp>.<hash12>.db` plus optional `-wal`/`-shm`/`-journal` beside it, so SQLite
+ * opens a copy together with its own WAL or journal.
  */
 
 export interface CopyName {
-  /** The copy's db file name; sidecars are this plus `-wal`/`-shm`. */
+  /** The copy's db file name; sidecars are this plus `-wal`/`-shm`/`-journal`. */
   base: string;
   stamp: string;
   hash: string;
@@ -35,7 +35,7 @@ function escapeRegExp(text: string): string {
 
 /** The copy a file name belongs to, or undefined for anything this module did not name. */
 export function parseCopyName(slug: string, fileName: string): CopyName | undefined {
-  const pattern = new RegExp(`^(${escapeRegExp(slug)}\\.(${STAMP})\\.([0-9a-f]{12})\\.db)(?:-wal|-shm)?$`);
+  const pattern = new RegExp(`^(${escapeRegExp(slug)}\\.(${STAMP})\\.([0-9a-f]{12})\\.db)(?:-wal|-shm|-journal)?$`);
   const match = pattern.exec(fileName);
   if (!match) return undefined;
   return { base: match[1]!, stamp: match[2]!, hash: match[3]! };

@@ -2,17 +2,21 @@ import path from 'node:path';
 import fs from 'node:fs';
 import Database from 'better-sqlite3';
 import { fsyncDir, fsyncUnheldFile, pathExists } from './fileops.js';
+import type { JournalMode } from './header.js';
 import { sidecarPaths } from './sidecars.js';
 
 /**
- * Folds the new file's WAL into it and closes cleanly, so it is installed as one self-contained
- * file: a sidecar left behind would not follow it through the rename.
+ * Puts the new file in the board's journal mode, folds any WAL into it and closes cleanly, so it is
+ * installed as one self-contained file: a sidecar left behind would not follow it through the rename.
  */
-function settleIntoSingleFile(newPath: string): void {
+function settleIntoSingleFile(newPath: string, journal: JournalMode): void {
   const db = new Database(newPath, { fileMustExist: true });
   try {
-    if (db.pragma('journal_mode', { simple: true }) !== 'wal') db.pragma('journal_mode = WAL');
-    db.pragma('wal_checkpoint(TRUNCATE)');
+    if (db.pragma('journal_mode', { simple: true }) !== journal) {
+      const mode = db.pragma(`journal_mode = ${journal.toUpperCase()}`, { simple: true });
+      if (mode !== journal) throw new Error(`${newPath} refused journal_mode ${journal} (journal_mode is ${String(mode)})`);
+    }
+    if (journal === 'wal') db.pragma('wal_checkpoint(TRUNCATE)');
   } finally {
     db.close();
   }
@@ -22,10 +26,11 @@ function settleIntoSingleFile(newPath: string): void {
 
 /**
  * Atomically replaces the board at `dbPath` with `newPath` (same directory, so rename(2) is atomic)
- * and makes the rename durable. The old board's -wal/-shm must already be moved aside
- * (moveAsideSidecars): SQLite would pair them with the new file by name.
+ * in the journal mode given (WAL when not given), and makes the rename durable. The old board's
+ * -wal/-shm/-journal must already be moved aside (moveAsideSidecars): SQLite would pair them with the
+ * new file by name.
  */
-export function installRebuilt(newPath: string, dbPath: string): void {
+export function installRebuilt(newPath: string, dbPath: string, opts: { journal?: JournalMode } = {}): void {
   const source = path.resolve(newPath);
   const destination = path.resolve(dbPath);
   const dir = path.dirname(destination);
@@ -34,7 +39,7 @@ export function installRebuilt(newPath: string, dbPath: string): void {
   const stale = sidecarPaths(destination).filter(pathExists);
   if (stale.length > 0) throw new Error(`move ${stale.join(', ')} aside before installing over ${destination}: SQLite would pair them with the new file`);
 
-  settleIntoSingleFile(source);
+  settleIntoSingleFile(source, opts.journal ?? 'wal');
   fsyncUnheldFile(source);
   fs.renameSync(source, destination);
   fsyncDir(dir);

@@ -20,7 +20,7 @@ export interface QuarantineResult {
   copied: boolean;
   /** The copy's db file. */
   path: string;
-  /** First 12 hex digits of sha256 over the copy's db and WAL bytes. */
+  /** First 12 hex digits of sha256 over the copy's db, WAL and journal bytes. */
   hash: string;
   /** The copy's files: the db and the sidecars that were present. */
   files: string[];

@@ -3,6 +3,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { errorCodeOf, errorMessageOf, primarySqliteCode } from './errorcodes.js';
 import { fsyncDir, fsyncUnheldFile, pathExists } from './fileops.js';
+import type { JournalMode } from './header.js';
 import { checkLines, classifyCheckRows } from './probe.js';
 import { salvageTable, type TableSalvage } from './salvage.js';
 import { sidecarPaths } from './sidecars.js';
@@ -189,19 +190,25 @@ function openTarget(outPath: string): Database.Database {
   return target;
 }
 
-function finishTarget(target: Database.Database): void {
-  const mode = target.pragma('journal_mode = WAL', { simple: true });
-  if (mode !== 'wal') throw new Error(`rebuilt file refused WAL mode (journal_mode is ${String(mode)})`);
+/** The board's own journal mode: a rollback-journal board must not be moved onto WAL behind Hermes's back. */
+function finishTarget(target: Database.Database, journal: JournalMode): void {
+  const mode = target.pragma(`journal_mode = ${journal.toUpperCase()}`, { simple: true });
+  if (mode !== journal) throw new Error(`rebuilt file refused journal_mode ${journal} (journal_mode is ${String(mode)})`);
   const verdict = classifyCheckRows(checkLines(target.pragma('integrity_check') as unknown[]));
   if (verdict.status !== 'ok') throw new Error(`rebuilt file failed integrity_check: ${verdict.detail}`);
 }
 
+export interface RebuildOptions {
+  /** The new file's journal mode, the damaged board's own; WAL when not given. */
+  journal?: JournalMode;
+}
+
 /**
- * Salvages everything readable from a damaged database into a new WAL-mode file at `outPath`,
- * which must not exist. Rows are copied table by table around damaged pages; `lost` counts rows
- * known to exist that could not be read. The new file passes integrity_check and is fsynced.
+ * Salvages everything readable from a damaged database into a new file at `outPath`, which must not
+ * exist, in the journal mode asked for. Rows are copied table by table around damaged pages; `lost`
+ * counts rows known to exist that could not be read. The new file passes integrity_check and is fsynced.
  */
-export function rebuildBoard(corruptPath: string, outPath: string): RebuildResult {
+export function rebuildBoard(corruptPath: string, outPath: string, opts: RebuildOptions = {}): RebuildResult {
   for (const file of [outPath, ...sidecarPaths(outPath)]) {
     if (pathExists(file)) throw new Error(`rebuild target ${file} already exists; the rebuild writes a fresh file`);
   }
@@ -213,7 +220,7 @@ export function rebuildBoard(corruptPath: string, outPath: string): RebuildResul
   try {
     target = openTarget(outPath);
     const tables = source ? salvageInto(source, target, errors) : new Map<string, TableSalvage>();
-    finishTarget(target);
+    finishTarget(target, opts.journal ?? 'wal');
     target.close();
     target = undefined;
     fsyncUnheldFile(outPath);

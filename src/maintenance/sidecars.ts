@@ -4,8 +4,11 @@ import { copyInChild } from './childcopy.js';
 import { fileStamp } from './copynames.js';
 import { ensurePrivateDir, pathExists } from './fileops.js';
 
-/** SQLite finds a board's sidecars by name: `<db>-wal` and `<db>-shm`. */
-export const SIDECAR_SUFFIXES = ['-wal', '-shm'] as const;
+/**
+ * SQLite finds a board's sidecars by name: `<db>-wal` and `<db>-shm` in WAL mode, `<db>-journal` in
+ * rollback mode. A hot journal beside a new file would be rolled back into it, as a WAL would be read.
+ */
+export const SIDECAR_SUFFIXES = ['-wal', '-shm', '-journal'] as const;
 
 export function sidecarPaths(dbPath: string): string[] {
   return SIDECAR_SUFFIXES.map((suffix) => dbPath + suffix);
@@ -18,9 +21,9 @@ function freeName(candidate: string): string {
 }
 
 /**
- * Moves the `-wal`/`-shm` beside a board into `dir` so an old generation's sidecars cannot poison
+ * Moves the `-wal`/`-shm`/`-journal` beside a board into `dir` so an old generation's sidecars cannot poison
  * the file now at `dbPath`. They are renamed, never deleted; across filesystems they are copied by
- * a child process and only then unlinked. The moved names do not end in `-wal`/`-shm`, so SQLite
+ * a child process and only then unlinked. The moved names do not end in a sidecar suffix, so SQLite
  * never pairs them with a db file in `dir`. On one filesystem the renames happen before the first
  * await, so a caller on the swap path gets them done at once. Returns where they went.
  */

@@ -4,13 +4,18 @@ import type { EventLog } from '../events/index.js';
 import { HOLD, type Fleet, type WaveResult } from '../fleet/index.js';
 import {
   installRebuilt,
+  journalFor,
   moveAsideSidecars,
+  notSqliteReason,
   passiveCheckpoint,
   probeIntegrityInThread,
   quarantineBoard,
+  readHeaderInChild,
   rebuildBoard,
+  sidecarPaths,
   walNeedsCheckpoint,
   walSize,
+  type JournalChoice,
   type ProbeResult,
   type RebuildResult,
 } from '../maintenance/index.js';
@@ -37,6 +42,15 @@ const OPERATOR_NOTE = 'granted gateways stay stopped until an operator fixes the
 
 /** How often WAL sizes are compared with `kanban.wal_limit` (at the poll after it): a WAL grows by megabytes, not per second. */
 const WAL_LOOK_MS = 5000;
+
+/**
+ * How a quarantine and rebuild ended: installed, or refused and the file left as it was (not an
+ * SQLite database, or nothing of its schema recovered), or failed.
+ */
+type Repair =
+  | { kind: 'rebuilt'; rebuilt: RebuildResult; journal: JournalChoice }
+  | { kind: 'refused'; heldFor: string; event: string; fields: Record<string, unknown> }
+  | { kind: 'failed'; error: string };
 
 export interface IntegrityReport {
   board: string;
@@ -271,25 +285,32 @@ export class BoardCare {
       this.deps.events.emit('board.stopped', { board: board.slug, profiles, note: OPERATOR_NOTE });
       return;
     }
-    const outcome = await this.deps.jobs.run(board, {
+    const { result } = await this.deps.jobs.run(board, {
       name: 'quarantine and rebuild',
       hold: HOLD.corruption,
       fence: true,
       reason: 'board.rebuilt',
-      work: () => this.quarantineAndRebuild(board).then(
-        (rebuilt) => ({ rebuilt, error: null }),
-        // Back onto a corrupt board they would only crash or spread it: held for an operator instead.
-        (err: Error) => ({ rebuilt: null, error: err.message }),
-      ),
-      heldFor: ({ error }) => (error === null ? null : 'corrupt: rebuild failed'),
+      work: () => this.quarantineAndRebuild(board).catch((err: Error): Repair => ({ kind: 'failed', error: err.message })),
+      // Back onto a board that was not rebuilt they would only crash or spread the damage: held for an operator instead.
+      heldFor: (repair) => (repair.kind === 'rebuilt' ? null : repair.kind === 'refused' ? repair.heldFor : 'corrupt: rebuild failed'),
     });
-    const { rebuilt, error } = outcome.result;
-    if (error !== null || rebuilt === null) {
-      this.deps.events.emit('board.rebuild_failed', { board: board.slug, error, note: OPERATOR_NOTE });
+    if (result.kind === 'failed') {
+      this.deps.events.emit('board.rebuild_failed', { board: board.slug, error: result.error, note: OPERATOR_NOTE });
+      return;
+    }
+    if (result.kind === 'refused') {
+      this.deps.events.emit(result.event, { board: board.slug, path: board.path, ...result.fields, note: OPERATOR_NOTE });
       return;
     }
     board.health = 'ok (rebuilt)';
-    this.deps.events.emit('board.rebuilt', { board: board.slug, path: board.path, generation: board.generation, tables: rebuilt.tables });
+    this.deps.events.emit('board.rebuilt', {
+      board: board.slug,
+      path: board.path,
+      generation: board.generation,
+      tables: result.rebuilt.tables,
+      journal_mode: result.journal.mode,
+      ...(result.journal.note === undefined ? {} : { journal_note: result.journal.note }),
+    });
   }
 
   /**
@@ -302,30 +323,48 @@ export class BoardCare {
     return board.generation === generation && board.identity !== null;
   }
 
-  private async quarantineAndRebuild(board: BoardRecord): Promise<RebuildResult> {
+  /**
+   * Only a file that says it is an SQLite database is rebuilt, and only a rebuild that recovered some
+   * of its schema is installed: anything else (a file configured by mistake, a header overwritten) is
+   * left byte for byte as it was, and the board held for an operator.
+   */
+  private async quarantineAndRebuild(board: BoardRecord): Promise<Repair> {
     const { config } = this;
+    const read = await readHeaderInChild(board.path);
+    if (!read.ok) return { kind: 'failed', error: `${read.error}; the file was left as it was` };
+    if (read.header.kind === 'not_sqlite') {
+      const found = notSqliteReason(read.header.prefix);
+      return { kind: 'refused', heldFor: found, event: 'board.not_sqlite', fields: { found } };
+    }
+    const journal = journalFor(read.header);
     const dir = quarantineDir(config.state_dir, board.slug);
     const copy = await quarantineBoard(board.path, { dir, slug: board.slug, keep: config.kanban.quarantine_keep });
     const temp = path.join(path.dirname(board.path), `.${path.basename(board.path)}.rebuild-${process.pid}`);
-    rmSync(temp, { force: true });
-    const rebuilt = rebuildBoard(board.path, temp);
-    this.deps.events.emit('board.quarantine', {
-      board: board.slug,
-      copy: copy.path,
-      copied: copy.copied,
-      hash: copy.hash,
-      removed: copy.removed,
-      tables: rebuilt.tables,
-      schema_errors: rebuilt.schemaErrors,
-    });
-    // The corrupt file's sidecars are in the copy; SQLite must not pair them with the rebuilt file.
+    const removeTemp = () => [temp, ...sidecarPaths(temp)].forEach((file) => rmSync(file, { force: true }));
+    removeTemp();
     try {
+      const rebuilt = rebuildBoard(board.path, temp, { journal: journal.mode });
+      this.deps.events.emit('board.quarantine', {
+        board: board.slug,
+        copy: copy.path,
+        copied: copy.copied,
+        hash: copy.hash,
+        removed: copy.removed,
+        tables: rebuilt.tables,
+        schema_errors: rebuilt.schemaErrors,
+        journal_mode: journal.mode,
+      });
+      if (Object.keys(rebuilt.tables).length === 0) {
+        const error = 'the rebuild recovered no tables; nothing was installed and the file was left as it was';
+        return { kind: 'refused', heldFor: 'corrupt: rebuild recovered no tables', event: 'board.rebuild_failed', fields: { error, copy: copy.path } };
+      }
+      // The corrupt file's sidecars are in the copy; SQLite must not pair them with the rebuilt file.
       await moveAsideSidecars(board.path, dir, 'corrupt');
-      installRebuilt(temp, board.path);
+      installRebuilt(temp, board.path, { journal: journal.mode });
+      return { kind: 'rebuilt', rebuilt, journal };
     } finally {
-      rmSync(temp, { force: true });
+      removeTemp();
     }
-    return rebuilt;
   }
 
   /** A PASSIVE checkpoint when a board's WAL has grown past `kanban.wal_limit`; never one that blocks writers. */

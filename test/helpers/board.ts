@@ -4,10 +4,10 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { fixture, python } from './fixture.js';
 
-/** Creates a board the way `hermes kanban init` does, at `file`. */
-export function initBoard(file: string): void {
+/** Creates a board the way `hermes kanban init` does, at `file`: in WAL mode, or rollback (DELETE) as Hermes does on an SQLite with the WAL-reset bug. */
+export function initBoard(file: string, journal: 'wal' | 'delete' = 'wal'): void {
   mkdirSync(path.dirname(file), { recursive: true });
-  execFileSync(python, [fixture, '--mode', 'init', '--db', file]);
+  execFileSync(python, [fixture, '--mode', 'init', '--journal', journal, '--db', file]);
 }
 
 export function integrityCheck(file: string): string {
