@@ -1,6 +1,8 @@
 import { plainTable } from './table.js';
+import { outsideWarnings } from './outside.js';
 import { ConfigError, loadConfig, type ConfigIssue, type SupervisorConfig } from '../config/index.js';
 import { socketPathProblem } from '../control/index.js';
+import { fleetView, outsideReport, type OutsideReport } from '../outside/index.js';
 import { buildPlan, type FleetPlan } from '../plan/index.js';
 import { stateDirUsable } from '../statedir/index.js';
 import { escapeControl, redactEnv, redactText, safeText } from '../util/index.js';
@@ -59,8 +61,15 @@ export function loadCheckedConfig(configFile: string | undefined): SupervisorCon
   return config;
 }
 
+/** The plan's report or table with the gateways and units found outside the supervisor: warnings, never a config error. */
+function withOutside(plan: FleetPlan, json: boolean): string {
+  const outside: OutsideReport = outsideReport(fleetView(plan));
+  if (json) return JSON.stringify({ ...planReport(plan), outside }, null, 2);
+  return [planTable(plan), ...outsideWarnings(outside)].join('\n');
+}
+
 export function validateCommand(options: { config?: string; json?: boolean }, out: (text: string) => void): number {
   const plan = buildPlan(loadCheckedConfig(options.config));
-  out(options.json ? JSON.stringify(planReport(plan), null, 2) : planTable(plan));
+  out(withOutside(plan, options.json === true));
   return 0;
 }
