@@ -7,7 +7,7 @@ import { parseGatewayCommand } from './command.js';
 import { outsideGateways, pidFileGateways, type FleetView, type OutsideGateway, type ProcessFacts } from './find.js';
 
 /** Hermes's runtime pid record in a profile home (`{"pid": ..., "start_time": ...}`, or a bare pid in old files). */
-export const GATEWAY_PID_FILE = 'gateway.pid';
+const GATEWAY_PID_FILE = 'gateway.pid';
 
 function readCmdline(pid: number): string[] | null {
   try {
