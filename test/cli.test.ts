@@ -121,6 +121,7 @@ test('check shows an outside holder with its pid and command in their own column
     violations: [],
     foreign: [{ pid: 4242, command: 'python3', board: 'default', generation: 1, role: 'db' }],
     integrity: [{ board: 'default', status: 'ok', detail: 'ok', duration_ms: 3 }],
+    outside: { gateways: [], units: [] },
   });
   t.regex(text, /│ pid\s+│ command\s+│ board/);
   t.regex(text, /│ 4242\s+│ python3\s+│ default/);

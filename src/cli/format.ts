@@ -1,5 +1,7 @@
 import { plainTable } from './table.js';
+import { outsideSection } from './outside.js';
 import type { CheckReport, HolderRow, RestartResult, StatusReport } from '../control/index.js';
+import { outsideConflict } from '../outside/index.js';
 import { formatDuration } from '../util/index.js';
 
 const table = plainTable;
@@ -51,7 +53,7 @@ export function statusText(status: StatusReport): string {
   ].join('\n');
 }
 
-/** `check` for a terminal: integrity per board, the fleet's holders, then holders outside the fleet; "none" rather than an empty table. */
+/** `check` for a terminal: integrity per board, the fleet's holders, holders and gateways outside the fleet; "none" rather than an empty table. */
 export function checkText(report: CheckReport): string {
   const lines: string[] = [];
   if (report.integrity.length === 0) lines.push('integrity: no board file to check');
@@ -77,6 +79,7 @@ export function checkText(report: CheckReport): string {
     for (const holder of report.foreign) foreign.push([holder.pid, holder.command, holder.board, holder.generation, holder.role]);
     lines.push('holders outside the fleet (not supervised):', foreign.toString());
   }
+  lines.push(...outsideSection(report.outside));
   lines.push(`holder audit: ${report.audit_ms} ms`);
   return lines.join('\n');
 }
@@ -91,6 +94,7 @@ export function restartText(result: RestartResult): string {
   return lines.join('\n');
 }
 
+/** Exit 1: a stale holder, a policy violation, a corrupt board, or a gateway outside the supervisor fighting a supervised one. */
 export function checkFailed(report: CheckReport): boolean {
-  return report.stale.length > 0 || report.violations.length > 0 || report.integrity.some((row) => row.status === 'corrupt');
+  return report.stale.length > 0 || report.violations.length > 0 || report.integrity.some((row) => row.status === 'corrupt') || outsideConflict(report.outside);
 }

@@ -193,7 +193,7 @@ option, a rejected reload).`,
     );
 
   withConfig(root.command('check'))
-    .description('run the holder audit and the integrity probe now; exit 1 on stale holders, violations or corruption')
+    .description('run the holder audit, the integrity probe and the search for gateways outside the supervisor now; exit 1 on stale holders, violations, corruption or an outside gateway of a supervised profile')
     .option('--json', 'print the report as JSON')
     .option('--full', 'PRAGMA integrity_check instead of quick_check (slower on big boards)')
     .action((options: { config?: string; json?: boolean; full?: boolean }) =>

@@ -1,7 +1,9 @@
 import { boardFileIssues } from './boardFiles.js';
 import { plainTable } from './table.js';
+import { outsideWarnings } from './outside.js';
 import { ConfigError, loadConfig, type ConfigIssue, type SupervisorConfig } from '../config/index.js';
 import { socketPathProblem } from '../control/index.js';
+import { fleetView, outsideReport, type OutsideReport } from '../outside/index.js';
 import { buildPlan, type FleetPlan } from '../plan/index.js';
 import { stateDirUsable } from '../statedir/index.js';
 import { escapeControl, redactEnv, redactText, safeText } from '../util/index.js';
@@ -60,12 +62,18 @@ export function loadCheckedConfig(configFile: string | undefined): SupervisorCon
   return config;
 }
 
+/** The plan's report or table with the gateways and units found outside the supervisor: warnings, never a config error. */
+function withOutside(plan: FleetPlan, json: boolean): string {
+  const outside: OutsideReport = outsideReport(fleetView(plan));
+  if (json) return JSON.stringify({ ...planReport(plan), outside }, null, 2);
+  return [planTable(plan), ...outsideWarnings(outside)].join('\n');
+}
+
 export function validateCommand(options: { config?: string; json?: boolean }, out: (text: string) => void): number {
   const config = loadCheckedConfig(options.config);
   // Only here: at start such a board is held for an operator, never refused with the whole fleet.
   const boards = boardFileIssues(config);
   if (boards.length > 0) throw new ConfigError(boards);
-  const plan = buildPlan(config);
-  out(options.json ? JSON.stringify(planReport(plan), null, 2) : planTable(plan));
+  out(withOutside(buildPlan(config), options.json === true));
   return 0;
 }

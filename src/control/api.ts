@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { keyPath } from '../config/index.js';
+import type { OutsideReport } from '../outside/index.js';
 import { request, type RequestOptions } from './client.js';
 import type { CommandHandler } from './connection.js';
 import { ControlError } from './protocol.js';
@@ -110,6 +111,8 @@ export interface CheckReport {
   violations: HolderRow[];
   foreign: ForeignHolderRow[];
   integrity: Array<{ board: string; status: string; detail: string; duration_ms: number }>;
+  /** Hermes gateways running, and gateway units installed, outside the supervisor. */
+  outside: OutsideReport;
 }
 
 export interface KanbanInitResult {

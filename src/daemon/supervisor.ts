@@ -18,6 +18,7 @@ import {
 import { EventLog, formatEvent } from '../events/index.js';
 import { escapeControl, parseSize } from '../util/index.js';
 import { Fleet, HeartbeatWatch, HOLD, WaveRunner, type Echo } from '../fleet/index.js';
+import { fleetView, outsideReport } from '../outside/index.js';
 import { buildPlan, diffPlans, type FleetPlan, type PlanDiff } from '../plan/index.js';
 import { forgetGateway, gatewaysFile, reapLeftovers, recordGateway, removeDeadTemps } from '../recovery/index.js';
 import {
@@ -378,7 +379,7 @@ export class Supervisor implements SupervisorVerbs {
   /**
    * A thorough look at every board: holders through fds and maps, the stale ones, those breaking the
    * grant policy, holders outside the fleet, and each board's integrity (a board held as corrupt
-   * reads as corrupt for as long as it is held).
+   * reads as corrupt for as long as it is held); then Hermes gateways started outside the supervisor.
    */
   async check(full: boolean): Promise<CheckReport> {
     this.refuseWhileStarting();
@@ -404,6 +405,8 @@ export class Supervisor implements SupervisorVerbs {
       // Foreign holders are named `pid:<comm>` by the audit; the report gives the command on its own.
       foreign: foreign.map(({ owner, pid, board, generation, role }) => ({ pid, command: owner.replace(/^pid:/, ''), board, generation, role })),
       integrity,
+      // One scan of /proc and the unit folders, only when an operator asks: never on a timer.
+      outside: outsideReport(fleetView(this.plan, [...this.fleet.gateways.values()].flatMap((gateway) => (gateway.pid ? [gateway.pid] : [])))),
     };
   }
 

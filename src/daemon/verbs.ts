@@ -19,7 +19,7 @@ export interface SupervisorVerbs {
   startGateways(profiles: string[]): Promise<ResultOf<'start'>>;
   /** The safe re-init of one board. */
   reinitBoard(slug: string): Promise<KanbanInitResult>;
-  /** A thorough holder audit and an integrity probe (`integrity_check` when full). */
+  /** A thorough holder audit, an integrity probe (`integrity_check` when full) and the gateways outside the supervisor. */
   check(full: boolean): Promise<CheckReport>;
   /** Re-reads every config; rejects with ReloadRejected when the new config cannot be applied. */
   reload(): Promise<PlanDiff>;
