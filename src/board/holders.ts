@@ -1,7 +1,8 @@
 import { performance } from 'node:perf_hooks';
 import { listPids, openFiles, processTree, readProcStat, type OpenFile, type OpenFilesOptions } from './proc.js';
+import type { SidecarRole } from './identity.js';
 
-export type BoardRole = 'db' | 'wal' | 'shm';
+export type BoardRole = 'db' | SidecarRole;
 
 /** One board file to look for, by the key (dev:ino) it had in one generation. */
 export interface HolderTarget {

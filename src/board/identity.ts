@@ -8,16 +8,22 @@ export interface Identity {
   birthtimeMs: number;
 }
 
+/** A board file's sidecars, which SQLite finds by name: `-wal`/`-shm` in WAL mode, `-journal` in rollback mode. */
+export const SIDECAR_ROLES = ['wal', 'shm', 'journal'] as const;
+export type SidecarRole = (typeof SIDECAR_ROLES)[number];
+
 export interface BoardFiles {
   db: string;
   wal: string;
   shm: string;
+  journal: string;
 }
 
 export interface BoardIdentities {
   db: Identity | null;
   wal: Identity | null;
   shm: Identity | null;
+  journal: Identity | null;
 }
 
 /**
@@ -50,10 +56,10 @@ export function fileKey(dev: number, ino: number): string {
 }
 
 export function boardFiles(dbPath: string): BoardFiles {
-  return { db: dbPath, wal: `${dbPath}-wal`, shm: `${dbPath}-shm` };
+  return { db: dbPath, wal: `${dbPath}-wal`, shm: `${dbPath}-shm`, journal: `${dbPath}-journal` };
 }
 
 export function readBoardIdentities(dbPath: string): BoardIdentities {
   const files = boardFiles(dbPath);
-  return { db: readIdentity(files.db), wal: readIdentity(files.wal), shm: readIdentity(files.shm) };
+  return { db: readIdentity(files.db), wal: readIdentity(files.wal), shm: readIdentity(files.shm), journal: readIdentity(files.journal) };
 }

@@ -1,6 +1,6 @@
 import type { BoardSpec } from '../config/index.js';
 import type { HolderTarget, BoardRole } from './holders.js';
-import { fileKey, type BoardIdentities, type Identity } from './identity.js';
+import { fileKey, SIDECAR_ROLES, type BoardIdentities, type Identity, type SidecarRole } from './identity.js';
 
 /** Generations whose file keys are remembered, so holders of an old file are still recognised. */
 const REMEMBERED_GENERATIONS = 32;
@@ -49,7 +49,7 @@ export function advanceGeneration(state: BoardState, identity: Identity | null):
  * generation (ext4 reused the inode of a file nobody holds any more) takes the newer generation.
  */
 export function rememberFiles(state: BoardState, ids: Partial<BoardIdentities>): void {
-  for (const role of ['db', 'wal', 'shm'] as const) {
+  for (const role of ['db', ...SIDECAR_ROLES] as const) {
     const identity = ids[role];
     if (identity) state.known.set(fileKey(identity.dev, identity.ino), { generation: state.generation, role, birthtimeMs: identity.birthtimeMs });
   }
@@ -67,18 +67,18 @@ export function holderTargets(states: Iterable<BoardState>): HolderTarget[] {
 }
 
 /**
- * Which sidecars beside a new board file belong to an older generation (`-wal`/`-shm` are found by
- * name, so left in place they would poison the new file): those remembered from an older generation,
+ * Which sidecars beside a new board file belong to an older generation (`-wal`/`-shm`/`-journal` are
+ * found by name, so left in place they would poison the new file: a hot journal is rolled back into it): those remembered from an older generation,
  * those a stale holder has open, and those created before the new file itself.
  */
 export function oldSidecars(input: {
   state: BoardState;
-  sidecars: { wal: Identity | null; shm: Identity | null };
+  sidecars: Record<SidecarRole, Identity | null>;
   staleKeys: ReadonlySet<string>;
-}): Array<'wal' | 'shm'> {
+}): SidecarRole[] {
   const { state, sidecars, staleKeys } = input;
-  const result: Array<'wal' | 'shm'> = [];
-  for (const role of ['wal', 'shm'] as const) {
+  const result: SidecarRole[] = [];
+  for (const role of SIDECAR_ROLES) {
     const sidecar = sidecars[role];
     if (!sidecar) continue;
     const key = fileKey(sidecar.dev, sidecar.ino);

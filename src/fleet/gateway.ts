@@ -273,6 +273,13 @@ export class Gateway {
     // Descendants that left the group (setsid) are found now, while their parent still links them.
     // Kanban workers are spared: they finish their task after the gateway is gone.
     this.escaped = escapedDescendants(child.pid, WORKER_MARK);
+    // Fenced off a replaced board it is frozen, and must never run again: resumed to close its
+    // connections gracefully, SQLite would unlink `-journal` (on commit) or `-wal` (on the last close)
+    // by name, and the name now belongs to the new file. SIGKILL it is.
+    if (this.fenced) {
+      void child.stop({ kill: true });
+      return;
+    }
     this.markPlannedStop(child.pid);
     void child.stop();
   }

@@ -76,8 +76,8 @@ export interface RunningProcess {
   readonly pid: number | null;
   /** Settles once the leader has exited (never waiting on pipes a descendant holds) and any termination is over. */
   readonly result: Promise<ProcessResult>;
-  /** Ends the group with the termination policy now; resolves with the result. */
-  stop(): Promise<ProcessResult>;
+  /** Ends the group with the termination policy now (`kill`: SIGKILL at once); resolves with the result. */
+  stop(options?: { kill?: boolean }): Promise<ProcessResult>;
 }
 
 /** Once the leader has exited, how long output may still arrive through pipes a descendant holds. */
@@ -134,11 +134,11 @@ export function startProcess(argv: string[], options: RunOptions): RunningProces
   let timedOut = false;
   let stopped = false;
   let terminating: Promise<Termination> | null = null;
-  const terminate = (): Promise<Termination> => {
+  const terminate = (kill = false): Promise<Termination> => {
     // Once the leader is gone its pid may name someone else's group: never signal it then.
     terminating ??= pid === null || leaderExited
       ? Promise.resolve<Termination>('gone')
-      : terminateGroup(pid, { graceMs: options.graceMs, killWaitMs: options.killWaitMs }).then((termination) => {
+      : terminateGroup(pid, { graceMs: options.graceMs, killWaitMs: options.killWaitMs, kill }).then((termination) => {
           // A leader in uninterruptible sleep may never exit: give up on it rather than wait for ever.
           if (termination === 'stuck') settleLeader({ code: null, signal: null, stuck: true });
           return termination;
@@ -180,10 +180,10 @@ export function startProcess(argv: string[], options: RunOptions): RunningProces
   return {
     pid,
     result,
-    stop() {
+    stop(stopOptions = {}) {
       clearTimeout(timer);
       stopped = !timedOut && !leaderExited;
-      void terminate();
+      void terminate(stopOptions.kill === true);
       return result;
     },
   };

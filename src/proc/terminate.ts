@@ -11,6 +11,8 @@ export interface TerminatePolicy {
   graceMs: number;
   /** After SIGKILL, how long to wait for the kernel to tear the group down before giving up. */
   killWaitMs?: number;
+  /** SIGKILL at once, never SIGTERM or SIGCONT: for a group frozen on a replaced board file (see Gateway.terminate). */
+  kill?: boolean;
 }
 
 /** After SIGKILL a group only needs the kernel; one still there after this is in D state. */
@@ -21,6 +23,10 @@ export const KILL_WAIT_MS = 5000;
  * on the SIGTERM it holds once continued), the grace period, SIGKILL to the group, then a bounded wait.
  */
 export async function terminateGroup(pgid: number, policy: TerminatePolicy): Promise<Termination> {
+  if (policy.kill) {
+    if (!signalGroup(pgid, 'SIGKILL')) return 'gone';
+    return (await waitGroupGone(pgid, policy.killWaitMs ?? KILL_WAIT_MS)) ? 'kill' : 'stuck';
+  }
   if (!signalGroup(pgid, 'SIGTERM')) return 'gone';
   signalGroup(pgid, 'SIGCONT');
   if (await waitGroupGone(pgid, policy.graceMs)) return 'term';

@@ -14,6 +14,8 @@ import {
   readIdentity,
   readProcStat,
   rememberFiles,
+  SIDECAR_ROLES,
+  type SidecarRole,
   type BoardIdentities,
   type Holder,
   type HolderTarget,
@@ -162,7 +164,7 @@ export class BoardSteward {
     const change = compareIdentity(state.identity, ids.db);
     switch (change.kind) {
       case 'same':
-        rememberFiles(state, { wal: ids.wal, shm: ids.shm });
+        rememberFiles(state, { wal: ids.wal, shm: ids.shm, journal: ids.journal });
         return;
       case 'gone':
         this.onVanished(state, change.old, detectedBy);
@@ -255,7 +257,7 @@ export class BoardSteward {
     // With the board gone, every sidecar still at its path belongs to the old file: out of the way
     // before anything re-creates the board and picks them up by name.
     const left = readSidecars(state.path);
-    this.moveSidecars(state, (['wal', 'shm'] as const).filter((role) => left[role] !== null));
+    this.moveSidecars(state, SIDECAR_ROLES.filter((role) => left[role] !== null));
     // Fenced now, restarted later: a gateway started while the file is missing could create an
     // empty board of its own and race whatever is re-creating it.
     const { profiles } = this.fence(state, []);
@@ -298,7 +300,7 @@ export class BoardSteward {
     // Those left are audited too, so one a stale holder has open is known to be old.
     const rest = readSidecars(state.path);
     const sidecarTargets: HolderTarget[] = [];
-    for (const role of ['wal', 'shm'] as const) {
+    for (const role of SIDECAR_ROLES) {
       const sidecar = rest[role];
       if (sidecar) sidecarTargets.push({ key: fileKey(sidecar.dev, sidecar.ino), board: state.slug, generation: 0, role });
     }
@@ -379,14 +381,14 @@ export class BoardSteward {
   }
 
   private quarantineSidecars(state: BoardRecord, ids: BoardIdentities, staleKeys: Set<string>): void {
-    this.moveSidecars(state, oldSidecars({ state, sidecars: { wal: ids.wal, shm: ids.shm }, staleKeys }));
+    this.moveSidecars(state, oldSidecars({ state, sidecars: { wal: ids.wal, shm: ids.shm, journal: ids.journal }, staleKeys }));
   }
 
   /** Moves sidecars into `<state_dir>/quarantine/<slug>/`, never deleting them. The renames happen before this returns. */
-  private moveSidecars(state: BoardRecord, roles: ReadonlyArray<'wal' | 'shm'>): void {
+  private moveSidecars(state: BoardRecord, roles: readonly SidecarRole[]): void {
     if (roles.length === 0) return;
     const dir = quarantineDir(this.config.state_dir, state.slug);
-    const suffixes = roles.map((role) => (role === 'wal' ? '-wal' : '-shm') as '-wal' | '-shm');
+    const suffixes = roles.map((role) => `-${role}` as const);
     moveAsideSidecars(state.path, dir, `gen${state.generation - 1}`, new Date(), suffixes).then(
       (moved) => {
         if (moved.length > 0) this.deps.events.emit('board.sidecars', { board: state.slug, generation: state.generation, moved });
@@ -439,7 +441,7 @@ function jobOf(record: BoardRecord): { job?: string } {
   return record.job === null ? {} : { job: record.job };
 }
 
-function readSidecars(dbPath: string): { wal: Identity | null; shm: Identity | null } {
+function readSidecars(dbPath: string): Record<SidecarRole, Identity | null> {
   const ids = readBoardIdentities(dbPath);
-  return { wal: ids.wal, shm: ids.shm };
+  return { wal: ids.wal, shm: ids.shm, journal: ids.journal };
 }
