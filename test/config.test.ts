@@ -30,6 +30,7 @@ const badCases: BadCase[] = [
   { name: 'grant variable in gateway.env', config: { gateway: { ...gateway, env: { HERMES_KANBAN_DB: '/x.db' } } }, file: 'config', key: 'gateway.env.HERMES_KANBAN_DB', expect: /set by the supervisor/ },
   { name: 'bad kanban.boards', config: { gateway, kanban: { boards: 'all' } }, file: 'config', key: 'kanban.boards', expect: /"auto" or a list/ },
   { name: 'bad enum', config: { gateway, kanban: { on_corruption: 'explode' } }, file: 'config', key: 'kanban.on_corruption', expect: /rebuild|stop/ },
+  { name: 'bad topology', config: { gateway, topology: 'mesh' }, file: 'config', key: 'topology', expect: /expected "per-profile" or "host", got "mesh"$/ },
   { name: 'hook as a string', config: { gateway, hooks: { pre_restart: './check.sh' } }, file: 'config', key: 'hooks.pre_restart', expect: /list of strings/ },
   { name: 'missing binary', config: { gateway: { command: ['no-such-gateway-binary-xyz'] } }, profiles: { alpha: {} }, file: 'config', key: 'gateway.command[0]', expect: /not found/ },
   { name: 'profile: wrong type', config: { gateway }, profiles: { alpha: { kanban: { enabled: 'yes' } } }, file: 'alpha', key: 'kanban.enabled', expect: /expected true or false, got "yes"$/ },
@@ -232,7 +233,7 @@ test('validate warns, and only warns, when restart.stop_timeout is below what a 
   const fleet = makeFleetDir(t);
   mkdirSync(path.join(fleet.root, 'bin'));
   const hermes = fleet.script(path.join('bin', 'hermes'), '#!/bin/sh\nexit 0\n');
-  fleet.profile('alpha', {});
+  fleet.profile('alpha', { gateway: { standalone: true } });
   const validate = async (config: Record<string, unknown>) => {
     fleet.config(config);
     const result = await runCli(['validate', '--config', fleet.configFile]);

@@ -11,7 +11,7 @@ import { poll } from './helpers/wait.js';
 // A stale Hermes heartbeat (gateway_state.json's updated_at) is a warning in events and status, never a restart.
 
 const NOW = Date.parse('2026-11-30T05:00:00Z');
-const record = (fields: Partial<GatewayStateRecord>): GatewayStateRecord => ({ state: 'running', pid: 10, updatedAt: NOW - 30_000, ...fields });
+const record = (fields: Partial<GatewayStateRecord>): GatewayStateRecord => ({ state: 'running', pid: 10, updatedAt: NOW - 30_000, servedProfiles: null, ...fields });
 
 test('updated_at reads as ISO-8601 UTC or as epoch seconds, and nothing else', (t) => {
   t.is(parseUpdatedAt('2026-11-30T04:25:35.123456+00:00'), Date.parse('2026-11-30T04:25:35.123Z'));

@@ -26,7 +26,7 @@ export function statusText(status: StatusReport): string {
   for (const profile of status.profiles) {
     profiles.push([
       profile.name,
-      profile.state,
+      profile.folded === null ? profile.state : `${profile.state} FOLDED (serves ${profile.folded.join(', ')})`,
       profile.pid ?? '-',
       profile.grant ? 'yes' : `no (${profile.grant_reason})`,
       profile.generation ?? '-',

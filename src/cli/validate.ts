@@ -4,7 +4,7 @@ import { outsideWarnings } from './outside.js';
 import { ConfigError, loadConfig, type ConfigIssue, type SupervisorConfig } from '../config/index.js';
 import { socketPathProblem } from '../control/index.js';
 import { fleetView, outsideReport, type OutsideReport } from '../outside/index.js';
-import { buildPlan, type FleetPlan } from '../plan/index.js';
+import { buildPlan, topologyNotes, type FleetPlan, type PlannedProfile } from '../plan/index.js';
 import { stateDirUsable } from '../statedir/index.js';
 import { escapeControl, redactEnv, redactText, safeText } from '../util/index.js';
 
@@ -17,10 +17,12 @@ export function planReport(plan: FleetPlan) {
     config: plan.config.file,
     hermes_home: plan.config.hermes_home,
     state_dir: plan.config.state_dir,
+    topology: topologyNotes(plan.config.topology),
     profiles: plan.profiles.map((profile) => ({
       name: profile.name,
       config: profile.config,
       enabled: profile.enabled,
+      role: profile.role,
       priority: profile.priority,
       grant: profile.grant,
       grant_reason: profile.grant_reason,
@@ -36,18 +38,35 @@ export function planTable(plan: FleetPlan): string {
   const table = plainTable(['profile', 'grant', 'why', 'command']);
   for (const profile of plan.profiles) {
     const grant = profile.grant ? (profile.dispatch ? 'yes (dispatch)' : 'yes') : 'no';
-    table.push([profile.enabled ? profile.name : `${profile.name} (disabled)`, grant, profile.grant_reason, safeText(shownCommand(profile.command).join(' '))]);
+    table.push([profileLabel(profile), grant, profile.grant_reason, commandText(profile)]);
   }
   const lines = [
     `config:      ${escapeControl(plan.config.file)}`,
     `hermes_home: ${escapeControl(plan.config.hermes_home)}`,
     `state_dir:   ${escapeControl(plan.config.state_dir)}`,
+    ...topologyLines(plan),
     table.toString(),
     `boards: ${escapeControl(plan.boards.map((board) => `${board.slug} (${board.path})`).join(', ')) || 'none'}`,
     'A profile without kanban.enabled: true or kanban.dispatch_in_gateway: true gets no kanban access (least privilege, unlike Hermes\'s own default).',
     ...plan.warnings.map((warning) => `warning: ${safeText(warning)}`),
   ];
   return lines.join('\n');
+}
+
+const profileLabel = (profile: PlannedProfile) => (profile.enabled || profile.role === 'hosted' ? profile.name : `${profile.name} (disabled)`);
+
+const commandText = (profile: PlannedProfile) =>
+  profile.role === 'hosted' ? 'served by the host gateway' : safeText(shownCommand(profile.command).join(' '));
+
+/** The topology, what it relies on in Hermes, and Hermes's caveat on it: one line each. */
+function topologyLines(plan: FleetPlan): string[] {
+  const notes = topologyNotes(plan.config.topology);
+  return [
+    `topology:    ${notes.topology}`,
+    `  hermes:    ${notes.mechanism}`,
+    ...(notes.deprecation !== undefined ? [`  caveat:    ${notes.deprecation}`] : []),
+    ...(notes.grant !== undefined ? [`  grant:     ${notes.grant}`] : []),
+  ];
 }
 
 /** The config, loaded and checked for what only the host can tell (a state dir we cannot use, a socket path the kernel would refuse). */

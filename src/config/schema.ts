@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { isValidBoardSlug } from '../hermes/index.js';
-import { argv, bool, count, duration, durationOrOff, envMap, size } from './fields.js';
+import { argv, bool, count, duration, durationOrOff, envMap, expected, size } from './fields.js';
 
 const boardEntry = z.strictObject({
   slug: z.string().refine(isValidBoardSlug, 'expected a board slug: lowercase letters, digits, "-" and "_", at most 64'),
@@ -14,6 +14,8 @@ export const supervisorSchema = z.strictObject({
   hermes_home: z.string().min(1).optional(),
   profiles_dir: z.string().min(1).optional(),
   state_dir: z.string().min(1).optional(),
+  // Hermes 0.21 runs one multiplexing gateway per host; `per-profile` keeps a gateway per profile (its standalone shim).
+  topology: z.enum(['per-profile', 'host'], { error: expected('expected "per-profile" or "host"') }).default('per-profile'),
   gateway: z.strictObject({
     command: argv,
     env: envMap.prefault({}),

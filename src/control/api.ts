@@ -43,6 +43,7 @@ export interface StatusReport {
   boards: Array<{ slug: string; path: string; generation: number; dev: number | null; ino: number | null; holders: number; health: string }>;
   profiles: Array<{
     name: string;
+    /** The gateway's state; `hosted` for a profile the host gateway serves (`topology: host`), `disabled` for one not run. */
     state: string;
     pid: number | null;
     grant: boolean;
@@ -62,6 +63,8 @@ export interface StatusReport {
     heartbeat: { age_s: number | null; state: string | null; stale: boolean; reason: string | null } | null;
     /** Output lines not printed by the supervisor because its stdout's reader stalled (the log file has them). */
     output_dropped: number;
+    /** Other profiles this run of the gateway serves by its state file (Hermes folded them into it); null when none. */
+    folded: string[] | null;
   }>;
   /**
    * Live kanban workers of this fleet, found when `status` is asked. `board` is the slug of the board

@@ -36,7 +36,7 @@ export function statusReport(input: {
       const up = gateway?.pid && gateway.startedAt ? Math.round((Date.now() - gateway.startedAt) / 1000) : null;
       return {
         name: profile.name,
-        state: gateway ? (gateway.fenced ? 'fenced' : gateway.held ? 'stopped' : gateway.state) : 'disabled',
+        state: gateway ? (gateway.fenced ? 'fenced' : gateway.held ? 'stopped' : gateway.state) : profile.role === 'hosted' ? 'hosted' : 'disabled',
         pid: gateway?.pid ?? null,
         grant: profile.grant,
         grant_reason: profile.grant_reason,
@@ -47,6 +47,7 @@ export function statusReport(input: {
         last_restart_reason: gateway?.lastRestartReason ?? null,
         uptime_s: up,
         heartbeat: gateway ? input.heartbeats.look(gateway) : null,
+        folded: gateway?.folded ?? null,
         output_dropped: fleet.droppedLines(profile.name),
       };
     }),

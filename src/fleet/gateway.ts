@@ -6,6 +6,7 @@ import { escapedDescendants, killEscaped, startProcess, type Escaped, type Proce
 import { decideAfterCrash, emptyHistory, type CrashDecision, type CrashHistory, type CrashPolicy } from './backoff.js';
 import { exitEvent, HERMES_FATAL_CONFIG_EXIT, HERMES_RESTART_EXIT, transition, type Effect, type GatewayEvent, type GatewayState } from './lifecycle.js';
 import type { GatewayOutput } from './output.js';
+import { foldedProfiles } from './folded.js';
 import { watchReadiness, type ReadyFrom } from './readiness.js';
 
 export type { GatewayState } from './lifecycle.js';
@@ -60,6 +61,8 @@ export class Gateway {
   restarts = 0;
   lastExit: ExitRecord | null = null;
   lastRestartReason: string | null = null;
+  /** Other profiles this run of the gateway serves, by its state file at ready: Hermes folded them into it. */
+  folded: string[] | null = null;
   /** Frozen by the board steward because it held a replaced board; cleared by the next spawn. */
   fenced = false;
   /** Why the gateway is held stopped (an operator's stop, a board init, a corruption); waves and backoff leave it alone. */
@@ -235,6 +238,7 @@ export class Gateway {
     this.child = child;
     this.pid = child.pid;
     this.fenced = false;
+    this.folded = null;
     this.startedAt = Date.now();
     if (reason !== 'start') {
       this.restarts += 1;
@@ -249,8 +253,10 @@ export class Gateway {
         leader: pid,
         from: this.plan.ready_from,
         readyAfterMs: this.timings.readyAfterMs,
-        ready: (readyFrom) => {
-          if (this.child === child) this.dispatch('ready', { readyFrom });
+        ready: (readyFrom, served) => {
+          if (this.child !== child) return;
+          this.dispatch('ready', { readyFrom });
+          this.noteFolded(pid, served);
         },
         noStateFile: () => {
           if (this.child !== child) return;
@@ -264,6 +270,12 @@ export class Gateway {
       });
     }
     this.exited = child.result.then((result) => this.onExit(result));
+  }
+
+  /** Hermes made this gateway serve other profiles too (it multiplexes): a warning, once per run. */
+  private noteFolded(pid: number, served: string[] | null): void {
+    this.folded = foldedProfiles(served, this.name, this.plan.role);
+    if (this.folded !== null) this.events.emit('gateway.folded', { profile: this.name, pid, served });
   }
 
   private terminate(): void {

@@ -37,19 +37,28 @@ export interface ReadinessOptions {
   leader: number;
   from: ReadyFrom;
   readyAfterMs: number;
-  /** Called once, with where readiness came from. */
-  ready: (from: ReadyFrom) => void;
+  /**
+   * Called once, with where readiness came from and the profiles the gateway's own state file says it
+   * serves (read at that moment, never polled for; null when it says none).
+   */
+  ready: (from: ReadyFrom, served: string[] | null) => void;
   /** Called once at `ready_after` when a gateway that should write a state file has written none yet. */
   noStateFile?: () => void;
+}
+
+/** A state file's record when it is this gateway's own, not a previous run's. */
+function ownRecord(record: GatewayStateRecord | null, ours: (pid: number) => boolean): GatewayStateRecord | null {
+  return stateVerdict(record, ours) === 'none' ? null : record;
 }
 
 /** Watches a starting gateway until it is ready; `stop` ends the watch (an exit, a stop). */
 export function watchReadiness(options: ReadinessOptions): { stop(): void } {
   const { home, leader, from } = options;
   let stamp: string | null = null;
-  const finish = (how: ReadyFrom) => {
+  const ours = inGroup(leader);
+  const finish = (how: ReadyFrom, record: GatewayStateRecord | null) => {
     stop();
-    options.ready(how);
+    options.ready(how, record?.servedProfiles ?? null);
   };
   const poll =
     from === 'state_file' && home !== undefined
@@ -57,11 +66,12 @@ export function watchReadiness(options: ReadinessOptions): { stop(): void } {
           const now = gatewayStateStamp(home);
           if (now === null || now === stamp) return;
           stamp = now;
-          if (stateVerdict(readGatewayState(home), inGroup(leader)) === 'running') finish('state_file');
+          const record = readGatewayState(home);
+          if (stateVerdict(record, ours) === 'running') finish('state_file', record);
         }, STATE_POLL_MS)
       : undefined;
   const timer = setTimeout(() => {
-    if (readyAtTimer(from, home !== undefined)) finish('timer');
+    if (readyAtTimer(from, home !== undefined)) finish('timer', home === undefined ? null : ownRecord(readGatewayState(home), ours));
     else if (stamp === null && gatewayStateStamp(home!) === null) options.noStateFile?.();
   }, options.readyAfterMs);
   const stop = () => {

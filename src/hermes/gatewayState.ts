@@ -1,5 +1,6 @@
 import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
+import { servedProfileNames } from './topology.js';
 
 /** Hermes's runtime status file in the gateway's HERMES_HOME: `starting`, `running`, `draining`, ... */
 export const GATEWAY_STATE_FILE = 'gateway_state.json';
@@ -9,6 +10,8 @@ export interface GatewayStateRecord {
   pid: number | null;
   /** `updated_at` in ms since the epoch: Hermes re-stamps it about every 60 s while the gateway lives. */
   updatedAt: number | null;
+  /** The profiles a multiplexing gateway serves (`served_profiles`); null when the file names none. */
+  servedProfiles: string[] | null;
 }
 
 export const gatewayStatePath = (home: string): string => path.join(home, GATEWAY_STATE_FILE);
@@ -22,11 +25,12 @@ export function readGatewayState(home: string): GatewayStateRecord | null {
     return null;
   }
   if (typeof record !== 'object' || record === null) return null;
-  const { gateway_state: state, pid, updated_at: updatedAt } = record as Record<string, unknown>;
+  const { gateway_state: state, pid, updated_at: updatedAt, served_profiles: served } = record as Record<string, unknown>;
   return {
     state: typeof state === 'string' ? state : null,
     pid: typeof pid === 'number' && Number.isInteger(pid) ? pid : null,
     updatedAt: parseUpdatedAt(updatedAt),
+    servedProfiles: servedProfileNames(served),
   };
 }
 

@@ -49,6 +49,7 @@ export const SERVICE_MANAGER_ENV_KEYS: ReadonlySet<string> = new Set([
 export const RESERVED_ENV_KEYS: ReadonlySet<string> = new Set([...Object.values(ENV), STATE_DIR_MARK, ...Object.keys(SUPERVISED_GATEWAY_ENV)]);
 
 export { GATEWAY_STATE_FILE, gatewayStatePath, readGatewayState, gatewayStateStamp, parseUpdatedAt, type GatewayStateRecord } from './gatewayState.js';
+export { STANDALONE_KEY, STANDALONE_DEPRECATION_NOTICE, PARKED_MARKER, isTruthy, readStandalone, servedProfileNames } from './topology.js';
 export { PLANNED_STOP_MARKER, writePlannedStop, clearPlannedStop, plannedStopRecord, type PlannedStop } from './plannedStop.js';
 
 export const DEFAULT_BOARD_SLUG = 'default';

@@ -1,4 +1,5 @@
-export type GrantReason = 'kanban.enabled' | 'kanban.dispatch_in_gateway' | 'kanban.enabled=false' | 'not configured';
+/** Why a profile has the boards or not; `host gateway`: it is served by the host gateway, whose grant it shares. */
+export type GrantReason = 'kanban.enabled' | 'kanban.dispatch_in_gateway' | 'kanban.enabled=false' | 'not configured' | 'host gateway';
 
 export interface KanbanKeys {
   enabled?: boolean;

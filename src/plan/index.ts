@@ -8,3 +8,4 @@ export { isHermesGatewayCommand, stopBudgetWarning, HERMES_STOP_BUDGET_MS } from
 export { networkFsIssue, boardFilesystem } from './fsguard.js';
 export { parseDotenv, type DotenvEntry } from './dotenv.js';
 export { dotenvIssues, envBypassIssues, isGrantKey, managedDotenv, type EnvTarget } from './envBypass.js';
+export { topologyNotes, type Topology, type TopologyNotes, type ProfileRole } from './topology.js';

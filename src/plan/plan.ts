@@ -9,6 +9,7 @@ import { gatewayEnv } from './env.js';
 import { dotenvIssues } from './envBypass.js';
 import { decideGrant, type GrantReason } from './grant.js';
 import { stopBudgetWarning } from './stopBudget.js';
+import { hostedProfileWarnings, roleOf, standaloneIssue, type ProfileRole } from './topology.js';
 
 export interface PlannedProfile {
   name: string;
@@ -16,8 +17,11 @@ export interface PlannedProfile {
   home: string;
   /** The profile's config file. */
   config: string;
-  /** False when the profile sets `supervisor.enabled: false`: planned, never run. */
+  /** False when the profile sets `supervisor.enabled: false`, or is served by the host gateway: planned, never run. */
   enabled: boolean;
+  role: ProfileRole;
+  /** `gateway.standalone` in its config.yaml, as Hermes reads it. */
+  standalone: boolean;
   priority: number;
   grant: boolean;
   grant_reason: GrantReason;
@@ -39,7 +43,7 @@ export interface FleetPlan {
 
 /** Reads every profile and decides what runs, with which grant, command and environment. */
 export function buildPlan(config: SupervisorConfig, inheritedPath = process.env.PATH ?? ''): FleetPlan {
-  const discovery = discoverProfiles(config.hermes_home, config.profiles_dir);
+  const discovery = discoverProfiles(config.hermes_home, config.profiles_dir, { alwaysDefault: config.topology === 'host' });
   const issues: ConfigIssue[] = [...discovery.invalid.map((folder) => ({ file: folder.entry, message: folder.reason })), ...configTrustIssues(config)];
   // An untrusted profile's config is never read: its supervisor.command and env would run as this user.
   for (const profile of discovery.untrusted) {
@@ -52,8 +56,14 @@ export function buildPlan(config: SupervisorConfig, inheritedPath = process.env.
     else issues.push(...parsed.issues);
   }
 
-  const planned = profiles.map((profile) => planProfile(config, profile));
+  const running = profiles.filter((profile) => roleOf(config.topology, profile.name) !== 'hosted');
+  const planned = running.map((profile) => planProfile(config, profile));
+  const host = planned.find((entry) => entry.role === 'host');
+  const hosted = profiles.filter((profile) => !running.includes(profile));
+  planned.push(...hosted.map((profile) => hostedProfile(config, profile, host)));
   for (const entry of planned) {
+    const standalone = standaloneIssue(entry, config.file);
+    if (standalone !== null) issues.push(standalone);
     if (!entry.enabled) continue;
     const program = entry.command[0] ?? '';
     if (resolveProgram(program, entry.cwd, inheritedPath) === null) {
@@ -76,7 +86,8 @@ export function buildPlan(config: SupervisorConfig, inheritedPath = process.env.
   planned.sort((a, b) => a.priority - b.priority || a.name.localeCompare(b.name));
   const warnings = [
     ...discovery.skipped.map((skip) => `skipped ${skip.entry}: ${skip.reason}`),
-    ...grantWarnings(profiles, planned),
+    ...grantWarnings(running, planned),
+    ...hosted.flatMap(hostedProfileWarnings),
   ];
   if (planned.length === 0) warnings.push(`no profiles found under ${config.hermes_home} or ${config.profiles_dir}`);
   const stopBudget = stopBudgetWarning(config.restart.stop_timeout, planned);
@@ -92,6 +103,8 @@ function planProfile(config: SupervisorConfig, profile: Profile): PlannedProfile
     home: profile.home,
     config: profile.config,
     enabled: supervisor.enabled,
+    role: roleOf(config.topology, profile.name),
+    standalone: profile.settings.gateway.standalone,
     priority: supervisor.priority,
     grant: grant.granted,
     grant_reason: grant.reason,
@@ -106,6 +119,29 @@ function planProfile(config: SupervisorConfig, profile: Profile): PlannedProfile
       extra: { ...config.gateway.env, ...supervisor.env },
       stateDir: config.state_dir,
     }),
+    cwd: config.gateway.cwd,
+  };
+}
+
+/**
+ * A profile the host gateway serves: nothing of its own runs. The host's grant is shown for it, as the
+ * host process (its dispatcher, the workers it spawns for this profile) is what reaches the boards.
+ */
+function hostedProfile(config: SupervisorConfig, profile: Profile, host: PlannedProfile | undefined): PlannedProfile {
+  return {
+    name: profile.name,
+    home: profile.home,
+    config: profile.config,
+    enabled: false,
+    role: 'hosted',
+    standalone: profile.settings.gateway.standalone,
+    priority: profile.settings.supervisor.priority,
+    grant: host?.grant ?? false,
+    grant_reason: 'host gateway',
+    dispatch: false,
+    command: [],
+    ready_from: config.restart.ready_from,
+    env: {},
     cwd: config.gateway.cwd,
   };
 }

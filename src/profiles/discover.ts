@@ -31,10 +31,10 @@ const RESERVED_RULE = `Hermes reserves ${[...RESERVED_PROFILE_NAMES].join(', ')}
 
 /**
  * Finds profiles the way Hermes lays them out: `default` is `<hermes_home>` when its config.yaml is
- * present; every other folder under `<hermes_home>/profiles` with a valid name is one, config.yaml or
+ * present (or always, with `alwaysDefault`); every other folder under `<hermes_home>/profiles` with a valid name is one, config.yaml or
  * not, unless Hermes marked it deleted (`profiles/.deleted/<name>`).
  */
-export function discoverProfiles(hermesHome: string, profilesDir: string): Discovery {
+export function discoverProfiles(hermesHome: string, profilesDir: string, options: { alwaysDefault?: boolean } = {}): Discovery {
   const profiles: ProfileLocation[] = [];
   const skipped: Discovery['skipped'] = [];
   const invalid: Discovery['invalid'] = [];
@@ -45,7 +45,9 @@ export function discoverProfiles(hermesHome: string, profilesDir: string): Disco
     else untrusted.push({ name: location.name, config: location.hasConfig ? location.config : location.home, problem });
   };
   const defaultConfig = path.join(hermesHome, 'config.yaml');
-  if (isPresent(defaultConfig)) found({ name: 'default', home: hermesHome, config: defaultConfig, hasConfig: true });
+  const defaultHasConfig = isPresent(defaultConfig);
+  // The host gateway is the default profile's, which Hermes runs without a config.yaml too.
+  if (defaultHasConfig || options.alwaysDefault === true) found({ name: 'default', home: hermesHome, config: defaultConfig, hasConfig: defaultHasConfig });
 
   let entries: string[];
   try {

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { argv, bool, envMap } from '../config/index.js';
+import { readStandalone } from '../hermes/index.js';
 
 interface KanbanKeys {
   enabled?: boolean;
@@ -22,6 +23,8 @@ export const profileSchema = z.looseObject({
     }, { error: 'expected a mapping' })
     .nullish()
     .transform((value): KanbanKeys => value ?? {}),
+  // Hermes's own key, read as Hermes reads it (a truthy token): whatever else is there is Hermes's business.
+  gateway: z.unknown().optional().transform((value) => ({ standalone: readStandalone(value) })),
   supervisor: z
     .strictObject({
       enabled: bool.default(true),
