@@ -129,6 +129,10 @@ test('a corrupt board is quarantined once, rebuilt from every readable row, and 
     { prepare: (board) => seed(board, 3000) },
   );
   await fleet.waitForEvent((all) => ofType(all, 'gateway.ready').length >= 2);
+  const before = new Database(fleet.board, { readonly: true });
+  const rowsBefore = (before.prepare('SELECT count(*) AS n FROM task_events').get() as { n: number }).n;
+  before.close();
+  const corruptedAt = Date.now();
   corruptPages(fleet.board, 80, 3);
   const check = await fleet.cli('check', '--json');
   t.is(check.code, 1, 'check reports the corruption');
@@ -139,7 +143,10 @@ test('a corrupt board is quarantined once, rebuilt from every readable row, and 
   const quarantine = ofType(events, 'board.quarantine')[0]!;
   const tasks = (quarantine.tables as Record<string, { recovered: number; lost: number | null }>).task_events!;
   t.log(`task_events: recovered ${tasks.recovered}, lost ${tasks.lost}`);
-  t.true(tasks.recovered >= 2500 && tasks.recovered < 3000 + 10, `most rows kept: ${tasks.recovered}`);
+  // The writer goes on writing until it is fenced, however long that takes on a busy machine.
+  const writtenSince = writesOf(fleet.log('writer')).filter((write) => write.ts_ms >= corruptedAt).length;
+  t.true(tasks.recovered >= 2500, `most rows kept: ${tasks.recovered}`);
+  t.true(tasks.recovered < rowsBefore + writtenSince, `the damaged pages' rows are lost: ${tasks.recovered} of ${rowsBefore} + ${writtenSince} written since`);
   t.deepEqual(quarantinedCopies(fleet.stateDir), [path.basename(quarantine.copy as string)]);
   t.is(integrityCheck(fleet.board), 'ok');
   const db = new Database(fleet.board, { readonly: true });

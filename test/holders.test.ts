@@ -173,8 +173,8 @@ test('missing files read as null, through a missing dir or a file used as a dir'
   t.is(readIdentity(path.join(file, 'kanban.db')), null);
   t.true(sameIdentity(null, null));
   t.false(sameIdentity(null, readIdentity(file)));
-  t.deepEqual(boardFiles('/b/kanban.db'), { db: '/b/kanban.db', wal: '/b/kanban.db-wal', shm: '/b/kanban.db-shm' });
-  t.deepEqual(readBoardIdentities(path.join(dir, 'absent.db')), { db: null, wal: null, shm: null });
+  t.deepEqual(boardFiles('/b/kanban.db'), { db: '/b/kanban.db', wal: '/b/kanban.db-wal', shm: '/b/kanban.db-shm', journal: '/b/kanban.db-journal' });
+  t.deepEqual(readBoardIdentities(path.join(dir, 'absent.db')), { db: null, wal: null, shm: null, journal: null });
 });
 
 test('a gateway holding a board is found on db, wal and shm; the shm also through its mapping', async (t) => {

@@ -60,8 +60,9 @@ test('Hermes gateway unit names map to their profiles', (t) => {
 
 test('validate warns about a gateway started outside the supervisor, a unit that would start one and a foreign gateway.pid, exit 0', async (t) => {
   const fleet = makeFleetDir(t, 'hs-outside-validate-');
-  fleet.profile('vala', {});
-  fleet.profile('valb', {});
+  // Per-profile gateways of Hermes 0.21 need its standalone shim.
+  fleet.profile('vala', { gateway: { standalone: true } });
+  fleet.profile('valb', { gateway: { standalone: true } });
   fleet.config({ gateway: { command: [hermesScript(fleet.root), '-p', '{profile}', 'gateway', 'run'] } });
   const home = tempDir(t, 'hs-outside-home-');
   const units = path.join(home, '.config', 'systemd', 'user');
@@ -99,7 +100,7 @@ test('check reports gateways outside the supervisor, fails for a supervised prof
     dir,
     gateway: [python, hermesScript(dir.root), '-p', '{profile}', 'gateway', 'run'],
     config: brisk(),
-    profiles: { chka: {}, chkb: {} },
+    profiles: { chka: { config: { gateway: { standalone: true } } }, chkb: { config: { gateway: { standalone: true } } } },
     env: { HOME: home },
   });
   const status = JSON.parse((await fleet.cli('status', '--json')).stdout) as StatusReport;
