@@ -8,7 +8,7 @@ import Database from 'better-sqlite3';
 import { networkFsIssue } from '../src/plan/index.js';
 import { loadConfig } from '../src/config/index.js';
 import { request } from '../src/control/index.js';
-import { initBoard, integrityCheck } from './helpers/board.js';
+import { initBoard, integrityCheck, swaps } from './helpers/board.js';
 import { ofType } from './helpers/events.js';
 import { fixture, python } from './helpers/fixture.js';
 import { brisk, startFleet, supervise, type Fleet } from './helpers/fleet.js';
@@ -154,7 +154,7 @@ test('a corrupt board is quarantined once, rebuilt from every readable row, and 
   t.like(quarantine, { journal_mode: 'wal' });
 });
 
-test('three corruptions in a row with quarantine_keep 2 keep two copies and report three quarantines', async (t) => {
+test('three corruptions in a row with quarantine_keep 2 keep the two newest sets and report three quarantines', async (t) => {
   const fleet = await careFleet(t, { denied: { grant: false, args: ['--mode', 'idle'] } }, { kanban: { quarantine_keep: 2 }, prepare: (board) => seed(board, 2000) });
   await fleet.waitForEvent((all) => ofType(all, 'gateway.ready').length >= 1);
   for (let round = 1; round <= 3; round++) {
@@ -166,7 +166,38 @@ test('three corruptions in a row with quarantine_keep 2 keep two copies and repo
   }
   t.is(ofType(fleet.events(), 'board.quarantine').length, 3);
   t.is(ofType(fleet.events(), 'board.corrupt').length, 3);
-  t.is(quarantinedCopies(fleet.stateDir).length, 2);
+  // A rebuild leaves two sets when the board had sidecars: its copy, and the sidecars moved aside before the install.
+  const qdir = path.join(fleet.stateDir, 'quarantine', 'default');
+  const listing = readdirSync(qdir);
+  const sets = new Set(listing.map((name) => name.replace(/-(wal|shm|journal)$/, '').replace(/\.(wal|shm|journal)(\.\d+)?$/, '')));
+  t.is(sets.size, 2, listing.join(' '));
+  const newest = ofType(fleet.events(), 'board.quarantine').at(-1)!;
+  t.true(sets.has(path.basename(newest.copy as string)), 'the newest copy is kept');
+});
+
+test('sidecars moved aside on swaps count against quarantine_keep, the oldest sets removed whole', async (t) => {
+  const fleet = await careFleet(
+    t,
+    // A hold-mode gateway keeps the board open, so every swap leaves its -wal/-shm to move aside.
+    { holder: { grant: true, args: ['--mode', 'hold'] } },
+    { kanban: { quarantine_keep: 2 }, prepare: (board) => initBoard(board) },
+  );
+  await fleet.waitForEvent((all) => ofType(all, 'gateway.ready').length >= 1);
+  const qdir = path.join(fleet.stateDir, 'quarantine', 'default');
+  for (let round = 1; round <= 3; round++) {
+    await until('the holder keeps a WAL', () => existsSync(`${fleet.board}-wal`));
+    swaps.renameOver(fleet.board);
+    await fleet.waitForEvent((all) => ofType(all, 'board.sidecars').length >= round && ofType(all, 'gateway.ready').length >= round + 1);
+  }
+  // Each board.sidecars event is one move-aside: one set.
+  const names = (files: unknown) => (files as string[]).map((file) => path.basename(file)).sort();
+  const sets = ofType(fleet.events(), 'board.sidecars').map((event) => names(event.moved));
+  t.true(sets.length >= 3);
+  const kept = sets.slice(-2).flat().sort();
+  t.deepEqual(await poll(() => readdirSync(qdir).sort(), (listing) => listing.join() === kept.join()), kept);
+  const events = await fleet.waitForEvent((all) => ofType(all, 'board.quarantine_pruned').flatMap((event) => event.removed as string[]).length >= sets.slice(0, -2).flat().length);
+  const removed = ofType(events, 'board.quarantine_pruned').flatMap((event) => names(event.removed));
+  t.deepEqual(removed.sort(), sets.slice(0, -2).flat().sort());
 });
 
 /** Holds an exclusive lock on a board from another process (as a gateway mid-write would) until the test ends. */
