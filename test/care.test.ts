@@ -200,6 +200,25 @@ test('sidecars moved aside on swaps count against quarantine_keep, the oldest se
   t.deepEqual(removed.sort(), sets.slice(0, -2).flat().sort());
 });
 
+test('status shows each board\'s journal mode as the probe found it: delete for a rollback board, wal for a WAL one', async (t) => {
+  for (const journal of ['delete', 'wal'] as const) {
+    const mode = ['--journal', journal];
+    const fleet = await careFleet(
+      t,
+      { writer: { grant: true, args: ['--mode', 'tick', '--interval-ms', '1000', ...mode] } },
+      { kanban: { init_command: [python, fixture, '--mode', 'init', ...mode] }, prepare: (board) => initBoard(board, journal) },
+    );
+    await fleet.waitForEvent((all) => ofType(all, 'gateway.ready').length >= 1);
+    const status = JSON.parse((await fleet.cli('status', '--json')).stdout) as { boards: Array<{ slug: string; journal_mode: string }> };
+    t.deepEqual(status.boards.map((board) => [board.slug, board.journal_mode]), [['default', journal]]);
+    const text = (await fleet.cli('status')).stdout.split('\n');
+    const cells = (line: string | undefined) => (line ?? '').split('│').map((cell) => cell.trim()).filter(Boolean);
+    const head = cells(text.find((line) => cells(line)[0] === 'board'));
+    const row = cells(text.find((line) => cells(line)[0] === 'default'));
+    t.is(row[head.indexOf('journal')], journal);
+  }
+});
+
 /** Holds an exclusive lock on a board from another process (as a gateway mid-write would) until the test ends. */
 async function lockBoard(t: ExecutionContext, board: string): Promise<void> {
   const locker = spawn(python, ['-c', [
@@ -231,6 +250,8 @@ test('a rollback-journal board that is corrupted is rebuilt in rollback mode, ne
   const events = await fleet.waitForEvent((all) => ofType(all, 'board.rebuilt').length >= 1 && ofType(all, 'wave.done').length >= 1);
   t.like(ofType(events, 'board.rebuilt')[0], { journal_mode: 'delete' });
   t.false('journal_note' in ofType(events, 'board.rebuilt')[0]!, 'the mode was read from the header');
+  const status = JSON.parse((await fleet.cli('status', '--json')).stdout) as { boards: Array<{ journal_mode: string }> };
+  t.is(status.boards[0]!.journal_mode, 'delete', 'status shows the mode the rebuild installed');
   // The fixture, like Hermes, never turns a WAL board back: the file stays in whatever mode the rebuild left.
   t.deepEqual(journalBytes(fleet.board), [1, 1]);
   const db = new Database(fleet.board, { readonly: true });

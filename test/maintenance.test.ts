@@ -146,6 +146,21 @@ test('probe reports ok for a healthy WAL board, quick and full', (t) => {
   t.log(`quick_check ${quick.durationMs.toFixed(1)} ms, integrity_check ${full.durationMs.toFixed(1)} ms`);
 });
 
+test('probe tells the journal mode its connection found: wal, delete, none for an empty file', async (t) => {
+  const dir = tempDir(t);
+  for (const journal of ['wal', 'delete'] as const) {
+    const board = path.join(dir, `${journal}.db`);
+    makeBoard(board, journal);
+    t.is(probeIntegrity(board).journalMode, journal);
+    t.is((await probeIntegrityInThread(board)).journalMode, journal);
+  }
+  const empty = path.join(dir, 'empty.db');
+  fs.writeFileSync(empty, '');
+  const probe = probeIntegrity(empty);
+  t.is(probe.status, 'ok');
+  t.false('journalMode' in probe);
+});
+
 test('probe reports missing for an absent board', (t) => {
   const dir = tempDir(t);
   const result = probeIntegrity(path.join(dir, 'kanban.db'));

@@ -252,6 +252,7 @@ export class BoardCare {
     const probe = await this.probeSteady(board, full);
     if (probe === null) return null;
     board.health = probe.status;
+    if (probe.journalMode !== undefined) board.journal = { mode: probe.journalMode, generation: board.generation };
     if (probe.status === 'corrupt') await this.onCorrupt(board, probe);
     return probe;
   }
@@ -306,6 +307,7 @@ export class BoardCare {
       return;
     }
     board.health = 'ok (rebuilt)';
+    board.journal = { mode: result.journal.mode, generation: board.generation };
     this.deps.events.emit('board.rebuilt', {
       board: board.slug,
       path: board.path,
