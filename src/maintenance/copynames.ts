@@ -72,20 +72,20 @@ export interface QuarantineOwner {
 }
 
 /** Everything one move-aside left: a copy with its sidecars, or the sidecars one move renamed. */
-export interface QuarantineSet {
+interface QuarantineSet {
   stamp: string;
   files: string[];
 }
 
 /** The move a moved-aside sidecar's name belongs to (`<stamp>.<tag>`), or undefined for any other name. */
-export function parseMovedName(boardName: string, fileName: string): { stamp: string; tag: string } | undefined {
+function parseMovedName(boardName: string, fileName: string): { stamp: string; tag: string } | undefined {
   const pattern = new RegExp(`^${escapeRegExp(boardName)}\\.(${STAMP})\\.([A-Za-z0-9_-]+)\\.(?:wal|shm|journal)(?:\\.\\d+)?$`);
   const match = pattern.exec(fileName);
   return match ? { stamp: match[1]!, tag: match[2]! } : undefined;
 }
 
 /** The sets among `fileNames`, oldest first; names neither a copy nor a moved sidecar belong to none. */
-export function groupSets(owner: QuarantineOwner, fileNames: readonly string[]): QuarantineSet[] {
+function groupSets(owner: QuarantineOwner, fileNames: readonly string[]): QuarantineSet[] {
   const sets = new Map<string, QuarantineSet & { key: string }>();
   const add = (key: string, stamp: string, fileName: string): void => {
     const set = sets.get(key) ?? { key, stamp, files: [] };
