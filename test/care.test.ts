@@ -8,7 +8,7 @@ import Database from 'better-sqlite3';
 import { networkFsIssue } from '../src/plan/index.js';
 import { loadConfig } from '../src/config/index.js';
 import { request } from '../src/control/index.js';
-import { initBoard, integrityCheck } from './helpers/board.js';
+import { initBoard, integrityCheck, swaps } from './helpers/board.js';
 import { ofType } from './helpers/events.js';
 import { fixture, python } from './helpers/fixture.js';
 import { brisk, startFleet, supervise, type Fleet } from './helpers/fleet.js';
@@ -161,7 +161,7 @@ test('a corrupt board is quarantined once, rebuilt from every readable row, and 
   t.like(quarantine, { journal_mode: 'wal' });
 });
 
-test('three corruptions in a row with quarantine_keep 2 keep two copies and report three quarantines', async (t) => {
+test('three corruptions in a row with quarantine_keep 2 keep the two newest sets and report three quarantines', async (t) => {
   const fleet = await careFleet(t, { denied: { grant: false, args: ['--mode', 'idle'] } }, { kanban: { quarantine_keep: 2 }, prepare: (board) => seed(board, 2000) });
   await fleet.waitForEvent((all) => ofType(all, 'gateway.ready').length >= 1);
   for (let round = 1; round <= 3; round++) {
@@ -173,7 +173,57 @@ test('three corruptions in a row with quarantine_keep 2 keep two copies and repo
   }
   t.is(ofType(fleet.events(), 'board.quarantine').length, 3);
   t.is(ofType(fleet.events(), 'board.corrupt').length, 3);
-  t.is(quarantinedCopies(fleet.stateDir).length, 2);
+  // A rebuild leaves two sets when the board had sidecars: its copy, and the sidecars moved aside before the install.
+  const qdir = path.join(fleet.stateDir, 'quarantine', 'default');
+  const listing = readdirSync(qdir);
+  const sets = new Set(listing.map((name) => name.replace(/-(wal|shm|journal)$/, '').replace(/\.(wal|shm|journal)(\.\d+)?$/, '')));
+  t.is(sets.size, 2, listing.join(' '));
+  const newest = ofType(fleet.events(), 'board.quarantine').at(-1)!;
+  t.true(sets.has(path.basename(newest.copy as string)), 'the newest copy is kept');
+});
+
+test('sidecars moved aside on swaps count against quarantine_keep, the oldest sets removed whole', async (t) => {
+  const fleet = await careFleet(
+    t,
+    // A hold-mode gateway keeps the board open, so every swap leaves its -wal/-shm to move aside.
+    { holder: { grant: true, args: ['--mode', 'hold'] } },
+    { kanban: { quarantine_keep: 2 }, prepare: (board) => initBoard(board) },
+  );
+  await fleet.waitForEvent((all) => ofType(all, 'gateway.ready').length >= 1);
+  const qdir = path.join(fleet.stateDir, 'quarantine', 'default');
+  for (let round = 1; round <= 3; round++) {
+    await until('the holder keeps a WAL', () => existsSync(`${fleet.board}-wal`));
+    swaps.renameOver(fleet.board);
+    await fleet.waitForEvent((all) => ofType(all, 'board.sidecars').length >= round && ofType(all, 'gateway.ready').length >= round + 1);
+  }
+  // Each board.sidecars event is one move-aside: one set.
+  const names = (files: unknown) => (files as string[]).map((file) => path.basename(file)).sort();
+  const sets = ofType(fleet.events(), 'board.sidecars').map((event) => names(event.moved));
+  t.true(sets.length >= 3);
+  const kept = sets.slice(-2).flat().sort();
+  t.deepEqual(await poll(() => readdirSync(qdir).sort(), (listing) => listing.join() === kept.join()), kept);
+  const events = await fleet.waitForEvent((all) => ofType(all, 'board.quarantine_pruned').flatMap((event) => event.removed as string[]).length >= sets.slice(0, -2).flat().length);
+  const removed = ofType(events, 'board.quarantine_pruned').flatMap((event) => names(event.removed));
+  t.deepEqual(removed.sort(), sets.slice(0, -2).flat().sort());
+});
+
+test('status shows each board\'s journal mode as the probe found it: delete for a rollback board, wal for a WAL one', async (t) => {
+  for (const journal of ['delete', 'wal'] as const) {
+    const mode = ['--journal', journal];
+    const fleet = await careFleet(
+      t,
+      { writer: { grant: true, args: ['--mode', 'tick', '--interval-ms', '1000', ...mode] } },
+      { kanban: { init_command: [python, fixture, '--mode', 'init', ...mode] }, prepare: (board) => initBoard(board, journal) },
+    );
+    await fleet.waitForEvent((all) => ofType(all, 'gateway.ready').length >= 1);
+    const status = JSON.parse((await fleet.cli('status', '--json')).stdout) as { boards: Array<{ slug: string; journal_mode: string }> };
+    t.deepEqual(status.boards.map((board) => [board.slug, board.journal_mode]), [['default', journal]]);
+    const text = (await fleet.cli('status')).stdout.split('\n');
+    const cells = (line: string | undefined) => (line ?? '').split('│').map((cell) => cell.trim()).filter(Boolean);
+    const head = cells(text.find((line) => cells(line)[0] === 'board'));
+    const row = cells(text.find((line) => cells(line)[0] === 'default'));
+    t.is(row[head.indexOf('journal')], journal);
+  }
 });
 
 /** Holds an exclusive lock on a board from another process (as a gateway mid-write would) until the test ends. */
@@ -207,6 +257,8 @@ test('a rollback-journal board that is corrupted is rebuilt in rollback mode, ne
   const events = await fleet.waitForEvent((all) => ofType(all, 'board.rebuilt').length >= 1 && ofType(all, 'wave.done').length >= 1);
   t.like(ofType(events, 'board.rebuilt')[0], { journal_mode: 'delete' });
   t.false('journal_note' in ofType(events, 'board.rebuilt')[0]!, 'the mode was read from the header');
+  const status = JSON.parse((await fleet.cli('status', '--json')).stdout) as { boards: Array<{ journal_mode: string }> };
+  t.is(status.boards[0]!.journal_mode, 'delete', 'status shows the mode the rebuild installed');
   // The fixture, like Hermes, never turns a WAL board back: the file stays in whatever mode the rebuild left.
   t.deepEqual(journalBytes(fleet.board), [1, 1]);
   const db = new Database(fleet.board, { readonly: true });

@@ -19,6 +19,7 @@ import {
   planPrune,
   probeIntegrity,
   probeIntegrityInThread,
+  pruneQuarantine,
   quarantineBoard,
   readHeaderInChild,
   rebuildBoard,
@@ -143,6 +144,21 @@ test('probe reports ok for a healthy WAL board, quick and full', (t) => {
   t.is(full.status, 'ok');
   t.true(quick.durationMs >= 0);
   t.log(`quick_check ${quick.durationMs.toFixed(1)} ms, integrity_check ${full.durationMs.toFixed(1)} ms`);
+});
+
+test('probe tells the journal mode its connection found: wal, delete, none for an empty file', async (t) => {
+  const dir = tempDir(t);
+  for (const journal of ['wal', 'delete'] as const) {
+    const board = path.join(dir, `${journal}.db`);
+    makeBoard(board, journal);
+    t.is(probeIntegrity(board).journalMode, journal);
+    t.is((await probeIntegrityInThread(board)).journalMode, journal);
+  }
+  const empty = path.join(dir, 'empty.db');
+  fs.writeFileSync(empty, '');
+  const probe = probeIntegrity(empty);
+  t.is(probe.status, 'ok');
+  t.false('journalMode' in probe);
 });
 
 test('probe reports missing for an absent board', (t) => {
@@ -363,19 +379,77 @@ test('quarantine keeps at most `keep` copies, removing the oldest, and leaves ot
   t.deepEqual(fs.readdirSync(qdir).sort(), ['operator-notes.txt', path.basename(middle!.path), path.basename(newest!.path)].sort());
 });
 
-test('planPrune groups a copy with its sidecars and ignores names it did not make', (t) => {
+test('planPrune counts a copy with its sidecars, and each move-aside, as one set and ignores names it did not make', (t) => {
+  const owner = { slug: 'b', boardName: 'kanban.db' };
   const names = [
     'b.2025-01-01T00-00-00.000Z.aaaaaaaaaaaa.db',
     'b.2025-01-01T00-00-00.000Z.aaaaaaaaaaaa.db-wal',
+    'kanban.db.2025-01-01T12-00-00.000Z.gen2.wal',
+    'kanban.db.2025-01-01T12-00-00.000Z.gen2.shm',
+    'kanban.db.2025-01-01T12-00-00.000Z.gen2.wal.1',
     'b.2025-01-02T00-00-00.000Z.bbbbbbbbbbbb.db',
+    'kanban.db.2025-01-02T00-00-00.000Z.corrupt.journal',
     'b.2025-01-03T00-00-00.000Z.cccccccccccc.db',
     'b.2025-01-03T00-00-00.000Z.cccccccccccc.db-shm',
     'other.2024-01-01T00-00-00.000Z.dddddddddddd.db',
+    'other.db.2024-01-01T00-00-00.000Z.gen1.wal',
+    'kanban.db.2024-01-01T00-00-00.000Z.gen1.wal.bak',
+    'kanban.db.2024-01-01T00-00-00.000Z.gen1.txt',
     'b.db',
     'README',
   ];
-  t.deepEqual(planPrune('b', names, 2), ['b.2025-01-01T00-00-00.000Z.aaaaaaaaaaaa.db', 'b.2025-01-01T00-00-00.000Z.aaaaaaaaaaaa.db-wal']);
-  t.deepEqual(planPrune('b', names, 3), []);
+  t.deepEqual(planPrune(owner, names, 4), ['b.2025-01-01T00-00-00.000Z.aaaaaaaaaaaa.db', 'b.2025-01-01T00-00-00.000Z.aaaaaaaaaaaa.db-wal']);
+  t.deepEqual(planPrune(owner, names, 3), [
+    'b.2025-01-01T00-00-00.000Z.aaaaaaaaaaaa.db',
+    'b.2025-01-01T00-00-00.000Z.aaaaaaaaaaaa.db-wal',
+    'kanban.db.2025-01-01T12-00-00.000Z.gen2.shm',
+    'kanban.db.2025-01-01T12-00-00.000Z.gen2.wal',
+    'kanban.db.2025-01-01T12-00-00.000Z.gen2.wal.1',
+  ]);
+  // A copy and sidecars moved in the same millisecond are two sets, the copy counted as the older.
+  const two = planPrune(owner, names, 2);
+  t.is(two.at(-1), 'b.2025-01-02T00-00-00.000Z.bbbbbbbbbbbb.db');
+  t.false(two.includes('kanban.db.2025-01-02T00-00-00.000Z.corrupt.journal'));
+  t.deepEqual(planPrune(owner, names, 5), []);
+});
+
+test('the quarantine cap counts copies and moved-aside sidecars alike, keeping the newest sets whole', async (t) => {
+  const dir = tempDir(t);
+  const board = path.join(dir, 'kanban.db');
+  const layout = makeBoard(board);
+  const qdir = path.join(dir, 'quarantine', 'ops');
+  fs.mkdirSync(qdir, { recursive: true });
+  const foreign = ['operator-notes.txt', 'kanban.db.copy', 'ops.db-wal'];
+  for (const name of foreign) fs.writeFileSync(path.join(qdir, name), 'keep me');
+  const keep = 2;
+  const minute = (n: number) => new Date(Date.UTC(2025, 0, 1, 0, n));
+  const sets: string[][] = [];
+  // After every move-aside the folder holds the newest `keep` sets whole, whatever kind they are.
+  const expectNewest = (removed: readonly string[]): void => {
+    t.deepEqual(fs.readdirSync(qdir).sort(), [...foreign, ...sets.slice(-keep).flat().map((file) => path.basename(file))].sort());
+    t.deepEqual([...removed].sort(), [...(sets.length > keep ? sets[sets.length - keep - 1]! : [])].sort());
+  };
+  const moveAside = async (n: number, tag: string): Promise<void> => {
+    fs.writeFileSync(`${board}-wal`, `wal ${n}`);
+    fs.writeFileSync(`${board}-shm`, `shm ${n}`);
+    const moved = await moveAsideSidecars(board, qdir, tag, minute(n));
+    t.is(moved.length, 2);
+    sets.push(moved);
+    expectNewest(pruneQuarantine({ dir: qdir, slug: 'ops', dbPath: board, keep }));
+  };
+
+  for (const [n, fill] of [0x11, 0x22, 0x33].entries()) {
+    smashPages(board, [leafAt(layout, 'tasks', 10).page], fill);
+    const copy = await quarantineBoard(board, { dir: qdir, slug: 'ops', keep, now: minute(10 * n) });
+    t.true(copy.copied);
+    sets.push(copy.files);
+    expectNewest(copy.removed);
+    await moveAside(10 * n + 1, `gen${n + 1}`);
+    await moveAside(10 * n + 2, 'corrupt');
+  }
+  t.is(sets.length, 9);
+  t.deepEqual(pruneQuarantine({ dir: qdir, slug: 'ops', dbPath: board, keep }), []);
+  for (const name of foreign) t.is(fs.readFileSync(path.join(qdir, name), 'utf8'), 'keep me');
 });
 
 test('moveAsideSidecars renames -wal/-shm into the directory under names SQLite will not pair', async (t) => {

@@ -20,8 +20,8 @@ function heartbeatText(heartbeat: StatusReport['profiles'][number]['heartbeat'])
 
 /** `status` for a terminal: the supervisor line, then boards, profiles and kanban workers. */
 export function statusText(status: StatusReport): string {
-  const boards = table(['board', 'generation', 'inode', 'holders', 'health', 'path']);
-  for (const board of status.boards) boards.push([board.slug, board.generation, board.ino ?? '-', board.holders, board.health, board.path]);
+  const boards = table(['board', 'generation', 'inode', 'holders', 'health', 'journal', 'path']);
+  for (const board of status.boards) boards.push([board.slug, board.generation, board.ino ?? '-', board.holders, board.health, board.journal_mode, board.path]);
   const profiles = table(['profile', 'state', 'pid', 'grant', 'gen', 'restarts', 'uptime', 'heartbeat', 'last exit', 'last restart']);
   for (const profile of status.profiles) {
     profiles.push([

@@ -40,7 +40,7 @@ export type ValidArgsOf<K extends CommandName> = z.output<(typeof commandArgs)[K
 
 export interface StatusReport {
   supervisor: { pid: number; started_at: string; config: string; state_dir: string };
-  boards: Array<{ slug: string; path: string; generation: number; dev: number | null; ino: number | null; holders: number; health: string }>;
+  boards: Array<{ slug: string; path: string; generation: number; dev: number | null; ino: number | null; holders: number; health: string; journal_mode: string }>;
   profiles: Array<{
     name: string;
     /** The gateway's state; `hosted` for a profile the host gateway serves (`topology: host`), `disabled` for one not run. */

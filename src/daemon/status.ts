@@ -1,6 +1,6 @@
 import { ageSeconds, bootTime, scanWorkers, workerBoard, workerProfile } from '../board/index.js';
 import type { StatusReport } from '../control/index.js';
-import { healthOf, type AuditSummary, type BoardSteward } from '../steward/index.js';
+import { healthOf, journalModeOf, type AuditSummary, type BoardSteward } from '../steward/index.js';
 import type { Fleet, HeartbeatWatch } from '../fleet/index.js';
 import type { FleetPlan } from '../plan/index.js';
 import { redactDeep } from '../util/index.js';
@@ -30,6 +30,7 @@ export function statusReport(input: {
       ino: board.identity?.ino ?? null,
       holders: new Set(audit?.holders.filter((holder) => holder.board === board.slug).map((holder) => holder.pid)).size,
       health: healthOf(board),
+      journal_mode: journalModeOf(board),
     })),
     profiles: plan.profiles.map((profile) => {
       const gateway = fleet.get(profile.name);

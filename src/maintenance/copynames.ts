@@ -3,7 +3,8 @@
  * quarantine module does the I/O.
  *
  * A copy is `<slug>.<stamp>.<hash12>.db` plus optional `-wal`/`-shm`/`-journal` beside it, so SQLite
- * opens a copy together with its own WAL or journal.
+ * opens a copy together with its own WAL or journal. Sidecars moved aside from the board are
+ * `<board file>.<stamp>.<tag>.wal|shm|journal`, with `.<n>` added when the name was taken.
  */
 
 export interface CopyName {
@@ -63,8 +64,50 @@ export function findCopyByHash(slug: string, fileNames: readonly string[], hash:
   return groupCopies(slug, fileNames).find((group) => group.hash === hash && group.files.includes(group.base));
 }
 
-/** File names to delete so that at most `keep` copies remain, the oldest going first. */
-export function planPrune(slug: string, fileNames: readonly string[], keep: number): string[] {
-  const groups = groupCopies(slug, fileNames);
-  return groups.slice(0, Math.max(0, groups.length - keep)).flatMap((group) => group.files);
+/** Whose files a quarantine directory holds: the board's slug (copies) and its file's base name (moved sidecars). */
+export interface QuarantineOwner {
+  slug: string;
+  /** The board file's base name, e.g. `kanban.db`. */
+  boardName: string;
+}
+
+/** Everything one move-aside left: a copy with its sidecars, or the sidecars one move renamed. */
+interface QuarantineSet {
+  stamp: string;
+  files: string[];
+}
+
+/** The move a moved-aside sidecar's name belongs to (`<stamp>.<tag>`), or undefined for any other name. */
+function parseMovedName(boardName: string, fileName: string): { stamp: string; tag: string } | undefined {
+  const pattern = new RegExp(`^${escapeRegExp(boardName)}\\.(${STAMP})\\.([A-Za-z0-9_-]+)\\.(?:wal|shm|journal)(?:\\.\\d+)?$`);
+  const match = pattern.exec(fileName);
+  return match ? { stamp: match[1]!, tag: match[2]! } : undefined;
+}
+
+/** The sets among `fileNames`, oldest first; names neither a copy nor a moved sidecar belong to none. */
+function groupSets(owner: QuarantineOwner, fileNames: readonly string[]): QuarantineSet[] {
+  const sets = new Map<string, QuarantineSet & { key: string }>();
+  const add = (key: string, stamp: string, fileName: string): void => {
+    const set = sets.get(key) ?? { key, stamp, files: [] };
+    set.files.push(fileName);
+    sets.set(key, set);
+  };
+  for (const fileName of fileNames) {
+    const copy = parseCopyName(owner.slug, fileName);
+    if (copy) {
+      add(`copy ${copy.base}`, copy.stamp, fileName);
+      continue;
+    }
+    const moved = parseMovedName(owner.boardName, fileName);
+    if (moved) add(`moved ${moved.stamp}.${moved.tag}`, moved.stamp, fileName);
+  }
+  return [...sets.values()]
+    .sort((a, b) => (a.stamp === b.stamp ? a.key.localeCompare(b.key) : a.stamp < b.stamp ? -1 : 1))
+    .map(({ stamp, files }) => ({ stamp, files: files.sort() }));
+}
+
+/** File names to delete so that at most `keep` sets remain: the oldest sets go first, each one whole. */
+export function planPrune(owner: QuarantineOwner, fileNames: readonly string[], keep: number): string[] {
+  const sets = groupSets(owner, fileNames);
+  return sets.slice(0, Math.max(0, sets.length - keep)).flatMap((set) => set.files);
 }

@@ -1,9 +1,10 @@
 export { probeIntegrity, classifyProbeError, classifyCheckRows, DEFAULT_PROBE_BUSY_TIMEOUT_MS } from './probe.js';
 export type { ProbeOptions, ProbeResult, ProbeStatus, ProbeVerdict } from './probe.js';
 export { probeIntegrityInThread } from './probeThread.js';
-export { quarantineBoard } from './quarantine.js';
-export type { QuarantineOptions, QuarantineResult } from './quarantine.js';
+export { pruneQuarantine, quarantineBoard } from './quarantine.js';
+export type { PruneOptions, QuarantineOptions, QuarantineResult } from './quarantine.js';
 export { fileStamp, parseCopyName, planPrune } from './copynames.js';
+export type { QuarantineOwner } from './copynames.js';
 export { moveAsideSidecars, sidecarPaths, SIDECAR_SUFFIXES } from './sidecars.js';
 export { rebuildBoard } from './rebuild.js';
 export type { RebuildOptions, RebuildResult, TableSalvage } from './rebuild.js';

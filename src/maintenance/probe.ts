@@ -16,6 +16,8 @@ export interface ProbeResult {
   detail: string;
   durationMs: number;
   code?: string;
+  /** The journal mode the probe's connection found the file in; absent when it could not tell. */
+  journalMode?: string;
 }
 
 export interface ProbeVerdict {
@@ -63,6 +65,22 @@ export function checkLines(rows: readonly unknown[]): string[] {
   return rows.map((row) => String(Object.values(row as Record<string, unknown>)[0]));
 }
 
+/**
+ * The file's journal mode as the open connection sees it. SQLite puts a connection in WAL mode when
+ * header bytes 18/19 say 2/2, so `wal` is read from the file itself; a rollback file leaves the
+ * connection in its default rollback mode (`delete`), the only one a file can name. An empty file
+ * names none. Undefined when the connection cannot say: the verdict never depends on it.
+ */
+function journalModeOf(db: Database.Database): string | undefined {
+  try {
+    if (db.pragma('page_count', { simple: true }) === 0) return undefined;
+    const mode = db.pragma('journal_mode', { simple: true });
+    return typeof mode === 'string' ? mode.toLowerCase() : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 function fileExists(file: string): boolean {
   return fs.statSync(file, { throwIfNoEntry: false }) !== undefined;
 }
@@ -80,7 +98,8 @@ export function probeIntegrity(dbPath: string, opts: ProbeOptions = {}): ProbeRe
       timeout: opts.busyTimeoutMs ?? DEFAULT_PROBE_BUSY_TIMEOUT_MS,
     });
     const rows = db.pragma(opts.full ? 'integrity_check' : 'quick_check') as unknown[];
-    return finish(classifyCheckRows(checkLines(rows)));
+    const journalMode = journalModeOf(db);
+    return finish({ ...classifyCheckRows(checkLines(rows)), ...(journalMode === undefined ? {} : { journalMode }) });
   } catch (err) {
     const verdict = classifyProbeError(err);
     if (verdict.status === 'error' && !fileExists(dbPath)) {

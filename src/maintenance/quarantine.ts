@@ -10,7 +10,7 @@ export interface QuarantineOptions {
   /** The board's own quarantine directory, e.g. `<state_dir>/quarantine/<slug>/`. */
   dir: string;
   slug: string;
-  /** Copies kept at most; the oldest are removed first. */
+  /** Sets kept at most (copies and moved-aside sidecars alike, see pruneQuarantine); the oldest are removed first. */
   keep: number;
   now?: Date;
 }
@@ -24,7 +24,7 @@ export interface QuarantineResult {
   hash: string;
   /** The copy's files: the db and the sidecars that were present. */
   files: string[];
-  /** Older copies' files deleted to honour `keep`. */
+  /** Older sets' files deleted to honour `keep`. */
   removed: string[];
 }
 
@@ -48,8 +48,35 @@ function removeFromDir(dir: string, fileNames: readonly string[]): string[] {
   return removed;
 }
 
-function prune(dir: string, slug: string, keep: number): string[] {
-  return removeFromDir(dir, planPrune(slug, fs.readdirSync(dir), keep));
+export interface PruneOptions {
+  dir: string;
+  slug: string;
+  /** The board file: moved-aside sidecars are named after its base name. */
+  dbPath: string;
+  keep: number;
+}
+
+function assertKeep(keep: number): void {
+  if (!Number.isInteger(keep) || keep < 1) throw new Error(`quarantine keep must be a positive integer, got ${keep}`);
+}
+
+/**
+ * Keeps at most `keep` sets in a board's quarantine directory: each copy with its sidecars, and each
+ * move-aside's sidecars, counts as one set; the oldest go first, whole. Files under other names are
+ * never touched. Returns what was deleted; a directory not made yet holds nothing to prune.
+ */
+export function pruneQuarantine(opts: PruneOptions): string[] {
+  assertSlug(opts.slug);
+  assertKeep(opts.keep);
+  const dir = path.resolve(opts.dir);
+  let fileNames: string[];
+  try {
+    fileNames = fs.readdirSync(dir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw err;
+  }
+  return removeFromDir(dir, planPrune({ slug: opts.slug, boardName: path.basename(opts.dbPath) }, fileNames, opts.keep));
 }
 
 /**
@@ -58,10 +85,11 @@ function prune(dir: string, slug: string, keep: number): string[] {
  */
 export async function quarantineBoard(dbPath: string, opts: QuarantineOptions): Promise<QuarantineResult> {
   assertSlug(opts.slug);
-  if (!Number.isInteger(opts.keep) || opts.keep < 1) throw new Error(`quarantine keep must be a positive integer, got ${opts.keep}`);
+  assertKeep(opts.keep);
   if (!pathExists(dbPath)) throw new Error(`cannot quarantine ${dbPath}: it does not exist`);
   const dir = path.resolve(opts.dir);
   ensurePrivateDir(dir);
+  const prune = (): string[] => pruneQuarantine({ dir, slug: opts.slug, dbPath, keep: opts.keep });
 
   const temp = path.join(dir, `.${opts.slug}.partial-${process.pid}-${randomBytes(6).toString('hex')}.db`);
   const copiedSuffixes: string[] = [];
@@ -84,7 +112,7 @@ export async function quarantineBoard(dbPath: string, opts: QuarantineOptions): 
         path: path.join(dir, existing.base),
         hash,
         files: existing.files.map((fileName) => path.join(dir, fileName)),
-        removed: prune(dir, opts.slug, opts.keep),
+        removed: prune(),
       };
     }
 
@@ -97,7 +125,7 @@ export async function quarantineBoard(dbPath: string, opts: QuarantineOptions): 
       path: finalBase,
       hash,
       files: copiedSuffixes.map((suffix) => finalBase + suffix),
-      removed: prune(dir, opts.slug, opts.keep),
+      removed: prune(),
     };
   } catch (err) {
     for (const suffix of ['', ...SIDECAR_SUFFIXES]) fs.rmSync(temp + suffix, { force: true });

@@ -9,6 +9,7 @@ import {
   notSqliteReason,
   passiveCheckpoint,
   probeIntegrityInThread,
+  pruneQuarantine,
   quarantineBoard,
   readHeaderInChild,
   rebuildBoard,
@@ -96,11 +97,13 @@ export class BoardCare {
       walLookedAt = Date.now();
       this.checkpointAll();
     });
-    // A board that appears while running is probed at once, not first at the next interval.
     this.unsubscribe = this.deps.events.subscribe((event) => {
-      if (event.type !== 'board.new' || typeof event.board !== 'string') return;
-      const board = this.boards.get(event.board);
-      if (board) this.probeInBackground([board]);
+      const board = typeof event.board === 'string' ? this.boards.get(event.board) : undefined;
+      if (!board) return;
+      // A board that appears while running is probed at once, not first at the next interval.
+      if (event.type === 'board.new') this.probeInBackground([board]);
+      // Sidecars a swap moved aside count against quarantine_keep; pruned after the renames, off the swap path.
+      if (event.type === 'board.sidecars') setImmediate(() => this.pruneQuarantine(board));
     });
   }
 
@@ -249,6 +252,7 @@ export class BoardCare {
     const probe = await this.probeSteady(board, full);
     if (probe === null) return null;
     board.health = probe.status;
+    if (probe.journalMode !== undefined) board.journal = { mode: probe.journalMode, generation: board.generation };
     if (probe.status === 'corrupt') await this.onCorrupt(board, probe);
     return probe;
   }
@@ -303,6 +307,7 @@ export class BoardCare {
       return;
     }
     board.health = 'ok (rebuilt)';
+    board.journal = { mode: result.journal.mode, generation: board.generation };
     this.deps.events.emit('board.rebuilt', {
       board: board.slug,
       path: board.path,
@@ -361,9 +366,24 @@ export class BoardCare {
       // The corrupt file's sidecars are in the copy; SQLite must not pair them with the rebuilt file.
       await moveAsideSidecars(board.path, dir, 'corrupt');
       installRebuilt(temp, board.path, { journal: journal.mode });
+      this.pruneQuarantine(board);
       return { kind: 'rebuilt', rebuilt, journal };
     } finally {
       removeTemp();
+    }
+  }
+
+  /**
+   * Holds the board's quarantine folder to `kanban.quarantine_keep` sets once more sidecars were
+   * moved aside: a copy counts as one set, and so does each move's sidecars.
+   */
+  private pruneQuarantine(board: BoardRecord): void {
+    try {
+      const dir = quarantineDir(this.config.state_dir, board.slug);
+      const removed = pruneQuarantine({ dir, slug: board.slug, dbPath: board.path, keep: this.config.kanban.quarantine_keep });
+      if (removed.length > 0) this.deps.events.emit('board.quarantine_pruned', { board: board.slug, removed });
+    } catch (err) {
+      this.deps.events.emit('supervisor.error', { during: 'quarantine prune', board: board.slug, error: (err as Error).message });
     }
   }
 

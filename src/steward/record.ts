@@ -9,8 +9,9 @@ export type RestatCause = 'watch' | 'poll' | 'job' | 'probe';
 
 /**
  * Everything the supervisor knows about one board, in one place: its file's identity and generation
- * (from the registry), its health, the exclusive job in hand, why it is held for an operator, the WAL
- * size at the last checkpoint, the vanish timer, and the generation each gateway was spawned on.
+ * (from the registry), its health and journal mode, the exclusive job in hand, why it is held for an
+ * operator, the WAL size at the last checkpoint, the vanish timer, and the generation each gateway
+ * was spawned on.
  * Only the steward and its jobs write it.
  */
 export interface BoardRecord extends BoardState {
@@ -20,6 +21,8 @@ export interface BoardRecord extends BoardState {
   job: string | null;
   /** Why the board is held for an operator (corrupt with on_corruption: stop, a failed rebuild); null when not. */
   heldFor: string | null;
+  /** The journal mode the last probe (or rebuild) found, and the generation it was found on. */
+  journal: { mode: string; generation: number } | null;
   /** WAL bytes at the last passive checkpoint: one is repeated only when the WAL grew past it. */
   checkpointedWalBytes: number | null;
   /** Set while the file is missing: the identity it had and the profiles fenced off it. */
@@ -34,6 +37,7 @@ export function newBoardRecord(spec: BoardSpec, ids: BoardIdentities): BoardReco
     health: null,
     job: null,
     heldFor: null,
+    journal: null,
     checkpointedWalBytes: null,
     vanished: null,
     spawnedOn: new Map(),
@@ -49,4 +53,9 @@ export function isBusy(record: BoardRecord): boolean {
 export function healthOf(record: BoardRecord): string {
   if (record.heldFor !== null) return record.heldFor;
   return record.health ?? (record.identity ? 'unknown' : 'missing');
+}
+
+/** What status shows as a board's journal mode: the one found on the file now at its path, else `unknown`. */
+export function journalModeOf(record: BoardRecord): string {
+  return record.journal !== null && record.journal.generation === record.generation ? record.journal.mode : 'unknown';
 }
