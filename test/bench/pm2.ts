@@ -65,7 +65,8 @@ export class Pm2 {
       })),
     };
     writeFileSync(file, JSON.stringify(ecosystem, null, 2));
-    await this.run(['start', file]);
+    // A large fleet takes PM2 a while to start: 200 apps need well over the default 30 s here.
+    await this.run(['start', file], 300_000);
   }
 
   async list(): Promise<Pm2Process[]> {
