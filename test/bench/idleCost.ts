@@ -15,9 +15,9 @@ import { round, summarize, type Summary } from './stats.js';
 
 /** One daemon's cost over the window. */
 export interface IdleSide {
-  /** CPU time of all its threads over the window, in % of one core. */
+  /** CPU time of the process (utime + stime, every thread, ended ones included) over the window, in % of one core. */
   cpu_percent: number;
-  /** CPU ms in each 1 s slice of the window. */
+  /** CPU ms in each 1 s slice of the window, from the live threads' schedstat. */
   cpu_ms_per_s: Summary | null;
   rss_mb: Summary | null;
   /** Least-squares slope of RSS over the window, in MB per hour. */
@@ -38,9 +38,23 @@ export interface IdleCase {
   rss_ratio: number;
 }
 
+/** Kernel clock ticks per second for utime/stime; 100 on every Linux this runs on (getconf CLK_TCK). */
+const CLK_TCK = 100;
+
 /**
- * CPU nanoseconds all threads of `pid` have run, from /proc/<pid>/task/<tid>/schedstat: unlike
- * utime+stime (10 ms ticks), precise enough for a daemon that uses well under 1 ms a second.
+ * CPU ms of the whole process, from utime + stime in /proc/<pid>/stat: it keeps the time of threads
+ * that have ended (a probe's worker thread), which per-thread counters lose. 10 ms ticks: precise
+ * enough over a window of a minute or more.
+ */
+function processCpuMs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLK_TCK;
+}
+
+/**
+ * CPU nanoseconds the live threads of `pid` have run, from /proc/<pid>/task/<tid>/schedstat: precise
+ * enough to see a single wake-up in a 1 s slice, where 10 ms ticks cannot.
  */
 function cpuNs(pid: number): number {
   let total = 0;
@@ -77,17 +91,18 @@ function slopePerHour(values: number[]): number {
 export async function sampleIdle(pid: number, windowS: number): Promise<IdleSide> {
   const slices: number[] = [];
   const rss: number[] = [rssMb(pid)];
-  const first = cpuNs(pid);
-  let last = first;
+  const firstMs = processCpuMs(pid);
+  let last = cpuNs(pid);
   for (let s = 0; s < windowS; s++) {
     await sleep(1000);
     const now = cpuNs(pid);
-    slices.push((now - last) / 1e6);
+    // A thread that ended in this slice takes its counter with it: such a slice is not counted.
+    if (now >= last) slices.push((now - last) / 1e6);
     last = now;
     rss.push(rssMb(pid));
   }
   return {
-    cpu_percent: round(((last - first) / 1e9 / windowS) * 100, 3),
+    cpu_percent: round(((processCpuMs(pid) - firstMs) / 1000 / windowS) * 100, 3),
     cpu_ms_per_s: summarize(slices, 2),
     rss_mb: summarize(rss, 1),
     rss_slope_mb_per_h: round(slopePerHour(rss), 1),

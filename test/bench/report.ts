@@ -83,7 +83,7 @@ export function markdown(report: BenchReport): string {
   );
 
   out.push(
-    '\n**Idle cost, side by side with PM2** (the same idle fixture gateways under each daemon, one after the other; CPU of all the daemon\'s threads from /proc/<pid>/task/*/schedstat, RSS from VmRSS, sampled every second after the same settling time)\n',
+    '\n**Idle cost, side by side with PM2** (the same idle fixture gateways under each daemon, one after the other; CPU (utime + stime) from /proc/<pid>/stat, RSS from VmRSS, sampled every second after the same settling time)\n',
   );
   out.push(
     table(
