@@ -77,6 +77,7 @@ export class BoardCare {
   private readonly probeQueue = new Set<BoardRecord>();
   private probing = false;
   private unsubscribe: () => void = () => undefined;
+  private stopWalLooks: () => void = () => undefined;
 
   constructor(private readonly deps: BoardCareDeps) {}
 
@@ -92,8 +93,8 @@ export class BoardCare {
   start(): void {
     this.timers.push(setInterval(() => this.probeInBackground(this.boards.values()), this.config.health.integrity_interval));
     let walLookedAt = Date.now();
-    this.deps.steward.onPoll(() => {
-      if (this.timers.length === 0 || Date.now() - walLookedAt < WAL_LOOK_MS) return;
+    this.stopWalLooks = this.deps.steward.onPoll(() => {
+      if (Date.now() - walLookedAt < WAL_LOOK_MS) return;
       walLookedAt = Date.now();
       this.checkpointAll();
     });
@@ -111,6 +112,7 @@ export class BoardCare {
     for (const timer of this.timers) clearInterval(timer);
     this.timers = [];
     this.unsubscribe();
+    this.stopWalLooks();
   }
 
   /**

@@ -72,7 +72,7 @@ export class BoardSteward {
   private auditsUntil = 0;
   private lastAuditMs = 0;
   private unsubscribe: () => void = () => undefined;
-  private readonly pollListeners: Array<() => void> = [];
+  private readonly pollListeners = new Set<() => void>();
 
   constructor(private readonly deps: StewardDeps) {}
 
@@ -98,8 +98,9 @@ export class BoardSteward {
   }
 
   /** Runs `listener` after every poll: periodic board work rides on the poll's wake-up instead of a timer of its own. */
-  onPoll(listener: () => void): void {
-    this.pollListeners.push(listener);
+  onPoll(listener: () => void): () => void {
+    this.pollListeners.add(listener);
+    return () => this.pollListeners.delete(listener);
   }
 
   /** Each board's generation now, by slug. */
