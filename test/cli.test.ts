@@ -1,3 +1,4 @@
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import anyTest, { type TestFn } from 'ava';
 import Database from 'better-sqlite3';
@@ -137,7 +138,10 @@ test('status after the supervisor was killed names the gateways still running', 
   const result = await fleet.cli('status');
   t.is(result.code, 1, result.stderr);
   t.regex(result.stderr, /no supervisor is running/);
-  t.regex(result.stderr, new RegExp(`still running unsupervised: beta \\(pid ${pid}\\)`));
+  const records = path.join(fleet.stateDir, 'gateways.json');
+  const recorded = existsSync(records) ? readFileSync(records, 'utf8') : '(no gateways.json)';
+  const seen = fleet.events().map((event) => `${event.type}${event.pid ? `(${String(event.pid)})` : ''}`).join(' ');
+  t.regex(result.stderr, new RegExp(`still running unsupervised: beta \\(pid ${pid}\\)`), `records: ${recorded}\nevents: ${seen}`);
 });
 
 test('a profile added by reload starts with no restarts counted', async (t) => {
