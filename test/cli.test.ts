@@ -122,6 +122,7 @@ test('check shows an outside holder with its pid and command in their own column
     violations: [],
     foreign: [{ pid: 4242, command: 'python3', board: 'default', generation: 1, role: 'db' }],
     integrity: [{ board: 'default', status: 'ok', detail: 'ok', duration_ms: 3 }],
+    wal_reset_risk: [],
     outside: { gateways: [], units: [] },
   });
   t.regex(text, /│ pid\s+│ command\s+│ board/);

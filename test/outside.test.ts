@@ -129,7 +129,7 @@ test('check reports gateways outside the supervisor, fails for a supervised prof
 });
 
 test('check says "none" when nothing runs outside the supervisor, and names a unit otherwise', (t) => {
-  const report: CheckReport = { audit_ms: 1, holders: [], stale: [], violations: [], foreign: [], integrity: [], outside: { gateways: [], units: [] } };
+  const report: CheckReport = { audit_ms: 1, holders: [], stale: [], violations: [], foreign: [], integrity: [], wal_reset_risk: [], outside: { gateways: [], units: [] } };
   t.regex(checkText(report), /^gateways outside the supervisor: none$/m);
   const unit = { name: 'hermes-gateway.service', path: '/etc/systemd/system/hermes-gateway.service', scope: 'system' as const, profile: 'default', supervised: true };
   t.regex(checkText({ ...report, outside: { gateways: [], units: [unit] } }), /^unit \/etc\/systemd\/system\/hermes-gateway\.service \(a supervised profile\): disable it \(sudo systemctl disable --now hermes-gateway\)$/m);

@@ -1,6 +1,6 @@
 export { discoverBoards } from './discover.js';
 export { readIdentity, readBoardIdentities, sameIdentity, fileKey, boardFiles, SIDECAR_ROLES, type Identity, type BoardIdentities, type SidecarRole } from './identity.js';
-export { processTree, openFiles, processStartTime, readProcStat } from './proc.js';
+export { processTree, openFiles, processStartTime, readProcStat, encodeDev } from './proc.js';
 export { auditHolders, findForeignHolders, classifyHolders, type AuditOptions, type Holder, type HolderTarget, type BoardRole } from './holders.js';
 export {
   compareIdentity,

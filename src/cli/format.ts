@@ -1,6 +1,6 @@
 import { plainTable } from './table.js';
 import { outsideSection } from './outside.js';
-import type { CheckReport, HolderRow, RestartResult, StatusReport } from '../control/index.js';
+import type { CheckReport, HolderRow, KanbanJournalModeResult, RestartResult, StatusReport, WalRiskRow } from '../control/index.js';
 import { outsideConflict } from '../outside/index.js';
 import { formatDuration } from '../util/index.js';
 
@@ -16,6 +16,14 @@ function heartbeatText(heartbeat: StatusReport['profiles'][number]['heartbeat'])
   if (heartbeat === null) return '-';
   if (heartbeat.stale) return `STALE (${heartbeat.reason})`;
   return heartbeat.age_s === null ? 'no state file' : `ok ${formatDuration(heartbeat.age_s * 1000)}`;
+}
+
+/** One line per process on a WAL board with an SQLite that has the WAL-reset bug, and what to do about it. */
+function walRiskLines(risks: readonly WalRiskRow[]): string[] {
+  return risks.map(
+    (risk) =>
+      `WAL-RESET RISK: board ${risk.board} is in WAL mode and ${risk.holder} (pid ${risk.pid}) runs SQLite ${risk.sqlite.join(', ')}, which has the WAL-reset bug (fixed in 3.51.3, 3.50.7, 3.44.6): \`kanban journal-mode ${risk.board} delete\`, or upgrade its SQLite`,
+  );
 }
 
 /** `status` for a terminal: the supervisor line, then boards, profiles and kanban workers. */
@@ -47,6 +55,7 @@ export function statusText(status: StatusReport): string {
     `supervisor pid ${supervisor.pid}, up since ${supervisor.started_at}`,
     `config ${supervisor.config}, state ${supervisor.state_dir}`,
     boards.toString(),
+    ...walRiskLines(status.boards.flatMap((board) => board.wal_reset_risk)),
     profiles.toString(),
     status.workers.length === 0 ? 'workers: none' : workers.toString(),
     ...(dropped.length > 0 ? [`output lines dropped from the supervisor's stdout (its reader stalled; the logs have them): ${dropped.join(', ')}`] : []),
@@ -79,6 +88,7 @@ export function checkText(report: CheckReport): string {
     for (const holder of report.foreign) foreign.push([holder.pid, holder.command, holder.board, holder.generation, holder.role]);
     lines.push('holders outside the fleet (not supervised):', foreign.toString());
   }
+  lines.push(...(report.wal_reset_risk.length === 0 ? ['WAL-reset risk: none'] : walRiskLines(report.wal_reset_risk)));
   lines.push(...outsideSection(report.outside));
   lines.push(`holder audit: ${report.audit_ms} ms`);
   return lines.join('\n');
@@ -91,6 +101,18 @@ export function restartText(result: RestartResult): string {
   const lines = [`restarted${result.graceful ? ' gracefully' : ''}: ${wave.restarted.join(', ') || 'none'} (${wave.duration_ms} ms)`];
   if (wave.vetoed.length) lines.push(`vetoed by pre_restart: ${wave.vetoed.join(', ')}`);
   if (wave.skipped.length) lines.push(`skipped (stopped, or held by board maintenance; start them with \`start PROFILE\`): ${wave.skipped.join(', ')}`);
+  return lines.join('\n');
+}
+
+/** A journal-mode switch: what the header says now, the integrity, and who is back. */
+export function journalModeText(result: KanbanJournalModeResult): string {
+  if (!result.changed && result.ok) return `board ${result.board}: already in ${result.mode} mode (header bytes 18/19 ${result.header ?? '?'}); nothing was stopped`;
+  const lines = [
+    result.ok
+      ? `board ${result.board}: journal mode ${result.from ?? 'unknown'} -> ${result.mode} (header bytes 18/19 ${result.header}), integrity ${result.integrity?.status ?? 'not checked'}`
+      : `board ${result.board}: journal mode NOT switched to ${result.mode}: ${result.error}`,
+    `gateways back: ${result.wave.restarted.join(', ') || 'none'}${result.wave.failed.length ? `; not ready: ${result.wave.failed.join(', ')}` : ''}`,
+  ];
   return lines.join('\n');
 }
 

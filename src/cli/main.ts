@@ -4,11 +4,11 @@ import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { processStartTime, readProcStat } from '../board/index.js';
 import { ConfigError } from '../config/index.js';
 import { formatEvent, type SupervisorEvent } from '../events/index.js';
-import { EXIT_FAILED, EXIT_USAGE, exitCodeOf } from './errors.js';
+import { EXIT_FAILED, EXIT_USAGE, exitCodeOf, UsageError } from './errors.js';
 import { safeText } from '../util/index.js';
 import { eventsFile, logFile } from './files.js';
 import { showFile } from './tailFile.js';
-import { checkFailed, checkText, restartText, statusText } from './format.js';
+import { checkFailed, checkText, journalModeText, restartText, statusText } from './format.js';
 import { ask } from './remote.js';
 import { startCommand } from './start.js';
 import { validateCommand } from './validate.js';
@@ -80,6 +80,7 @@ Examples:
   hermes-supervisor logs worker -f                  follow a gateway's output
   hermes-supervisor events -f                       follow the event log
   hermes-supervisor kanban init --board default     the safe way to re-init a board
+  hermes-supervisor kanban journal-mode default delete   take a board out of WAL, its gateways stopped for it
   hermes-supervisor shutdown                        stop every gateway and the supervisor
 
 The config is --config FILE, else $HERMES_SUPERVISOR_CONFIG, else $HERMES_HOME/supervisor.yaml
@@ -237,6 +238,21 @@ option, a rejected reload).`,
           out(`board ${options.board}: init ${result.ok ? 'ok' : 'FAILED'} (exit ${result.init.code ?? result.init.error}), integrity ${result.integrity?.status ?? 'not checked'}, generation ${result.generation}`);
           if (!result.ok && result.init.output) out(result.init.output.trimEnd());
           out(`gateways back: ${result.wave.restarted.join(', ') || 'none'}${result.wave.failed.length ? `; not ready: ${result.wave.failed.join(', ')}` : ''}`);
+          return result.ok && result.wave.failed.length === 0 ? 0 : EXIT_FAILED;
+        }),
+      );
+    });
+  withConfig(kanban.command('journal-mode'))
+    .description("switch a board between rollback journal (delete) and WAL: stop the board's granted gateways, set the mode alone on the file, read it back from the header, restart them in a wave")
+    .argument('<board>', 'the board slug (default for <hermes_home>/kanban.db)')
+    .argument('<mode>', 'delete or wal')
+    .option('--force', 'switch to WAL even when a holder or a granted gateway runs an SQLite with the WAL-reset bug')
+    .action((board: string, mode: string, _options: unknown, command: Command) => {
+      const options = command.optsWithGlobals<{ config?: string; force?: boolean }>();
+      if (mode !== 'delete' && mode !== 'wal') throw new UsageError(`kanban journal-mode: expected the mode delete or wal, got "${mode}"`);
+      setResult(
+        ask(options.config, 'kanban_journal_mode', { board, mode, force: options.force === true }, true).then((result) => {
+          out(journalModeText(result));
           return result.ok && result.wave.failed.length === 0 ? 0 : EXIT_FAILED;
         }),
       );

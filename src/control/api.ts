@@ -29,6 +29,11 @@ export const commandArgs = {
   reload: z.strictObject({}),
   check: z.strictObject({ full: flag.default(false) }),
   kanban_init: z.strictObject({ board: z.string({ error: 'expected a board slug' }).default('default') }),
+  kanban_journal_mode: z.strictObject({
+    board: z.string({ error: 'expected a board slug' }),
+    mode: z.enum(['delete', 'wal'], { error: 'expected the journal mode: delete or wal' }),
+    force: flag.default(false),
+  }),
   shutdown: z.strictObject({}),
 };
 
@@ -40,7 +45,18 @@ export type ValidArgsOf<K extends CommandName> = z.output<(typeof commandArgs)[K
 
 export interface StatusReport {
   supervisor: { pid: number; started_at: string; config: string; state_dir: string };
-  boards: Array<{ slug: string; path: string; generation: number; dev: number | null; ino: number | null; holders: number; health: string; journal_mode: string }>;
+  boards: Array<{
+    slug: string;
+    path: string;
+    generation: number;
+    dev: number | null;
+    ino: number | null;
+    holders: number;
+    health: string;
+    journal_mode: string;
+    /** Holders using the board in WAL mode on an SQLite with the WAL-reset bug, as far as known (see `check` for a fresh look). */
+    wal_reset_risk: WalRiskRow[];
+  }>;
   profiles: Array<{
     name: string;
     /** The gateway's state; `hosted` for a profile the host gateway serves (`topology: host`), `disabled` for one not run. */
@@ -90,6 +106,15 @@ export interface RestartResult {
   wave: WaveSummary | null;
 }
 
+/** A process on a WAL board whose SQLite has the WAL-reset bug: `sqlite` lists every version it has mapped. */
+export interface WalRiskRow {
+  board: string;
+  holder: string;
+  pid: number;
+  sqlite: string[];
+  libraries: string[];
+}
+
 export interface HolderRow {
   owner: string;
   pid: number;
@@ -114,6 +139,8 @@ export interface CheckReport {
   violations: HolderRow[];
   foreign: ForeignHolderRow[];
   integrity: Array<{ board: string; status: string; detail: string; duration_ms: number }>;
+  /** Holders (the fleet's and others) using a WAL board on an SQLite with the WAL-reset bug. */
+  wal_reset_risk: WalRiskRow[];
   /** Hermes gateways running, and gateway units installed, outside the supervisor. */
   outside: OutsideReport;
 }
@@ -127,6 +154,23 @@ export interface KanbanInitResult {
   wave: { restarted: string[]; failed: string[]; vetoed: string[]; duration_ms: number };
 }
 
+export interface KanbanJournalModeResult {
+  board: string;
+  /** The mode the header named before (`delete`, `wal`), or null when bytes 18/19 said neither. */
+  from: string | null;
+  mode: string;
+  /** False when the board already was in that mode: nothing was stopped. */
+  changed: boolean;
+  ok: boolean;
+  /** Header bytes 18/19 read back after the switch: `1/1` rollback journal, `2/2` WAL. */
+  header: string | null;
+  integrity: { status: string; detail: string } | null;
+  error: string | null;
+  /** The gateways stopped for the switch. */
+  profiles: string[];
+  wave: { restarted: string[]; failed: string[]; vetoed: string[]; duration_ms: number };
+}
+
 interface Results {
   status: StatusReport;
   restart: RestartResult;
@@ -135,6 +179,7 @@ interface Results {
   reload: { added: string[]; removed: string[]; changed: string[] };
   check: CheckReport;
   kanban_init: KanbanInitResult;
+  kanban_journal_mode: KanbanJournalModeResult;
   shutdown: { stopping: true; pid: number };
 }
 

@@ -41,4 +41,6 @@ export {
   type StatusReport,
   type ValidArgsOf,
   type WaveSummary,
+  type WalRiskRow,
+  type KanbanJournalModeResult,
 } from './api.js';

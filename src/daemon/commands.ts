@@ -59,5 +59,10 @@ export function commandHandlers(verbs: SupervisorVerbs): CommandHandlers {
       checkBoard(verbs, board);
       return verbs.reinitBoard(board);
     },
+
+    kanban_journal_mode: async (args) => {
+      checkBoard(verbs, args.board);
+      return verbs.switchJournalMode(args);
+    },
   };
 }

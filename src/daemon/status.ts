@@ -1,6 +1,6 @@
 import { ageSeconds, bootTime, scanWorkers, workerBoard, workerProfile } from '../board/index.js';
 import type { StatusReport } from '../control/index.js';
-import { healthOf, journalModeOf, type AuditSummary, type BoardSteward } from '../steward/index.js';
+import { healthOf, journalModeOf, type AuditSummary, type BoardSteward, type WalRiskWatch } from '../steward/index.js';
 import type { Fleet, HeartbeatWatch } from '../fleet/index.js';
 import type { FleetPlan } from '../plan/index.js';
 import { redactDeep } from '../util/index.js';
@@ -12,6 +12,7 @@ export function statusReport(input: {
   fleet: Fleet;
   steward: BoardSteward;
   heartbeats: HeartbeatWatch;
+  walRisk: WalRiskWatch;
 }): StatusReport {
   const { plan, fleet, steward } = input;
   const audit: AuditSummary | null = steward.lastAudit;
@@ -31,6 +32,7 @@ export function statusReport(input: {
       holders: new Set(audit?.holders.filter((holder) => holder.board === board.slug).map((holder) => holder.pid)).size,
       health: healthOf(board),
       journal_mode: journalModeOf(board),
+      wal_reset_risk: input.walRisk.known(board),
     })),
     profiles: plan.profiles.map((profile) => {
       const gateway = fleet.get(profile.name);

@@ -11,6 +11,7 @@ import {
   type CommandHandlers,
   type ControlServer,
   type KanbanInitResult,
+  type KanbanJournalModeResult,
   type ResultOf,
   type StatusReport,
   type ValidArgsOf,
@@ -31,7 +32,19 @@ import {
   writeInstanceRecord,
   type InstanceLock,
 } from '../statedir/index.js';
-import { BoardBusyError, BoardCare, BoardJobs, BoardSteward, NoInitCommandError, UnknownBoardError } from '../steward/index.js';
+import {
+  BoardBusyError,
+  BoardCare,
+  BoardHeldError,
+  BoardJobs,
+  BoardSteward,
+  JournalRefusedError,
+  JournalSwitch,
+  NoInitCommandError,
+  UnknownBoardError,
+  WalRiskWatch,
+} from '../steward/index.js';
+import { SqliteRuntimes } from '../sqlite/index.js';
 import { wireHooks } from './hookWiring.js';
 import { statusReport } from './status.js';
 import { ReloadRejected, type SupervisorVerbs } from './verbs.js';
@@ -49,6 +62,8 @@ function asControlError<T>(verb: () => T): T {
     if (err instanceof UnknownBoardError) throw new ControlError('unknown_board', err.message);
     if (err instanceof NoInitCommandError) throw new ControlError('no_init_command', err.message);
     if (err instanceof BoardBusyError) throw new ControlError('board_busy', err.message);
+    if (err instanceof BoardHeldError) throw new ControlError('board_held', err.message);
+    if (err instanceof JournalRefusedError) throw new ControlError('refused', err.message);
     throw err;
   };
   try {
@@ -67,6 +82,8 @@ export class Supervisor implements SupervisorVerbs {
   readonly steward: BoardSteward;
   readonly care: BoardCare;
   readonly heartbeats: HeartbeatWatch;
+  readonly walRisk: WalRiskWatch;
+  private readonly journalSwitch: JournalSwitch;
   readonly startedAt = new Date();
   /** Resolves once a shutdown, however it began, is over. */
   readonly stopped: Promise<void>;
@@ -108,6 +125,10 @@ export class Supervisor implements SupervisorVerbs {
     this.steward = new BoardSteward({ plan, fleet: this.fleet, events: this.events, waves: this.waves });
     const jobs = new BoardJobs({ fleet: this.fleet, waves: this.waves, restat: (record) => this.steward.check(record, 'job') });
     this.care = new BoardCare({ plan: () => this.plan, fleet: this.fleet, events: this.events, steward: this.steward, jobs });
+    // One cache of SQLite versions: the risk watch and the journal switch look at the same processes.
+    const runtimes = new SqliteRuntimes();
+    this.walRisk = new WalRiskWatch({ steward: this.steward, events: this.events, runtimes });
+    this.journalSwitch = new JournalSwitch({ steward: this.steward, jobs, fleet: this.fleet, events: this.events, runtimes });
   }
 
   /**
@@ -151,6 +172,7 @@ export class Supervisor implements SupervisorVerbs {
     // found, before an init's connection folds a WAL into it. A board the init created is probed then.
     // A signal during any step ends the start there: nothing is started after a shutdown began.
     const steps = [
+      () => this.walRisk.start(),
       () => this.steward.start(),
       () => this.care.probeAll(false),
       () => this.initBoards('start'),
@@ -175,6 +197,7 @@ export class Supervisor implements SupervisorVerbs {
       this.events.emit('supervisor.stopping', { pid: process.pid, reason });
       this.waves.close();
       this.care.stop();
+      this.walRisk.stop();
       this.heartbeats.stop();
       // Each step runs whatever the one before it did: the gateways must be stopped in any case.
       const steps = [
@@ -296,7 +319,7 @@ export class Supervisor implements SupervisorVerbs {
   }
 
   status(): StatusReport {
-    return statusReport({ startedAt: this.startedAt, plan: this.plan, fleet: this.fleet, steward: this.steward, heartbeats: this.heartbeats });
+    return statusReport({ startedAt: this.startedAt, plan: this.plan, fleet: this.fleet, steward: this.steward, heartbeats: this.heartbeats, walRisk: this.walRisk });
   }
 
   /**
@@ -376,6 +399,25 @@ export class Supervisor implements SupervisorVerbs {
     };
   }
 
+  /** Switches one board's journal mode as a job: its gateways stopped, the pragma applied and read back from the header, one wave. */
+  async switchJournalMode(request: ValidArgsOf<'kanban_journal_mode'>): Promise<KanbanJournalModeResult> {
+    this.refuseWhileStarting();
+    const report = await asControlError(() => this.journalSwitch.run(request.board, request.mode, request.force));
+    const { wave, integrity } = report;
+    return {
+      board: report.board,
+      from: report.from,
+      mode: report.mode,
+      changed: report.changed,
+      ok: report.ok,
+      header: report.header,
+      integrity: integrity ? { status: integrity.status, detail: integrity.detail } : null,
+      error: report.error,
+      profiles: report.profiles,
+      wave: { restarted: wave?.restarted ?? [], failed: wave?.failed ?? [], vetoed: wave?.vetoed ?? [], duration_ms: wave?.durationMs ?? 0 },
+    };
+  }
+
   /**
    * A thorough look at every board: holders through fds and maps, the stale ones, those breaking the
    * grant policy, holders outside the fleet, and each board's integrity (a board held as corrupt
@@ -396,6 +438,7 @@ export class Supervisor implements SupervisorVerbs {
       detail: probe.detail,
       duration_ms: Math.round(probe.durationMs),
     }));
+    const walResetRisk = await this.walRisk.fresh([...audit.holders, ...foreign]);
     const denied = new Set(this.plan.profiles.filter((profile) => !profile.grant).map((profile) => profile.name));
     return {
       audit_ms: Math.round(audit.durationMs * 1000) / 1000,
@@ -405,6 +448,7 @@ export class Supervisor implements SupervisorVerbs {
       // Foreign holders are named `pid:<comm>` by the audit; the report gives the command on its own.
       foreign: foreign.map(({ owner, pid, board, generation, role }) => ({ pid, command: owner.replace(/^pid:/, ''), board, generation, role })),
       integrity,
+      wal_reset_risk: walResetRisk,
       // One scan of /proc and the unit folders, only when an operator asks: never on a timer.
       outside: outsideReport(fleetView(this.plan, [...this.fleet.gateways.values()].flatMap((gateway) => (gateway.pid ? [gateway.pid] : [])))),
     };

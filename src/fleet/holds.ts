@@ -4,4 +4,5 @@ export const HOLD = {
   kanbanInit: 'kanban init',
   corruption: 'corruption',
   initFailed: 'init failed',
+  journalMode: 'journal mode',
 } as const;

@@ -16,4 +16,5 @@ export type { FilesystemInfo } from './fsguard.js';
 export { HEADER_BYTES, journalFor, notSqliteReason, parseHeader, shownPrefix } from './header.js';
 export type { BoardHeader, JournalChoice, JournalMode } from './header.js';
 export { readHeaderInChild } from './headerRead.js';
+export { setJournalMode } from './journalMode.js';
 export type { HeaderRead } from './headerRead.js';

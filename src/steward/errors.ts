@@ -23,3 +23,9 @@ export class NoInitCommandError extends Error {
     super(`kanban.init_command is not set in ${configFile}; set it (e.g. [hermes, kanban, init]) to re-initialise a board`);
   }
 }
+
+/** A switch the supervisor will not make as asked: the reason names what would go wrong and how to go on. */
+export class JournalRefusedError extends Error {}
+
+/** A board held by a process outside the fleet: the supervisor cannot stop it, so it cannot own the file alone. */
+export class BoardHeldError extends Error {}

@@ -73,6 +73,7 @@ export class BoardSteward {
   private lastAuditMs = 0;
   private unsubscribe: () => void = () => undefined;
   private readonly pollListeners = new Set<() => void>();
+  private readonly auditListeners = new Set<(audit: AuditSummary) => void>();
 
   constructor(private readonly deps: StewardDeps) {}
 
@@ -101,6 +102,24 @@ export class BoardSteward {
   onPoll(listener: () => void): () => void {
     this.pollListeners.add(listener);
     return () => this.pollListeners.delete(listener);
+  }
+
+  /** Runs `listener` after every holder audit, with what it found. */
+  onAudit(listener: (audit: AuditSummary) => void): () => void {
+    this.auditListeners.add(listener);
+    return () => this.auditListeners.delete(listener);
+  }
+
+  /**
+   * Every process holding the board's current files, read now through fds and maps: the fleet's
+   * (named by profile) and the host's others (named `pid:<comm>`), which the supervisor never signals.
+   */
+  holdersOf(record: BoardRecord): { fleet: Holder[]; foreign: Holder[] } {
+    const targets = holderTargets([record]);
+    const fleet = auditHolders(targets, this.owners(), { maps: true }).holders;
+    const exclude = new Set<number>([process.pid, ...fleet.map((holder) => holder.pid)]);
+    const foreign = findForeignHolders(targets, exclude, { maps: true }).filter((holder) => !this.ownedByFleet(holder.pid));
+    return { fleet, foreign };
   }
 
   /** Each board's generation now, by slug. */
@@ -203,6 +222,7 @@ export class BoardSteward {
         reason: 'a denied profile holds a shared board',
       });
     }
+    for (const listener of this.auditListeners) listener(this.lastAudit);
     return this.lastAudit;
   }
 
