@@ -1,6 +1,5 @@
 import { execFileSync } from 'node:child_process';
 import { closeSync, copyFileSync, existsSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
 import test, { type ExecutionContext } from 'ava';
@@ -8,7 +7,7 @@ import Database from 'better-sqlite3';
 import { networkFsIssue } from '../src/plan/index.js';
 import { loadConfig } from '../src/config/index.js';
 import { request } from '../src/control/index.js';
-import { initBoard, integrityCheck, swaps } from './helpers/board.js';
+import { corruptPages, initBoard, integrityCheck, seed, swaps } from './helpers/board.js';
 import { ofType } from './helpers/events.js';
 import { fixture, python } from './helpers/fixture.js';
 import { brisk, startFleet, supervise, type Fleet } from './helpers/fleet.js';
@@ -32,28 +31,6 @@ function careFleet(
     profiles,
     ready: false,
   });
-}
-
-/** Fills task_events with rows big enough to span many pages, all checkpointed into the db file. */
-function seed(board: string, rows: number, journal: 'wal' | 'delete' = 'wal'): void {
-  initBoard(board, journal);
-  const db = new Database(board);
-  const insert = db.prepare('INSERT INTO task_events (task_id, kind, payload, created_at) VALUES (?, ?, ?, ?)');
-  db.transaction(() => {
-    for (let i = 0; i < rows; i++) insert.run(`t${i}`, 'seed', 'x'.repeat(300), i);
-  })();
-  db.pragma('wal_checkpoint(TRUNCATE)');
-  db.close();
-}
-
-/** Overwrites whole pages in the middle of the file with garbage, as a bad disk or a stray writer would. */
-function corruptPages(board: string, firstPage: number, count: number): void {
-  const fd = openSync(board, 'r+');
-  try {
-    writeSync(fd, randomBytes(4096 * count), 0, 4096 * count, 4096 * (firstPage - 1));
-  } finally {
-    closeSync(fd);
-  }
 }
 
 const quarantinedCopies = (stateDir: string) =>

@@ -4,7 +4,7 @@ import type { SidecarRole } from './identity.js';
 
 export type BoardRole = 'db' | SidecarRole;
 
-/** One board file to look for, by the key (dev:ino) it had in one generation. */
+/** One board file to look for, by the key (dev:ino) it had in one generation: a symlinked board's real file and the sidecars beside it. */
 export interface HolderTarget {
   key: string;
   board: string;

@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import { realBoardPath } from './resolve.js';
 
 /** What makes a board file "the same file": ext4 reuses inode numbers at once, so birthtime is part of it. */
 export interface Identity {
@@ -55,11 +56,16 @@ export function fileKey(dev: number, ino: number): string {
   return `${dev}:${ino}`;
 }
 
+/** The files SQLite uses for the db at `dbPath`: the sidecars' names are made from the path it opens. */
 export function boardFiles(dbPath: string): BoardFiles {
   return { db: dbPath, wal: `${dbPath}-wal`, shm: `${dbPath}-shm`, journal: `${dbPath}-journal` };
 }
 
-export function readBoardIdentities(dbPath: string): BoardIdentities {
-  const files = boardFiles(dbPath);
+/**
+ * Identities of a board and its sidecars. A symlinked board is looked at where SQLite keeps it: the
+ * real file, and the sidecars beside that file. `real` is the board's real path when already resolved.
+ */
+export function readBoardIdentities(dbPath: string, real: string = realBoardPath(dbPath)): BoardIdentities {
+  const files = boardFiles(real);
   return { db: readIdentity(files.db), wal: readIdentity(files.wal), shm: readIdentity(files.shm), journal: readIdentity(files.journal) };
 }

@@ -8,6 +8,8 @@ const REMEMBERED_GENERATIONS = 32;
 export interface BoardState {
   slug: string;
   path: string;
+  /** The file SQLite opens at `path` (a symlink's target), beside which its sidecars live; `path` when no link is involved. */
+  realPath: string;
   /** Identity of the board file now; null while it is missing. */
   identity: Identity | null;
   generation: number;
@@ -29,8 +31,8 @@ export function compareIdentity(current: Identity | null, observed: Identity | n
   return same ? { kind: 'same' } : { kind: 'swap', old: current, next: observed };
 }
 
-export function newBoardState(spec: BoardSpec, ids: BoardIdentities): BoardState {
-  const state: BoardState = { slug: spec.slug, path: spec.path, identity: ids.db, generation: 1, known: new Map() };
+export function newBoardState(spec: BoardSpec, ids: BoardIdentities, realPath: string = spec.path): BoardState {
+  const state: BoardState = { slug: spec.slug, path: spec.path, realPath, identity: ids.db, generation: 1, known: new Map() };
   rememberFiles(state, ids);
   return state;
 }

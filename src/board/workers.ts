@@ -3,6 +3,7 @@ import path from 'node:path';
 import { ENV, STATE_DIR_MARK, WORKER_ENV } from '../hermes/index.js';
 import { PGID_MARK, readEnviron } from '../proc/marks.js';
 import { listPids, readProcStat } from './proc.js';
+import { realBoardPath } from './resolve.js';
 
 /** The variables Hermes's dispatcher sets on each kanban worker it spawns. */
 
@@ -86,11 +87,17 @@ export function workerProfile(home: string | null, profiles: ReadonlyArray<{ nam
   return path.basename(resolved);
 }
 
-/** The slug of the board at `db` among `boards`, or `db` itself when it is none of them. */
+/**
+ * The slug of the board at `db` among `boards`, or `db` itself when it is none of them. A worker
+ * given a symlinked board's link or its real file is on the same board.
+ */
 export function workerBoard(db: string | null, boards: ReadonlyArray<{ slug: string; path: string }>): string | null {
   if (db === null) return null;
   const resolved = path.resolve(db);
-  return boards.find((board) => path.resolve(board.path) === resolved)?.slug ?? db;
+  const byPath = boards.find((board) => path.resolve(board.path) === resolved);
+  if (byPath) return byPath.slug;
+  const real = realBoardPath(resolved);
+  return boards.find((board) => realBoardPath(board.path) === real)?.slug ?? db;
 }
 
 /**

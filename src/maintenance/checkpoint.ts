@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import Database from 'better-sqlite3';
+import { realBoardPath } from '../board/index.js';
 
 export interface CheckpointResult {
   /** 1 when a connection kept the checkpoint from finishing. */
@@ -31,9 +32,9 @@ export function passiveCheckpoint(dbPath: string, opts: { busyTimeoutMs?: number
   }
 }
 
-/** Size of a board's WAL by stat (no fd is opened); 0 when there is none. */
+/** Size of a board's WAL (beside its real file) by stat (no fd is opened); 0 when there is none. */
 export function walSize(dbPath: string): number {
-  return fs.statSync(`${dbPath}-wal`, { throwIfNoEntry: false })?.size ?? 0;
+  return fs.statSync(`${realBoardPath(dbPath)}-wal`, { throwIfNoEntry: false })?.size ?? 0;
 }
 
 /** Whether the WAL has outgrown its limit; a non-positive limit turns the check off. */

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import fs from 'node:fs';
 import Database from 'better-sqlite3';
+import { realBoardPath } from '../board/index.js';
 import { fsyncDir, fsyncUnheldFile, pathExists } from './fileops.js';
 import type { JournalMode } from './header.js';
 import { sidecarPaths } from './sidecars.js';
@@ -26,13 +27,14 @@ function settleIntoSingleFile(newPath: string, journal: JournalMode): void {
 
 /**
  * Atomically replaces the board at `dbPath` with `newPath` (same directory, so rename(2) is atomic)
- * in the journal mode given (WAL when not given), and makes the rename durable. The old board's
+ * in the journal mode given (WAL when not given), and makes the rename durable. A symlinked board's
+ * real file is replaced, never the link: `newPath` must then sit beside the real file. The old board's
  * -wal/-shm/-journal must already be moved aside (moveAsideSidecars): SQLite would pair them with the
  * new file by name.
  */
 export function installRebuilt(newPath: string, dbPath: string, opts: { journal?: JournalMode } = {}): void {
-  const source = path.resolve(newPath);
-  const destination = path.resolve(dbPath);
+  const source = realBoardPath(newPath);
+  const destination = realBoardPath(dbPath);
   const dir = path.dirname(destination);
   if (path.dirname(source) !== dir) throw new Error(`${source} must be in ${dir} to be installed over ${destination} atomically`);
   if (!fs.statSync(source, { throwIfNoEntry: false })?.isFile()) throw new Error(`${source} is not a file`);

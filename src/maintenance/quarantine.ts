@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { realBoardPath } from '../board/index.js';
 import { copyInChild } from './childcopy.js';
 import { assertSlug, copyBaseName, fileStamp, findCopyByHash, planPrune } from './copynames.js';
 import { ensurePrivateDir, pathExists } from './fileops.js';
@@ -80,13 +81,15 @@ export function pruneQuarantine(opts: PruneOptions): string[] {
 }
 
 /**
- * Keeps a forensic copy of a fenced (writer-free) corrupt board and its sidecars in `dir`.
+ * Keeps a forensic copy of a fenced (writer-free) corrupt board and its sidecars in `dir`. A symlinked
+ * board is copied from its real file, with the sidecars beside that file.
  * Identical bytes are stored once, so repeated probes of one corruption add nothing.
  */
 export async function quarantineBoard(dbPath: string, opts: QuarantineOptions): Promise<QuarantineResult> {
   assertSlug(opts.slug);
   assertKeep(opts.keep);
-  if (!pathExists(dbPath)) throw new Error(`cannot quarantine ${dbPath}: it does not exist`);
+  const real = realBoardPath(dbPath);
+  if (!pathExists(real)) throw new Error(`cannot quarantine ${dbPath}: ${real === path.resolve(dbPath) ? 'it does not exist' : `its target ${real} does not exist`}`);
   const dir = path.resolve(opts.dir);
   ensurePrivateDir(dir);
   const prune = (): string[] => pruneQuarantine({ dir, slug: opts.slug, dbPath, keep: opts.keep });
@@ -95,7 +98,7 @@ export async function quarantineBoard(dbPath: string, opts: QuarantineOptions): 
   const copiedSuffixes: string[] = [];
   try {
     for (const suffix of ['', ...SIDECAR_SUFFIXES]) {
-      const source = dbPath + suffix;
+      const source = real + suffix;
       if (suffix !== '' && !pathExists(source)) continue;
       await copyInChild(source, temp + suffix);
       fs.chmodSync(temp + suffix, 0o600);

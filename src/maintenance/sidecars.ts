@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { realBoardPath } from '../board/index.js';
 import { copyInChild } from './childcopy.js';
 import { fileStamp } from './copynames.js';
 import { ensurePrivateDir, pathExists } from './fileops.js';
@@ -21,10 +22,10 @@ function freeName(candidate: string): string {
 }
 
 /**
- * Moves the `-wal`/`-shm`/`-journal` beside a board into `dir` so an old generation's sidecars cannot poison
+ * Moves the `-wal`/`-shm`/`-journal` beside a board (beside its real file when `dbPath` is a symlink) into `dir` so an old generation's sidecars cannot poison
  * the file now at `dbPath`. They are renamed, never deleted; across filesystems they are copied by
  * a child process and only then unlinked. The moved names do not end in a sidecar suffix, so SQLite
- * never pairs them with a db file in `dir`. On one filesystem the renames happen before the first
+ * never pairs them with a db file in `dir`; they are named after `dbPath`, as the board is. On one filesystem the renames happen before the first
  * await, so a caller on the swap path gets them done at once. Returns where they went.
  */
 export async function moveAsideSidecars(
@@ -36,9 +37,10 @@ export async function moveAsideSidecars(
 ): Promise<string[]> {
   const tag = reason.replace(/[^A-Za-z0-9_-]+/g, '-').replace(/^-+|-+$/g, '') || 'moved';
   const target = path.resolve(dir);
+  const real = realBoardPath(dbPath);
   const moved: string[] = [];
   for (const suffix of suffixes) {
-    const source = dbPath + suffix;
+    const source = real + suffix;
     if (!pathExists(source)) continue;
     ensurePrivateDir(target);
     const destination = freeName(path.join(target, `${path.basename(dbPath)}.${fileStamp(now)}.${tag}.${suffix.slice(1)}`));

@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
+import { realBoardPath } from '../board/index.js';
 import type { BoardSpec, ConfigIssue, SupervisorConfig } from '../config/index.js';
 import { filesystemOf, type FilesystemInfo } from '../maintenance/index.js';
 
@@ -16,9 +17,9 @@ export function networkFsIssue(config: SupervisorConfig, board: BoardSpec, fs: F
   };
 }
 
-/** The filesystem a board is (or will be) on: its nearest existing folder's. */
+/** The filesystem a board is (or will be) on: its real file's nearest existing folder's (a symlink's target may be on another mount). */
 export function boardFilesystem(board: BoardSpec): FilesystemInfo {
-  let dir = path.dirname(board.path);
+  let dir = path.dirname(realBoardPath(board.path));
   while (!existsSync(dir) && path.dirname(dir) !== dir) dir = path.dirname(dir);
   return filesystemOf(dir);
 }

@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { realBoardPath } from '../board/index.js';
 
 /** A temp file or folder with its creator's pid in its name. */
 interface Named {
@@ -12,7 +13,7 @@ interface Named {
 const STATE_TEMP: Named = { pattern: /^.+\.json\.(\d+)\.tmp$/ };
 /** The control socket's bind folder, `.ctl<pid>-XXXXXX` (see control/socketfile.ts). */
 const SOCKET_TEMP: Named = { pattern: /^\.ctl(\d+)-[A-Za-z0-9]{6}$/, folder: true };
-/** A rebuild's new board and its sidecars beside the board: `.<board>.rebuild-<pid>[-wal|-shm|-journal]`. */
+/** A rebuild's new board and its sidecars beside the board's real file: `.<board>.rebuild-<pid>[-wal|-shm|-journal]`. */
 const rebuildTemp = (board: string): Named => ({
   pattern: new RegExp(`^\\.${escapeRegExp(path.basename(board))}\\.rebuild-(\\d+)(?:-wal|-shm|-journal)?$`),
 });
@@ -61,6 +62,9 @@ function sweep(dir: string, named: Named): string[] {
 export function removeDeadTemps(stateDir: string, boardPaths: readonly string[], socketDirs: readonly string[] = []): string[] {
   const removed = [...sweep(stateDir, STATE_TEMP)];
   for (const dir of new Set([stateDir, ...socketDirs])) removed.push(...sweep(dir, SOCKET_TEMP));
-  for (const board of new Set(boardPaths)) removed.push(...sweep(path.dirname(board), rebuildTemp(board)));
+  for (const board of new Set(boardPaths)) {
+    // A rebuild writes beside a symlinked board's real file; the link's own folder is swept too.
+    for (const dir of new Set([path.dirname(realBoardPath(board)), path.dirname(board)])) removed.push(...sweep(dir, rebuildTemp(board)));
+  }
   return removed;
 }

@@ -1,5 +1,6 @@
 import { rmSync } from 'node:fs';
 import path from 'node:path';
+import { realBoardPath } from '../board/index.js';
 import type { EventLog } from '../events/index.js';
 import { HOLD, type Fleet, type WaveResult } from '../fleet/index.js';
 import {
@@ -25,7 +26,7 @@ import { quarantineDir } from '../statedir/index.js';
 import { runBoardInit, type InitResult } from './boardInit.js';
 import { BoardBusyError, NoInitCommandError, UnknownBoardError } from './errors.js';
 import type { BoardJobs } from './jobs.js';
-import { healthOf, isBusy, type BoardRecord, type RestatCause } from './record.js';
+import { healthOf, isBusy, pathsOf, type BoardRecord, type RestatCause } from './record.js';
 import type { BoardSteward } from './steward.js';
 
 export interface BoardCareDeps {
@@ -278,7 +279,7 @@ export class BoardCare {
   private async onCorrupt(board: BoardRecord, probe: ProbeResult): Promise<void> {
     if (isBusy(board)) return;
     const { config } = this;
-    this.deps.events.emit('board.corrupt', { board: board.slug, path: board.path, detail: probe.detail, code: probe.code ?? null, action: config.kanban.on_corruption });
+    this.deps.events.emit('board.corrupt', { board: board.slug, ...pathsOf(board), detail: probe.detail, code: probe.code ?? null, action: config.kanban.on_corruption });
     if (config.kanban.on_corruption === 'stop') {
       const { profiles } = await this.deps.jobs.run(board, {
         name: 'hold for an operator',
@@ -312,7 +313,7 @@ export class BoardCare {
     board.journal = { mode: result.journal.mode, generation: board.generation };
     this.deps.events.emit('board.rebuilt', {
       board: board.slug,
-      path: board.path,
+      ...pathsOf(board),
       generation: board.generation,
       tables: result.rebuilt.tables,
       journal_mode: result.journal.mode,
@@ -346,13 +347,15 @@ export class BoardCare {
     const journal = journalFor(read.header);
     const dir = quarantineDir(config.state_dir, board.slug);
     const copy = await quarantineBoard(board.path, { dir, slug: board.slug, keep: config.kanban.quarantine_keep });
-    const temp = path.join(path.dirname(board.path), `.${path.basename(board.path)}.rebuild-${process.pid}`);
+    // Beside the real file of a symlinked board: the install renames over that file, never over the link.
+    const temp = path.join(path.dirname(realBoardPath(board.path)), `.${path.basename(board.path)}.rebuild-${process.pid}`);
     const removeTemp = () => [temp, ...sidecarPaths(temp)].forEach((file) => rmSync(file, { force: true }));
     removeTemp();
     try {
       const rebuilt = rebuildBoard(board.path, temp, { journal: journal.mode });
       this.deps.events.emit('board.quarantine', {
         board: board.slug,
+        ...pathsOf(board),
         copy: copy.path,
         copied: copy.copied,
         hash: copy.hash,

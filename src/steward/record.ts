@@ -1,3 +1,4 @@
+import path from 'node:path';
 import type { BoardSpec } from '../config/index.js';
 import { newBoardState, type BoardIdentities, type BoardState, type Identity } from '../board/index.js';
 
@@ -31,9 +32,9 @@ export interface BoardRecord extends BoardState {
   readonly spawnedOn: Map<string, number>;
 }
 
-export function newBoardRecord(spec: BoardSpec, ids: BoardIdentities): BoardRecord {
+export function newBoardRecord(spec: BoardSpec, ids: BoardIdentities, realPath?: string): BoardRecord {
   return {
-    ...newBoardState(spec, ids),
+    ...newBoardState(spec, ids, realPath),
     health: null,
     job: null,
     heldFor: null,
@@ -58,4 +59,21 @@ export function healthOf(record: BoardRecord): string {
 /** What status shows as a board's journal mode: the one found on the file now at its path, else `unknown`. */
 export function journalModeOf(record: BoardRecord): string {
   return record.journal !== null && record.journal.generation === record.generation ? record.journal.mode : 'unknown';
+}
+
+/** Whether the board's path leads elsewhere (a symlink): then its sidecars live beside `realPath`. */
+export function isLinked(state: BoardRecord): boolean {
+  return state.realPath !== path.resolve(state.path);
+}
+
+/**
+ * The board's path on an event; for a symlinked board also the real file (`real_path`), and the one
+ * the link led to before when it was re-pointed (`old_real_path`).
+ */
+export function pathsOf(state: BoardRecord, formerReal?: string): { path: string; real_path?: string; old_real_path?: string } {
+  return {
+    path: state.path,
+    ...(isLinked(state) ? { real_path: state.realPath } : {}),
+    ...(formerReal === undefined ? {} : { old_real_path: formerReal }),
+  };
 }

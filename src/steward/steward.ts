@@ -14,6 +14,7 @@ import {
   readIdentity,
   readProcStat,
   rememberFiles,
+  resolveBoardPath,
   SIDECAR_ROLES,
   type SidecarRole,
   type BoardIdentities,
@@ -31,7 +32,7 @@ import { moveAsideSidecars } from '../maintenance/index.js';
 import { killProcess } from '../proc/index.js';
 import { freeze } from './fence.js';
 import { planFence, staleHolders, type FencePlan, type FleetMember } from './fencePlan.js';
-import { newBoardRecord, type BoardRecord, type RestatCause } from './record.js';
+import { isLinked, newBoardRecord, pathsOf, type BoardRecord, type RestatCause } from './record.js';
 
 export interface StewardDeps {
   plan: FleetPlan;
@@ -91,7 +92,7 @@ export class BoardSteward {
     for (const spec of plan.boards) if (!this.boards.has(spec.slug)) this.adopt(spec, true);
     if (plan.config.kanban.boards !== 'auto') for (const slug of this.boards.keys()) if (!slugs.has(slug)) this.boards.delete(slug);
     try {
-      await this.watcher?.watchFolders(watchedFolders(plan.config));
+      await this.watcher?.watchFolders([...watchedFolders(plan.config), ...this.targetFolders()]);
     } catch (err) {
       // The stat poll still covers these boards.
       this.deps.events.emit('board.watch_error', { error: (err as Error).message });
@@ -148,7 +149,7 @@ export class BoardSteward {
       if (STIRS_HOLDERS.test(event.type)) this.stirred();
     });
     this.watcher = new BoardWatcher({
-      folders: watchedFolders(config),
+      folders: [...watchedFolders(config), ...this.targetFolders()],
       pollIntervalMs: config.health.poll_interval,
       onEvent: (file) => this.onFileEvent(file),
       onPoll: () => this.poll(),
@@ -173,27 +174,31 @@ export class BoardSteward {
   check(state: BoardRecord, detectedBy: RestatCause, sidecars = detectedBy !== 'poll'): void {
     if (this.stopped) return;
     let ids: BoardIdentities;
+    let real: string;
     try {
+      // stat follows a symlink: a swap of its target, and a link re-pointed at another file, both show here.
       if (!sidecars && compareIdentity(state.identity, readIdentity(state.path)).kind === 'same') return;
-      ids = readBoardIdentities(state.path);
+      real = resolveBoardPath(state.path).real;
+      ids = readBoardIdentities(state.path, real);
     } catch (err) {
       // An unreadable folder (EACCES, EIO) is reported and looked at again at the next poll.
       this.deps.events.emit('board.stat_error', { board: state.slug, path: state.path, error: (err as Error).message });
       return;
     }
+    const formerReal = this.retarget(state, real);
     const change = compareIdentity(state.identity, ids.db);
     switch (change.kind) {
       case 'same':
         rememberFiles(state, { wal: ids.wal, shm: ids.shm, journal: ids.journal });
         return;
       case 'gone':
-        this.onVanished(state, change.old, detectedBy);
+        this.onVanished(state, change.old, detectedBy, formerReal);
         return;
       case 'swap':
-        this.onReplaced(state, change.old, change.next, ids, detectedBy);
+        this.onReplaced(state, change.old, change.next, ids, detectedBy, formerReal);
         return;
       case 'appeared':
-        this.onReplaced(state, state.vanished?.old ?? null, change.next, ids, detectedBy);
+        this.onReplaced(state, state.vanished?.old ?? null, change.next, ids, detectedBy, formerReal);
         return;
     }
   }
@@ -226,9 +231,36 @@ export class BoardSteward {
     return this.lastAudit;
   }
 
+  /**
+   * Records where a board's path leads now. A link re-pointed elsewhere has its new target's folder
+   * watched, so a later swap there is seen by file events too. Returns the former real path when it moved.
+   */
+  private retarget(state: BoardRecord, real: string): string | undefined {
+    if (real === state.realPath) return undefined;
+    const former = state.realPath;
+    state.realPath = real;
+    this.followTarget(state);
+    return former;
+  }
+
+  /** Watches the folder of a symlinked board's real file: a swap of the target happens there, not beside the link. */
+  private followTarget(state: BoardRecord): void {
+    if (!this.watcher || !this.config.health.watch || !isLinked(state)) return;
+    this.watcher.watchFolders([{ path: path.dirname(state.realPath), depth: 0 }]).catch((err: Error) => {
+      this.deps.events.emit('board.watch_error', { board: state.slug, error: err.message });
+    });
+  }
+
+  /** The real files' folders of the symlinked boards, watched beside the configured ones. */
+  private targetFolders(): Array<{ path: string; depth: number }> {
+    if (!this.config.health.watch) return [];
+    const linked = [...this.boards.values()].filter(isLinked);
+    return [...new Set(linked.map((state) => path.dirname(state.realPath)))].map((folder) => ({ path: folder, depth: 0 }));
+  }
+
   private onFileEvent(file: string): void {
     for (const state of this.boards.values()) {
-      if (file === state.path || file === `${state.path}-wal` || file === `${state.path}-shm`) {
+      if ([state.path, state.realPath].some((db) => file === db || file === `${db}-wal` || file === `${db}-shm`)) {
         this.check(state, 'watch');
         return;
       }
@@ -266,18 +298,24 @@ export class BoardSteward {
   }
 
   private adopt(spec: BoardSpec, announce: boolean): void {
-    const state = newBoardRecord(spec, readBoardIdentities(spec.path));
+    const real = resolveBoardPath(spec.path).real;
+    const state = newBoardRecord(spec, readBoardIdentities(spec.path, real), real);
     this.boards.set(spec.slug, state);
+    this.followTarget(state);
     if (announce) {
-      this.deps.events.emit('board.new', { board: spec.slug, path: spec.path, new: idOf(state.identity), generation: state.generation });
+      this.deps.events.emit('board.new', { board: spec.slug, ...pathsOf(state), new: idOf(state.identity), generation: state.generation });
     }
   }
 
-  private onVanished(state: BoardRecord, old: Identity, detectedBy: RestatCause): void {
+  /**
+   * The file is missing: deleted, or (for a symlinked board) the link dangles, its target deleted or
+   * the link re-pointed at nothing. Either way the board is missing until a file is there again.
+   */
+  private onVanished(state: BoardRecord, old: Identity, detectedBy: RestatCause, formerReal: string | undefined): void {
     advanceGeneration(state, null);
-    // With the board gone, every sidecar still at its path belongs to the old file: out of the way
-    // before anything re-creates the board and picks them up by name.
-    const left = readSidecars(state.path);
+    // With the board gone, every sidecar still at its path (beside the real file SQLite would open)
+    // belongs to the old file: out of the way before anything re-creates the board and picks them up by name.
+    const left = readSidecars(state.realPath);
     this.moveSidecars(state, SIDECAR_ROLES.filter((role) => left[role] !== null));
     // Fenced now, restarted later: a gateway started while the file is missing could create an
     // empty board of its own and race whatever is re-creating it.
@@ -285,13 +323,24 @@ export class BoardSteward {
     // An unlink is often followed by a re-create (an init takes a moment): wait before calling it gone.
     const timer = setTimeout(() => {
       state.vanished = null;
-      this.deps.events.emit('board.gone', { board: state.slug, path: state.path, old: idOf(old), generation: state.generation, detected_by: detectedBy, ...jobOf(state) });
+      this.deps.events.emit('board.gone', {
+        board: state.slug,
+        ...pathsOf(state, formerReal),
+        old: idOf(old),
+        generation: state.generation,
+        detected_by: detectedBy,
+        ...jobOf(state),
+      });
       this.restart(state, 'gone', profiles);
     }, Math.max(GONE_GRACE_MS, this.config.restart.debounce));
     state.vanished = { old, timer, fenced: profiles };
   }
 
-  private onReplaced(state: BoardRecord, old: Identity | null, next: Identity, ids: BoardIdentities, detectedBy: RestatCause): void {
+  /**
+   * Another file is at the board's path: replaced in place, re-created after it vanished, or (for a
+   * symlinked board) its target replaced or the link re-pointed at another file. Each is a new identity.
+   */
+  private onReplaced(state: BoardRecord, old: Identity | null, next: Identity, ids: BoardIdentities, detectedBy: RestatCause, formerReal: string | undefined): void {
     const vanished = state.vanished;
     if (vanished) {
       clearTimeout(vanished.timer);
@@ -307,7 +356,7 @@ export class BoardSteward {
     const type = old ? 'board.swap' : 'board.new';
     this.deps.events.emit(type, {
       board: state.slug,
-      path: state.path,
+      ...pathsOf(state, formerReal),
       old: idOf(old),
       new: idOf(next),
       generation: state.generation,
@@ -319,7 +368,7 @@ export class BoardSteward {
     // does not disturb that holder.
     this.quarantineSidecars(state, ids, new Set());
     // Those left are audited too, so one a stale holder has open is known to be old.
-    const rest = readSidecars(state.path);
+    const rest = readSidecars(state.realPath);
     const sidecarTargets: HolderTarget[] = [];
     for (const role of SIDECAR_ROLES) {
       const sidecar = rest[role];
@@ -328,7 +377,7 @@ export class BoardSteward {
     const fenced = this.fence(state, sidecarTargets);
     if (fenced.staleKeys.size > 0) this.quarantineSidecars(state, { ...rest, db: next }, fenced.staleKeys);
     this.restart(state, old ? 'swap' : 'new', [...fenced.profiles, ...(vanished?.fenced ?? [])]);
-    rememberFiles(state, { db: next, ...readSidecars(state.path) });
+    rememberFiles(state, { db: next, ...readSidecars(state.realPath) });
   }
 
   /**
@@ -412,7 +461,7 @@ export class BoardSteward {
     const suffixes = roles.map((role) => `-${role}` as const);
     moveAsideSidecars(state.path, dir, `gen${state.generation - 1}`, new Date(), suffixes).then(
       (moved) => {
-        if (moved.length > 0) this.deps.events.emit('board.sidecars', { board: state.slug, generation: state.generation, moved });
+        if (moved.length > 0) this.deps.events.emit('board.sidecars', { board: state.slug, ...pathsOf(state), generation: state.generation, moved });
       },
       (err: Error) => this.deps.events.emit('board.sidecar_error', { board: state.slug, error: err.message }),
     );
@@ -462,7 +511,8 @@ function jobOf(record: BoardRecord): { job?: string } {
   return record.job === null ? {} : { job: record.job };
 }
 
-function readSidecars(dbPath: string): Record<SidecarRole, Identity | null> {
-  const ids = readBoardIdentities(dbPath);
+/** The sidecars beside `realDb`, the file SQLite opens (a symlinked board's target). */
+function readSidecars(realDb: string): Record<SidecarRole, Identity | null> {
+  const ids = readBoardIdentities(realDb, realDb);
   return { wal: ids.wal, shm: ids.shm, journal: ids.journal };
 }

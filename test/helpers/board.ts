@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, renameSync, rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { closeSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { fixture, python } from './fixture.js';
@@ -52,3 +53,25 @@ export const swaps = {
     return at;
   },
 };
+
+/** Fills task_events with rows big enough to span many pages, all checkpointed into the db file. */
+export function seed(board: string, rows: number, journal: 'wal' | 'delete' = 'wal'): void {
+  initBoard(board, journal);
+  const db = new Database(board);
+  const insert = db.prepare('INSERT INTO task_events (task_id, kind, payload, created_at) VALUES (?, ?, ?, ?)');
+  db.transaction(() => {
+    for (let i = 0; i < rows; i++) insert.run(`t${i}`, 'seed', 'x'.repeat(300), i);
+  })();
+  db.pragma('wal_checkpoint(TRUNCATE)');
+  db.close();
+}
+
+/** Overwrites whole pages in the middle of the file with garbage, as a bad disk or a stray writer would. */
+export function corruptPages(board: string, firstPage: number, count: number): void {
+  const fd = openSync(board, 'r+');
+  try {
+    writeSync(fd, randomBytes(4096 * count), 0, 4096 * count, 4096 * (firstPage - 1));
+  } finally {
+    closeSync(fd);
+  }
+}
