@@ -32,9 +32,12 @@ export function passiveCheckpoint(dbPath: string, opts: { busyTimeoutMs?: number
   }
 }
 
-/** Size of a board's WAL (beside its real file) by stat (no fd is opened); 0 when there is none. */
-export function walSize(dbPath: string): number {
-  return fs.statSync(`${realBoardPath(dbPath)}-wal`, { throwIfNoEntry: false })?.size ?? 0;
+/**
+ * Size of a board's WAL (beside its real file) by stat (no fd is opened); 0 when there is none. A
+ * caller that already knows the real file passes it, sparing a readlink per path component.
+ */
+export function walSize(dbPath: string, realPath: string = realBoardPath(dbPath)): number {
+  return fs.statSync(`${realPath}-wal`, { throwIfNoEntry: false })?.size ?? 0;
 }
 
 /** Whether the WAL has outgrown its limit; a non-positive limit turns the check off. */

@@ -392,19 +392,24 @@ export class BoardCare {
     }
   }
 
-  /** A PASSIVE checkpoint when a board's WAL has grown past `kanban.wal_limit`; never one that blocks writers. */
+  /**
+   * A PASSIVE checkpoint when a board's WAL has grown past `kanban.wal_limit`; never one that blocks
+   * writers. The look rides on the poll, which has just stat'ed every board: one stat of each WAL,
+   * and a re-stat of the board only before a checkpoint opens it.
+   */
   private checkpointAll(): void {
     const limit = this.config.kanban.wal_limit;
     for (const board of this.boards.values()) {
-      if (isBusy(board) || !this.unchanged(board, 'poll')) continue;
+      if (isBusy(board)) continue;
       let bytes: number;
       try {
-        bytes = walSize(board.path);
+        bytes = walSize(board.path, board.realPath);
       } catch {
         continue;
       }
       const last = board.checkpointedWalBytes;
       if (!walNeedsCheckpoint(bytes, limit) || (last !== null && bytes <= last)) continue;
+      if (!this.unchanged(board, 'poll')) continue;
       try {
         const result = passiveCheckpoint(board.path);
         board.checkpointedWalBytes = bytes;
