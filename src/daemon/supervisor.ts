@@ -182,7 +182,7 @@ export class Supervisor implements SupervisorVerbs {
         // From here commands may act: leftovers are gone and every board is probed and initialised.
         this.boardsReady = true;
       },
-      () => this.heartbeats.start(),
+      () => this.heartbeats.start((listener) => this.steward.onPoll(listener)),
       () => this.fleet.startAll(),
     ];
     for (const step of steps) {

@@ -27,13 +27,13 @@ interface Sample {
 /**
  * Warns about running gateways whose Hermes heartbeat (`updated_at` in gateway_state.json) went
  * stale: one `gateway.heartbeat_stale` per episode, `gateway.heartbeat_ok` when it recovers. A warning
- * only: Hermes's own liveness keys off the pid, so nothing is restarted for it. One timer for the
- * fleet; each look is a stat, and a read only when the file's stamp changed.
+ * only: Hermes's own liveness keys off the pid, so nothing is restarted for it. One look at the
+ * fleet per check, riding on the board poll; each look is a stat, and a read only when the file's stamp changed.
  */
 export class HeartbeatWatch {
   private readonly samples = new Map<string, Sample>();
-  private timer: NodeJS.Timeout | undefined;
-  private running = false;
+  private stopPulse: () => void = () => undefined;
+  private checkedAt = Date.now();
 
   constructor(
     private readonly gateways: () => Iterable<HeartbeatGateway>,
@@ -41,15 +41,17 @@ export class HeartbeatWatch {
     private staleAfterMs: number,
   ) {}
 
-  start(): void {
-    this.running = true;
-    this.schedule();
+  /**
+   * Checks ride on a wake-up the daemon has anyway (the board poll), at most every
+   * heartbeatCheckMs: no timer of its own to wake an idle supervisor.
+   */
+  start(pulse: (listener: () => void) => () => void): void {
+    this.stopPulse = pulse(() => this.onPulse());
   }
 
   stop(): void {
-    this.running = false;
-    clearInterval(this.timer);
-    this.timer = undefined;
+    this.stopPulse();
+    this.stopPulse = () => undefined;
   }
 
   /** A new threshold (after a reload); 0 turns the check off. */
@@ -57,7 +59,6 @@ export class HeartbeatWatch {
     if (ms === this.staleAfterMs) return;
     this.staleAfterMs = ms;
     this.samples.clear();
-    if (this.running) this.schedule();
   }
 
   /** The verdict on one gateway now, from its last read (one stat); null when not checked (off, or not running). */
@@ -78,13 +79,11 @@ export class HeartbeatWatch {
     return heartbeatVerdict(sample.record, sample.ours, Date.now(), this.staleAfterMs);
   }
 
-  private schedule(): void {
-    clearInterval(this.timer);
-    this.timer = undefined;
-    if (this.staleAfterMs === 0) return;
-    this.timer = setInterval(() => this.check(), heartbeatCheckMs(this.staleAfterMs));
-    // The control socket keeps the supervisor alive; this timer alone never should.
-    this.timer.unref();
+  private onPulse(): void {
+    const now = Date.now();
+    if (this.staleAfterMs === 0 || now - this.checkedAt < heartbeatCheckMs(this.staleAfterMs)) return;
+    this.checkedAt = now;
+    this.check();
   }
 
   /** Reports each episode's start and end; a gateway that stopped running ends its episode silently (its exit says why). */
