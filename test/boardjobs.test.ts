@@ -224,6 +224,8 @@ test('planFence fences holders of an older generation, never a current one or on
       [300, 300],
       [400, 400],
     ]),
+    tied: [],
+    ties: new Map(),
     keyOf: () => undefined,
   });
   t.deepEqual(plan.profiles, ['old', 'escaped']);
@@ -246,6 +248,8 @@ test('planFence fences a stale holder that escaped a gateway already stopping: i
       [300, 300],
       [500, 500],
     ]),
+    tied: [],
+    ties: new Map(),
     keyOf: () => undefined,
   });
   t.deepEqual(plan.profiles, []);
@@ -266,6 +270,8 @@ test('planFence marks sidecars of unknown generation held by a stale holder as o
       [100, 100],
       [200, 200],
     ]),
+    tied: [],
+    ties: new Map(),
     keyOf: (row) => (row.role === 'wal' ? '1:11' : row.role === 'shm' ? '1:12' : undefined),
   });
   t.deepEqual([...plan.staleKeys], ['1:11']);

@@ -1,7 +1,18 @@
 export { discoverBoards } from './discover.js';
 export { readIdentity, readBoardIdentities, sameIdentity, fileKey, boardFiles, SIDECAR_ROLES, type Identity, type BoardIdentities, type SidecarRole } from './identity.js';
 export { processTree, openFiles, processStartTime, readProcStat } from './proc.js';
-export { auditHolders, findForeignHolders, classifyHolders, type AuditOptions, type Holder, type HolderTarget, type BoardRole } from './holders.js';
+export {
+  auditHolders,
+  findForeignHolders,
+  findHostHolders,
+  classifyHolders,
+  type AuditOptions,
+  type Holder,
+  type HostHolder,
+  type HolderTarget,
+  type BoardRole,
+} from './holders.js';
+export { tieOf, type Tie } from './ties.js';
 export {
   compareIdentity,
   newBoardState,
