@@ -3,7 +3,8 @@ import { renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import test from 'ava';
 import Database from 'better-sqlite3';
-import { processStartTime, readIdentity, readProcStat, tieOf } from '../src/board/index.js';
+import { processStartTime, readIdentity, readProcStat, tiedOwner, tieOf } from '../src/board/index.js';
+import type { CheckReport } from '../src/control/index.js';
 import { STATE_DIR_MARK } from '../src/hermes/index.js';
 import { PGID_MARK } from '../src/proc/index.js';
 import { catchesSignal } from '../src/steward/workerStop.js';
@@ -31,6 +32,14 @@ test('tieOf tells a kanban worker, a marked process and a foreign one apart', (t
   t.deepEqual(tieOf(env({ [STATE_DIR_MARK]: STATE }), 53, STATE), { kind: 'marked', gatewayPid: null });
   t.is(tieOf(env({ [STATE_DIR_MARK]: '/other/state', [PGID_MARK]: '40' }), 52, STATE), null);
   t.is(tieOf(env({ HERMES_KANBAN_TASK: 't1' }), 54, STATE), null);
+});
+
+test('tiedOwner names a worker by its task, a marked process by its running gateway, else by its command', (t) => {
+  const gatewayOf = (pid: number) => (pid === 40 ? 'alpha' : undefined);
+  t.is(tiedOwner({ kind: 'worker', task: 't1', runId: '7' }, 'python3', gatewayOf), 'worker:t1');
+  t.is(tiedOwner({ kind: 'marked', gatewayPid: 40 }, 'python3', gatewayOf), 'alpha');
+  t.is(tiedOwner({ kind: 'marked', gatewayPid: 41 }, 'python3', gatewayOf), 'marked:python3');
+  t.is(tiedOwner({ kind: 'marked', gatewayPid: null }, 'python3', gatewayOf), 'marked:python3');
 });
 
 test('catchesSignal reads the SigCgt mask of /proc/<pid>/status', (t) => {
@@ -80,6 +89,11 @@ test.serial('a double-forked holder carrying the supervisor\'s marks is fenced o
   t.not(readProcStat(escapee)!.ppid, gateway, 'and no parent links it to its gateway');
   const oldIno = readIdentity(fleet.board)!.ino;
   await until('the escapee writing into the board', () => writesOf(fleet.log('alpha')).some((write) => write.pid === escapee && write.ino === oldIno));
+
+  // `check` lists it as the gateway's own holder, not as one outside the fleet.
+  const check = JSON.parse((await fleet.cli('check', '--json')).stdout) as CheckReport;
+  t.like(check.holders.find((holder) => holder.pid === escapee), { owner: 'alpha', board: 'default' });
+  t.false(check.foreign.some((holder) => holder.pid === escapee));
 
   swaps.renameOver(fleet.board);
   const events = await fleet.waitForEvent((all) => ofType(all, 'wave.done').length >= 1);

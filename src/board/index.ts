@@ -12,7 +12,7 @@ export {
   type HolderTarget,
   type BoardRole,
 } from './holders.js';
-export { tieOf, type Tie } from './ties.js';
+export { tieOf, tiedOwner, type Tie } from './ties.js';
 export {
   compareIdentity,
   newBoardState,

@@ -18,3 +18,12 @@ export function tieOf(env: ReadonlyMap<string, string>, pgrp: number, stateDir: 
   const gatewayPid = leader !== undefined && /^[1-9]\d*$/.test(leader) ? Number(leader) : null;
   return { kind: 'marked', gatewayPid };
 }
+
+/**
+ * How a tied holder is named in a report: a worker by its task (`worker:<task>`), a marked process by
+ * the profile of the gateway it came from while that gateway runs, else by its command (`marked:<comm>`).
+ */
+export function tiedOwner(tie: Tie, comm: string, gatewayOf: (pid: number) => string | undefined): string {
+  if (tie.kind === 'worker') return `worker:${tie.task}`;
+  return (tie.gatewayPid === null ? undefined : gatewayOf(tie.gatewayPid)) ?? `marked:${comm}`;
+}
