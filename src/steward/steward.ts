@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { performance } from 'node:perf_hooks';
 import {
   advanceGeneration,
   auditHolders,
@@ -352,7 +353,9 @@ export class BoardSteward {
     };
     const first = planFence({ ...base, tied: [] });
     freeze(first.freeze);
+    const hostStarted = performance.now();
     const host = findHostHolders(targets, new Set([process.pid, ...audit.scannedPids]), stateDir);
+    const hostMs = performance.now() - hostStarted;
     const tied = host.filter((holder): holder is HostHolder & { tie: Tie } => holder.tie !== null);
     for (const holder of host) startTimes.set(holder.pid, holder.startTime);
     const plan = planFence({ ...base, tied });
@@ -367,6 +370,7 @@ export class BoardSteward {
         ...(plan.workers.length > 0 ? { workers: plan.workers.map((worker) => ({ pid: worker.pid, task: worker.task, run_id: worker.runId })) } : {}),
         generation: state.generation,
         audit_ms: Math.round(audit.durationMs * 1000) / 1000,
+        host_ms: Math.round(hostMs * 1000) / 1000,
       });
       this.stopFenced(plan.profiles, plan.outsiders, startTimes);
       for (const worker of plan.workers) this.stopWorker(state, worker, startTimes.get(worker.pid));
