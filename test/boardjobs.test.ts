@@ -286,9 +286,11 @@ test('planFence fences marked holders outside the gateways\' trees with their ga
     holders: [holder('alpha', 101, 1), holder('beta', 200, 2)],
     tied: [
       // A double fork of gateway 200 on the old file, one of a gateway long gone, and one on the new file.
-      tied(600, 1, { kind: 'marked', gatewayPid: 200 }),
-      tied(601, 1, { kind: 'marked', gatewayPid: 999 }),
-      tied(602, 2, { kind: 'marked', gatewayPid: 200 }),
+      tied(600, 1, { kind: 'marked', from: 'gateway', gatewayPid: 200 }),
+      tied(601, 1, { kind: 'marked', from: 'gateway', gatewayPid: 999 }),
+      tied(602, 2, { kind: 'marked', from: 'gateway', gatewayPid: 200 }),
+      // A hook's run on the old file is bounded by its own timeout.
+      tied(603, 1, { kind: 'marked', from: 'hook', gatewayPid: null }),
       // Workers: one on the old file, one on the new.
       tied(700, 1, { kind: 'worker', task: 't-old', runId: '4' }),
       tied(701, 2, { kind: 'worker', task: 't-new', runId: '5' }),

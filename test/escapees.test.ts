@@ -1,45 +1,45 @@
 import { spawn } from 'node:child_process';
-import { renameSync, writeFileSync } from 'node:fs';
+import { existsSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import test from 'ava';
 import Database from 'better-sqlite3';
 import { processStartTime, readIdentity, readProcStat, tiedOwner, tieOf } from '../src/board/index.js';
 import type { CheckReport } from '../src/control/index.js';
 import { STATE_DIR_MARK } from '../src/hermes/index.js';
-import { PGID_MARK } from '../src/proc/index.js';
-import { catchesSignal } from '../src/steward/workerStop.js';
+import { KIND_MARK, PGID_MARK } from '../src/proc/index.js';
+import { catchesSignal, stopFrozenWorker } from '../src/steward/workerStop.js';
 import { initBoard, swaps } from './helpers/board.js';
 import { ofType } from './helpers/events.js';
 import { fixture, python } from './helpers/fixture.js';
 import { brisk, startFleet } from './helpers/fleet.js';
 import { readGatewayLog, writesOf, type GatewayEvent, type SpawnEvent } from './helpers/gatewayLog.js';
 import { ownProcesses, processEnv } from './helpers/proc.js';
+import { tempDir } from './helpers/tempDir.js';
 import { until, within } from './helpers/wait.js';
 
 const STATE = '/srv/hermes-supervisor';
 
 test('tieOf tells a kanban worker, a marked process and a foreign one apart', (t) => {
   const env = (vars: Record<string, string>) => new Map(Object.entries(vars));
-  t.deepEqual(tieOf(env({ [STATE_DIR_MARK]: STATE, [PGID_MARK]: '40', HERMES_KANBAN_TASK: 't1', HERMES_KANBAN_RUN_ID: '7' }), 51, STATE), {
-    kind: 'worker',
-    task: 't1',
-    runId: '7',
-  });
+  const gateway = { [STATE_DIR_MARK]: STATE, [KIND_MARK]: 'gateway', [PGID_MARK]: '40' };
+  t.deepEqual(tieOf(env({ ...gateway, HERMES_KANBAN_TASK: 't1', HERMES_KANBAN_RUN_ID: '7' }), 51, STATE), { kind: 'worker', task: 't1', runId: '7' });
   // A double fork into a session of its own: the gateway's PGID mark names the gateway.
-  t.deepEqual(tieOf(env({ [STATE_DIR_MARK]: STATE, [PGID_MARK]: '40' }), 52, STATE), { kind: 'marked', gatewayPid: 40 });
+  t.deepEqual(tieOf(env(gateway), 52, STATE), { kind: 'marked', from: 'gateway', gatewayPid: 40 });
   // Still in the gateway's group, a task mark inherited from the supervisor does not make a worker.
-  t.deepEqual(tieOf(env({ [STATE_DIR_MARK]: STATE, [PGID_MARK]: '40', HERMES_KANBAN_TASK: 't1' }), 40, STATE), { kind: 'marked', gatewayPid: 40 });
-  t.deepEqual(tieOf(env({ [STATE_DIR_MARK]: STATE }), 53, STATE), { kind: 'marked', gatewayPid: null });
-  t.is(tieOf(env({ [STATE_DIR_MARK]: '/other/state', [PGID_MARK]: '40' }), 52, STATE), null);
+  t.deepEqual(tieOf(env({ ...gateway, HERMES_KANBAN_TASK: 't1' }), 40, STATE), { kind: 'marked', from: 'gateway', gatewayPid: 40 });
+  // A hook's leader names no gateway.
+  t.deepEqual(tieOf(env({ [STATE_DIR_MARK]: STATE, [KIND_MARK]: 'hook', [PGID_MARK]: '60' }), 60, STATE), { kind: 'marked', from: 'hook', gatewayPid: null });
+  t.deepEqual(tieOf(env({ [STATE_DIR_MARK]: STATE }), 53, STATE), { kind: 'marked', from: null, gatewayPid: null });
+  t.is(tieOf(env({ ...gateway, [STATE_DIR_MARK]: '/other/state' }), 52, STATE), null);
   t.is(tieOf(env({ HERMES_KANBAN_TASK: 't1' }), 54, STATE), null);
 });
 
 test('tiedOwner names a worker by its task, a marked process by its running gateway, else by its command', (t) => {
   const gatewayOf = (pid: number) => (pid === 40 ? 'alpha' : undefined);
   t.is(tiedOwner({ kind: 'worker', task: 't1', runId: '7' }, 'python3', gatewayOf), 'worker:t1');
-  t.is(tiedOwner({ kind: 'marked', gatewayPid: 40 }, 'python3', gatewayOf), 'alpha');
-  t.is(tiedOwner({ kind: 'marked', gatewayPid: 41 }, 'python3', gatewayOf), 'marked:python3');
-  t.is(tiedOwner({ kind: 'marked', gatewayPid: null }, 'python3', gatewayOf), 'marked:python3');
+  t.is(tiedOwner({ kind: 'marked', from: 'gateway', gatewayPid: 40 }, 'python3', gatewayOf), 'alpha');
+  t.is(tiedOwner({ kind: 'marked', from: 'gateway', gatewayPid: 41 }, 'python3', gatewayOf), 'marked:python3');
+  t.is(tiedOwner({ kind: 'marked', from: 'hook', gatewayPid: null }, 'python3', gatewayOf), 'marked:python3');
 });
 
 test('catchesSignal reads the SigCgt mask of /proc/<pid>/status', (t) => {
@@ -48,6 +48,35 @@ test('catchesSignal reads the SigCgt mask of /proc/<pid>/status', (t) => {
   t.false(catchesSignal(status('0000000180000002'), 15));
   t.true(catchesSignal(status('0000000180000002'), 2));
   t.is(catchesSignal('Name:\tx\n', 15), null);
+});
+
+test('stopFrozenWorker ends a frozen worker without ever running its code again: SIGTERM when uncaught, else SIGKILL', async (t) => {
+  const dir = tempDir(t, 'hs-worker-stop-');
+  const own = ownProcesses(t);
+  const ran = path.join(dir, 'handler-ran');
+  // Prints once its handler (if any) is installed, so the freeze never lands before it.
+  const start = (catches: boolean) => {
+    const code = catches
+      ? `import signal, sys, time\ndef h(*_):\n    open(sys.argv[1], 'w').close()\n    sys.exit(0)\nsignal.signal(signal.SIGTERM, h)\nprint('ready', flush=True)\ntime.sleep(600)\n`
+      : `import time\nprint('ready', flush=True)\ntime.sleep(600)\n`;
+    const child = spawn(python, ['-c', code, ran], { stdio: ['ignore', 'pipe', 'ignore'] });
+    own(child.pid!);
+    return new Promise<number>((resolve) => child.stdout!.once('data', () => resolve(child.pid!)));
+  };
+  for (const [catches, signal] of [
+    [false, 'SIGTERM'],
+    [true, 'SIGKILL'],
+  ] as const) {
+    const pid = await start(catches);
+    const startTime = processStartTime(pid)!;
+    process.kill(pid, 'SIGSTOP');
+    await until('the process to stop', () => readProcStat(pid)?.state === 'T');
+    const stop = await stopFrozenWorker(pid, startTime);
+    t.deepEqual(stop, { signal, result: signal === 'SIGTERM' ? 'term' : 'kill' });
+    t.false(runs(pid, startTime));
+  }
+  t.false(existsSync(ran), 'the SIGTERM handler never ran');
+  t.deepEqual(await stopFrozenWorker(process.pid, -1), { signal: null, result: 'gone' }, 'another start time is another process: never signalled');
 });
 
 /** Asks the fixture gateway in `home` to do something (read and deleted within ~50 ms). */

@@ -1,12 +1,15 @@
 import { STATE_DIR_MARK, WORKER_ENV } from '../hermes/index.js';
-import { PGID_MARK } from '../proc/marks.js';
+import { GROUP_KINDS, KIND_MARK, PGID_MARK, type GroupKind } from '../proc/marks.js';
 
 /**
  * How a process outside the gateways' trees is tied to the supervisor of one state dir, read from the
  * environment it inherited: a kanban worker (Hermes's task mark, in a group of its own), or any other
- * marked process, with the pid of the gateway whose environment it inherited (its PGID mark) when known.
+ * marked process, with the kind of group it came from (a gateway, a hook, an init) and that group's
+ * leader (its PGID mark) when known.
  */
-export type Tie = { kind: 'worker'; task: string; runId: string | null } | { kind: 'marked'; gatewayPid: number | null };
+export type Tie =
+  | { kind: 'worker'; task: string; runId: string | null }
+  | { kind: 'marked'; from: GroupKind | null; gatewayPid: number | null };
 
 /** The tie of a process with environment `env` in process group `pgrp`; null when it has none (a foreign process). */
 export function tieOf(env: ReadonlyMap<string, string>, pgrp: number, stateDir: string): Tie | null {
@@ -15,8 +18,9 @@ export function tieOf(env: ReadonlyMap<string, string>, pgrp: number, stateDir: 
   const task = env.get(WORKER_ENV.task);
   // As selectWorkers: a process still in the group the supervisor marked is no worker, whatever it inherited.
   if (task !== undefined && leader !== String(pgrp)) return { kind: 'worker', task, runId: env.get(WORKER_ENV.runId) ?? null };
-  const gatewayPid = leader !== undefined && /^[1-9]\d*$/.test(leader) ? Number(leader) : null;
-  return { kind: 'marked', gatewayPid };
+  const from = (GROUP_KINDS as readonly string[]).includes(env.get(KIND_MARK) ?? '') ? (env.get(KIND_MARK) as GroupKind) : null;
+  const leaderPid = leader !== undefined && /^[1-9]\d*$/.test(leader) ? Number(leader) : null;
+  return { kind: 'marked', from, gatewayPid: from === 'gateway' ? leaderPid : null };
 }
 
 /**

@@ -79,6 +79,9 @@ export function planFence(input: {
       workers.set(holder.pid, { pid: holder.pid, task: holder.tie.task, runId: holder.tie.runId });
       continue;
     }
+    // A hook's or an init's run is bounded by its own timeout, and an init may be the very job that
+    // replaced the board: left to it, as before it carried a mark.
+    if (holder.tie.from === 'hook' || holder.tie.from === 'init') continue;
     const owner = holder.tie.gatewayPid === null ? null : (gatewayByPid.get(holder.tie.gatewayPid) ?? null);
     if (owner !== null) owners.add(owner);
     outsiders.set(holder.pid, owner);

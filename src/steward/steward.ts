@@ -78,6 +78,8 @@ export class BoardSteward {
   private lastAuditMs = 0;
   private unsubscribe: () => void = () => undefined;
   private readonly pollListeners = new Set<() => void>();
+  /** Kanban workers being ended (pid:start time). */
+  private readonly workerStops = new Set<string>();
 
   constructor(private readonly deps: StewardDeps) {}
 
@@ -403,8 +405,12 @@ export class BoardSteward {
    * the task; its gateway is left alone, as the worker outlives it by design.
    */
   private stopWorker(state: BoardRecord, worker: StaleWorker, startTime: number | undefined): void {
-    if (startTime === undefined) return;
-    void stopFrozenWorker(worker.pid, startTime).then((stop) =>
+    // A later poll's audit may see the worker again while it is being ended: one stop is enough.
+    const id = `${worker.pid}:${startTime}`;
+    if (startTime === undefined || this.workerStops.has(id)) return;
+    this.workerStops.add(id);
+    void stopFrozenWorker(worker.pid, startTime).then((stop) => {
+      this.workerStops.delete(id);
       this.deps.events.emit('board.worker_stop', {
         board: state.slug,
         pid: worker.pid,
@@ -413,8 +419,8 @@ export class BoardSteward {
         generation: state.generation,
         signal: stop.signal,
         result: stop.result,
-      }),
-    );
+      });
+    });
   }
 
   private fleetView(): Map<string, FleetMember> {
