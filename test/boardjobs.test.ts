@@ -5,7 +5,7 @@ import test, { type ExecutionContext } from 'ava';
 import Database from 'better-sqlite3';
 import { readBoardIdentities, readProcStat, type Holder } from '../src/board/index.js';
 import type { GatewayState, WaveRequest, WaveResult } from '../src/fleet/index.js';
-import { BoardBusyError, BoardJobs, planFence, type BoardRecord, type JobGateway } from '../src/steward/index.js';
+import { BoardBusyError, BoardJobs, planFence, type BoardRecord, type JobGateway, type TiedHolder } from '../src/steward/index.js';
 import { newBoardRecord } from '../src/steward/record.js';
 import { tempDir } from './helpers/tempDir.js';
 import { poll, until } from './helpers/wait.js';
@@ -224,6 +224,8 @@ test('planFence fences holders of an older generation, never a current one or on
       [300, 300],
       [400, 400],
     ]),
+    tied: [],
+    ties: new Map(),
     keyOf: () => undefined,
   });
   t.deepEqual(plan.profiles, ['old', 'escaped']);
@@ -246,6 +248,8 @@ test('planFence fences a stale holder that escaped a gateway already stopping: i
       [300, 300],
       [500, 500],
     ]),
+    tied: [],
+    ties: new Map(),
     keyOf: () => undefined,
   });
   t.deepEqual(plan.profiles, []);
@@ -266,8 +270,58 @@ test('planFence marks sidecars of unknown generation held by a stale holder as o
       [100, 100],
       [200, 200],
     ]),
+    tied: [],
+    ties: new Map(),
     keyOf: (row) => (row.role === 'wal' ? '1:11' : row.role === 'shm' ? '1:12' : undefined),
   });
   t.deepEqual([...plan.staleKeys], ['1:11']);
   t.deepEqual(plan.profiles, ['old']);
+});
+
+const tied = (pid: number, generation: number, tie: TiedHolder['tie']): TiedHolder => ({ ...holder(`pid:python3`, pid, generation), tie });
+
+test('planFence fences marked holders outside the gateways\' trees with their gateway, and stale workers on their own', (t) => {
+  const plan = planFence({
+    // 101 is a kanban worker still a child of gateway 100, on the old file; gateway 100 itself holds nothing.
+    holders: [holder('alpha', 101, 1), holder('beta', 200, 2)],
+    tied: [
+      // A double fork of gateway 200 on the old file, one of a gateway long gone, and one on the new file.
+      tied(600, 1, { kind: 'marked', from: 'gateway', gatewayPid: 200 }),
+      tied(601, 1, { kind: 'marked', from: 'gateway', gatewayPid: 999 }),
+      tied(602, 2, { kind: 'marked', from: 'gateway', gatewayPid: 200 }),
+      // A hook's run on the old file is bounded by its own timeout.
+      tied(603, 1, { kind: 'marked', from: 'hook', gatewayPid: null }),
+      // Workers: one on the old file, one on the new.
+      tied(700, 1, { kind: 'worker', task: 't-old', runId: '4' }),
+      tied(701, 2, { kind: 'worker', task: 't-new', runId: '5' }),
+    ],
+    board: 'default',
+    generation: 2,
+    fleet: new Map([
+      ['alpha', { pid: 100, stopping: false }],
+      ['beta', { pid: 200, stopping: false }],
+    ]),
+    groupOf: new Map([
+      [101, 101],
+      [200, 200],
+    ]),
+    ties: new Map([[101, { kind: 'worker', task: 't-child', runId: null }]]),
+    keyOf: () => undefined,
+  });
+  t.deepEqual(plan.profiles, ['beta'], 'the escapee\'s gateway, not the worker\'s');
+  t.deepEqual(plan.outsiders, [
+    { pid: 600, owner: 'beta' },
+    { pid: 601, owner: null },
+  ]);
+  t.deepEqual(plan.workers, [
+    { pid: 101, task: 't-child', runId: null },
+    { pid: 700, task: 't-old', runId: '4' },
+  ]);
+  t.deepEqual(plan.freeze, [
+    { pid: 200, group: true },
+    { pid: 600, group: false },
+    { pid: 601, group: false },
+    { pid: 101, group: false },
+    { pid: 700, group: false },
+  ]);
 });

@@ -1,6 +1,8 @@
 import { performance } from 'node:perf_hooks';
 import { listPids, openFiles, processTree, readProcStat, type OpenFile, type OpenFilesOptions } from './proc.js';
 import type { SidecarRole } from './identity.js';
+import { readEnviron } from '../proc/marks.js';
+import { tieOf, type Tie } from './ties.js';
 
 export type BoardRole = 'db' | SidecarRole;
 
@@ -35,6 +37,8 @@ export interface HolderAudit {
   durationMs: number;
   /** Processes whose fds and maps were read. */
   scanned: number;
+  /** Their pids: a host-wide look that follows need not read them again. */
+  scannedPids: ReadonlySet<number>;
 }
 
 /** Birthtimes from two stat calls may differ in the last float bits; a microsecond apart is another file. */
@@ -95,7 +99,26 @@ export function auditHolders(
       for (const file of openFiles(pid, wanted, read)) rows.add(owner, file);
     }
   }
-  return { holders: rows.rows, durationMs: performance.now() - started, scanned: scannedPids.size };
+  return { holders: rows.rows, durationMs: performance.now() - started, scanned: scannedPids.size, scannedPids };
+}
+
+/** A holder outside the gateways' trees, with what /proc says of it. */
+export interface HostHolder extends Holder {
+  pgrp: number;
+  startTime: number;
+  /** Its tie to the supervisor (see tieOf); null for a foreign process. */
+  tie: Tie | null;
+}
+
+/** Every process on the host but `excludePids` holding a target, with its stat; `visit` is given each one's rows. */
+function scanHost(targets: HolderTarget[], excludePids: ReadonlySet<number>, options: AuditOptions, visit: (pid: number, files: OpenFile[]) => void): void {
+  const wanted = new Set(targets.map((target) => target.key));
+  const read = { maps: options.maps ?? false };
+  for (const pid of listPids()) {
+    if (excludePids.has(pid)) continue;
+    const files = openFiles(pid, wanted, read);
+    if (files.length > 0) visit(pid, files);
+  }
 }
 
 /**
@@ -110,17 +133,39 @@ export function findForeignHolders(
   options: AuditOptions = {},
 ): Holder[] {
   const rows = new HolderRows(targets);
-  const wanted = rows.wanted;
-  const read = { maps: options.maps ?? false };
-  for (const pid of listPids()) {
-    if (excludePids.has(pid)) continue;
-    const files = openFiles(pid, wanted, read);
-    if (files.length === 0) continue;
+  scanHost(targets, excludePids, options, (pid, files) => {
     const stat = readProcStat(pid);
-    if (stat === null) continue;
+    if (stat === null) return;
     for (const file of files) rows.add(`pid:${stat.comm}`, file);
-  }
+  });
   return rows.rows;
+}
+
+/**
+ * Every holder outside `excludePids` (the gateways' trees, already audited), each with its tie to the
+ * supervisor of `stateDir`: a process that left its gateway's session (a double fork, setsid) or a
+ * kanban worker still carries the supervisor's marks. The environment is read only for a process
+ * that holds a target, so the cost stays that of findForeignHolders. Rows are named `pid:<comm>`.
+ */
+export function findHostHolders(
+  targets: HolderTarget[],
+  excludePids: ReadonlySet<number>,
+  stateDir: string,
+  options: AuditOptions = {},
+): HostHolder[] {
+  const found: HostHolder[] = [];
+  const rows = new HolderRows(targets);
+  scanHost(targets, excludePids, options, (pid, files) => {
+    const stat = readProcStat(pid);
+    // A zombie holds nothing and its environ reads empty.
+    if (stat === null || stat.state === 'Z') return;
+    const env = readEnviron(pid);
+    const tie = env === null ? null : tieOf(env, stat.pgrp, stateDir);
+    const before = rows.rows.length;
+    for (const file of files) rows.add(`pid:${stat.comm}`, file);
+    for (const row of rows.rows.slice(before)) found.push({ ...row, pgrp: stat.pgrp, startTime: stat.startTime, tie });
+  });
+  return found;
 }
 
 /**

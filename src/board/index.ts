@@ -2,7 +2,18 @@ export { discoverBoards } from './discover.js';
 export { realBoardPath, resolveBoardPath, type BoardLocation } from './resolve.js';
 export { readIdentity, readBoardIdentities, sameIdentity, fileKey, boardFiles, SIDECAR_ROLES, type Identity, type BoardIdentities, type SidecarRole } from './identity.js';
 export { processTree, openFiles, processStartTime, readProcStat, encodeDev } from './proc.js';
-export { auditHolders, findForeignHolders, classifyHolders, type AuditOptions, type Holder, type HolderTarget, type BoardRole } from './holders.js';
+export {
+  auditHolders,
+  findForeignHolders,
+  findHostHolders,
+  classifyHolders,
+  type AuditOptions,
+  type Holder,
+  type HostHolder,
+  type HolderTarget,
+  type BoardRole,
+} from './holders.js';
+export { tieOf, tiedOwner, type Tie } from './ties.js';
 export {
   compareIdentity,
   newBoardState,

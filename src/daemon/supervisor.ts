@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { loadConfig } from '../config/index.js';
-import { findForeignHolders, holderTargets, processStartTime } from '../board/index.js';
+import { findHostHolders, holderTargets, processStartTime, tiedOwner, type Holder } from '../board/index.js';
 import {
   AlreadyRunningError,
   ControlError,
@@ -429,9 +429,17 @@ export class Supervisor implements SupervisorVerbs {
     const audit = this.steward.audit({ maps: true });
     const exclude = new Set<number>([process.pid]);
     for (const gateway of this.fleet.gateways.values()) if (gateway.pid) exclude.add(gateway.pid);
-    const foreign = findForeignHolders(holderTargets(this.steward.boards.values()), exclude, { maps: true }).filter(
+    // Beyond the gateways' trees: processes carrying the supervisor's marks (a double fork, a kanban
+    // worker) are its own holders; the rest are foreign.
+    const host = findHostHolders(holderTargets(this.steward.boards.values()), exclude, this.plan.config.state_dir, { maps: true }).filter(
       (holder) => !audit.holders.some((own) => own.pid === holder.pid),
     );
+    const gatewayOf = (pid: number) => [...this.fleet.gateways.values()].find((gateway) => gateway.pid === pid)?.name;
+    const tied: Holder[] = host.flatMap(({ tie, owner, pid, board, generation, role, via }) =>
+      tie === null ? [] : [{ owner: tiedOwner(tie, owner.replace(/^pid:/, ''), gatewayOf), pid, board, generation, role, via }],
+    );
+    const foreign = host.filter((holder) => holder.tie === null);
+    const holders = [...audit.holders, ...tied];
     const integrity = (await this.care.integrity(full)).map(({ board, probe }) => ({
       board,
       status: probe.status,
@@ -442,9 +450,9 @@ export class Supervisor implements SupervisorVerbs {
     const denied = new Set(this.plan.profiles.filter((profile) => !profile.grant).map((profile) => profile.name));
     return {
       audit_ms: Math.round(audit.durationMs * 1000) / 1000,
-      holders: audit.holders,
-      stale: this.steward.staleHolders(audit),
-      violations: audit.holders.filter((holder) => denied.has(holder.owner)),
+      holders,
+      stale: this.steward.staleHolders({ ...audit, holders }),
+      violations: holders.filter((holder) => denied.has(holder.owner)),
       // Foreign holders are named `pid:<comm>` by the audit; the report gives the command on its own.
       foreign: foreign.map(({ owner, pid, board, generation, role }) => ({ pid, command: owner.replace(/^pid:/, ''), board, generation, role })),
       integrity,

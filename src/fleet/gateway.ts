@@ -282,9 +282,10 @@ export class Gateway {
     clearTimeout(this.drainTimer);
     const child = this.child;
     if (child === null || child.pid === null) return;
-    // Descendants that left the group (setsid) are found now, while their parent still links them.
-    // Kanban workers are spared: they finish their task after the gateway is gone.
-    this.escaped = escapedDescendants(child.pid, WORKER_MARK);
+    // Descendants that left the group (setsid) are found now, while their parent still links them, and
+    // by the marks they inherited when a double fork unlinked them. Kanban workers are spared: they
+    // finish their task after the gateway is gone.
+    this.escaped = escapedDescendants(child.pid, { spareMark: WORKER_MARK, stateDir: this.plan.env[STATE_DIR_MARK] });
     // Fenced off a replaced board it is frozen, and must never run again: resumed to close its
     // connections gracefully, SQLite would unlink `-journal` (on commit) or `-wal` (on the last close)
     // by name, and the name now belongs to the new file. SIGKILL it is.

@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { performance } from 'node:perf_hooks';
 import {
   advanceGeneration,
   auditHolders,
@@ -7,7 +8,7 @@ import {
   compareIdentity,
   discoverBoards,
   fileKey,
-  findForeignHolders,
+  findHostHolders,
   holderTargets,
   oldSidecars,
   readBoardIdentities,
@@ -19,7 +20,10 @@ import {
   type SidecarRole,
   type BoardIdentities,
   type Holder,
+  type HostHolder,
   type HolderTarget,
+  type Tie,
+  tieOf,
   type Identity,
 } from '../board/index.js';
 import type { BoardSpec } from '../config/index.js';
@@ -29,9 +33,10 @@ import { boardsDir } from '../hermes/index.js';
 import type { FleetPlan } from '../plan/index.js';
 import { quarantineDir } from '../statedir/index.js';
 import { moveAsideSidecars } from '../maintenance/index.js';
-import { killProcess } from '../proc/index.js';
+import { killProcess, readEnviron } from '../proc/index.js';
 import { freeze } from './fence.js';
-import { planFence, staleHolders, type FencePlan, type FleetMember } from './fencePlan.js';
+import { planFence, staleHolders, type FencePlan, type FleetMember, type StaleWorker } from './fencePlan.js';
+import { stopFrozenWorker } from './workerStop.js';
 import { isLinked, newBoardRecord, pathsOf, type BoardRecord, type RestatCause } from './record.js';
 
 export interface StewardDeps {
@@ -75,6 +80,8 @@ export class BoardSteward {
   private unsubscribe: () => void = () => undefined;
   private readonly pollListeners = new Set<() => void>();
   private readonly auditListeners = new Set<(audit: AuditSummary) => void>();
+  /** Kanban workers being ended (pid:start time). */
+  private readonly workerStops = new Set<string>();
 
   constructor(private readonly deps: StewardDeps) {}
 
@@ -113,14 +120,14 @@ export class BoardSteward {
 
   /**
    * Every process holding the board's current files, read now through fds and maps: the fleet's
-   * (named by profile) and the host's others (named `pid:<comm>`), which the supervisor never signals.
+   * (the gateways' trees by profile, and processes carrying the supervisor's marks: escapees, kanban
+   * workers) and the host's others (named `pid:<comm>`), which the supervisor never signals.
    */
   holdersOf(record: BoardRecord): { fleet: Holder[]; foreign: Holder[] } {
     const targets = holderTargets([record]);
-    const fleet = auditHolders(targets, this.owners(), { maps: true }).holders;
-    const exclude = new Set<number>([process.pid, ...fleet.map((holder) => holder.pid)]);
-    const foreign = findForeignHolders(targets, exclude, { maps: true }).filter((holder) => !this.ownedByFleet(holder.pid));
-    return { fleet, foreign };
+    const audit = auditHolders(targets, this.owners(), { maps: true });
+    const host = findHostHolders(targets, new Set([process.pid, ...audit.scannedPids]), this.config.state_dir, { maps: true });
+    return { fleet: [...audit.holders, ...host.filter((holder) => holder.tie !== null)], foreign: host.filter((holder) => holder.tie === null) };
   }
 
   /** Each board's generation now, by slug. */
@@ -381,48 +388,76 @@ export class BoardSteward {
   }
 
   /**
-   * Fences the supervised processes holding an older generation of the board: freezes them at once
-   * (SIGSTOP), then stops them for good. Returns the fenced profiles, and the sidecar keys the audit
-   * showed to belong to the old file.
+   * Fences every process of the supervisor's holding an older generation of the board: freezes them at
+   * once (SIGSTOP), then stops them for good. The gateways' trees are audited and frozen first; then
+   * the rest of the host, where a process that left its gateway's session (a double fork) or a kanban
+   * worker is known by the marks in its environment, and frozen in the same step. Holders with no tie
+   * to the supervisor are reported, never signalled. Returns the fenced profiles, and the sidecar keys
+   * the audit showed to belong to the old file.
    */
   private fence(state: BoardRecord, extraTargets: HolderTarget[]): { profiles: string[]; staleKeys: Set<string> } {
     const targets = [...holderTargets([state]), ...extraTargets];
     const audit = auditHolders(targets, this.owners());
+    const stateDir = this.config.state_dir;
     const groupOf = new Map<number, number>();
     const startTimes = new Map<number, number>();
+    const ties = new Map<number, Tie>();
     for (const holder of audit.holders) {
       const stat = readProcStat(holder.pid);
       if (stat === null) continue;
       groupOf.set(holder.pid, stat.pgrp);
       startTimes.set(holder.pid, stat.startTime);
+      // Outside its gateway's group, a holder may be a kanban worker still linked to it: its environment tells.
+      if (stat.pgrp === this.deps.fleet.get(holder.owner)?.pid || ties.has(holder.pid)) continue;
+      const env = readEnviron(holder.pid);
+      const tie = env === null ? null : tieOf(env, stat.pgrp, stateDir);
+      if (tie !== null) ties.set(holder.pid, tie);
     }
-    const plan = planFence({
+    const base = {
       holders: audit.holders,
       board: state.slug,
       generation: state.generation,
       fleet: this.fleetView(),
       groupOf,
-      keyOf: (holder) => extraTargets.find((target) => target.role === holder.role)?.key,
-    });
-    freeze(plan.freeze);
-    if (plan.profiles.length > 0 || plan.outsiders.length > 0) {
+      ties,
+      keyOf: (holder: Holder) => extraTargets.find((target) => target.role === holder.role)?.key,
+    };
+    const first = planFence({ ...base, tied: [] });
+    freeze(first.freeze);
+    // The gateways' holders are frozen before the host-wide scan for escapees and workers: the event
+    // keeps both times, so neither hides behind the other.
+    const gatewaysFrozen = performance.now();
+    const hostStarted = gatewaysFrozen;
+    const host = findHostHolders(targets, new Set([process.pid, ...audit.scannedPids]), stateDir);
+    const hostMs = performance.now() - hostStarted;
+    const tied = host.filter((holder): holder is HostHolder & { tie: Tie } => holder.tie !== null);
+    for (const holder of host) startTimes.set(holder.pid, holder.startTime);
+    const plan = planFence({ ...base, tied });
+    const frozen = new Set(first.freeze.map((target) => `${target.group}:${target.pid}`));
+    freeze(plan.freeze.filter((target) => !frozen.has(`${target.group}:${target.pid}`)));
+    if (plan.freeze.length > 0) {
       const fencedPids = audit.holders.filter((holder) => plan.profiles.includes(holder.owner)).map((holder) => holder.pid);
       this.deps.events.emit('board.fence', {
         board: state.slug,
         profiles: plan.profiles,
-        pids: [...new Set([...fencedPids, ...plan.outsiders.map((outsider) => outsider.pid)])],
+        pids: [...new Set([...fencedPids, ...plan.outsiders.map((outsider) => outsider.pid), ...plan.workers.map((worker) => worker.pid)])],
+        ...(plan.workers.length > 0 ? { workers: plan.workers.map((worker) => ({ pid: worker.pid, task: worker.task, run_id: worker.runId })) } : {}),
         generation: state.generation,
         audit_ms: Math.round(audit.durationMs * 1000) / 1000,
+        host_ms: Math.round(hostMs * 1000) / 1000,
+        gateways_frozen_ts_ms: Math.round((performance.timeOrigin + gatewaysFrozen) * 1000) / 1000,
       });
       this.stopFenced(plan.profiles, plan.outsiders, startTimes);
+      for (const worker of plan.workers) this.stopWorker(state, worker, startTimes.get(worker.pid));
     }
-    setImmediate(() => this.reportForeignHolders(state, targets));
+    this.reportForeignHolders(state, host.filter((holder) => holder.tie === null));
     return { profiles: plan.profiles, staleKeys: plan.staleKeys };
   }
 
   /**
    * Stops fenced gateways; a stale holder outside its gateway's group is killed once that gateway is
-   * down (its start time checked, so a reused pid is never hit).
+   * down, or at once when no gateway of the fleet is its own any more (its start time checked, so a
+   * reused pid is never hit).
    */
   private stopFenced(profiles: string[], outsiders: FencePlan['outsiders'], startTimes: ReadonlyMap<number, number>): void {
     for (const profile of profiles) {
@@ -431,11 +466,34 @@ export class BoardSteward {
     }
     const owners = new Set([...profiles, ...outsiders.map((outsider) => outsider.owner)]);
     for (const owner of owners) {
-      const down = this.deps.fleet.get(owner)?.stop() ?? Promise.resolve();
+      const down = (owner === null ? undefined : this.deps.fleet.get(owner)?.stop()) ?? Promise.resolve();
       void down.then(() => {
         for (const { pid } of outsiders.filter((outsider) => outsider.owner === owner)) killProcess(pid, startTimes.get(pid));
       });
     }
+  }
+
+  /**
+   * Ends a kanban worker frozen on the old file, so Hermes's dispatcher finds its pid dead and reclaims
+   * the task; its gateway is left alone, as the worker outlives it by design.
+   */
+  private stopWorker(state: BoardRecord, worker: StaleWorker, startTime: number | undefined): void {
+    // A later poll's audit may see the worker again while it is being ended: one stop is enough.
+    const id = `${worker.pid}:${startTime}`;
+    if (startTime === undefined || this.workerStops.has(id)) return;
+    this.workerStops.add(id);
+    void stopFrozenWorker(worker.pid, startTime).then((stop) => {
+      this.workerStops.delete(id);
+      this.deps.events.emit('board.worker_stop', {
+        board: state.slug,
+        pid: worker.pid,
+        task: worker.task,
+        run_id: worker.runId,
+        generation: state.generation,
+        signal: stop.signal,
+        result: stop.result,
+      });
+    });
   }
 
   private fleetView(): Map<string, FleetMember> {
@@ -467,12 +525,9 @@ export class BoardSteward {
     );
   }
 
-  private reportForeignHolders(state: BoardRecord, targets: HolderTarget[]): void {
-    if (this.stopped) return;
-    const exclude = new Set<number>([process.pid]);
-    for (const gateway of this.deps.fleet.gateways.values()) if (gateway.pid) exclude.add(gateway.pid);
-    const old = targets.filter((target) => target.generation > 0 && target.generation < state.generation);
-    const foreign = findForeignHolders(old, exclude).filter((holder) => !this.ownedByFleet(holder.pid));
+  /** Holders of the old generation with no tie to the supervisor: reported, never signalled. */
+  private reportForeignHolders(state: BoardRecord, holders: Holder[]): void {
+    const foreign = holders.filter((holder) => holder.generation > 0 && holder.generation < state.generation);
     if (foreign.length > 0) {
       this.deps.events.emit('board.foreign_holders', {
         board: state.slug,
@@ -480,11 +535,6 @@ export class BoardSteward {
         note: 'not started by the supervisor: reported, never signalled',
       });
     }
-  }
-
-  private ownedByFleet(pid: number): boolean {
-    const group = readProcStat(pid)?.pgrp;
-    return [...this.deps.fleet.gateways.values()].some((gateway) => gateway.pid !== null && gateway.pid === group);
   }
 
   private owners(): Array<{ owner: string; pid: number }> {

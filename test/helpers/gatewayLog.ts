@@ -60,6 +60,21 @@ export interface ExitEvent extends Base {
   code: number;
 }
 
+/** A kanban worker the gateway's dispatcher spawned, with its task and run. */
+export interface SpawnEvent extends Base {
+  event: 'spawn';
+  worker: number;
+  task: string;
+  run_id: number;
+  db: string;
+}
+
+/** A copy double-forked into a session of its own (--escape-child). */
+export interface EscapeEvent extends Base {
+  event: 'escape';
+  escapee: number;
+}
+
 export type GatewayEvent =
   | StartEvent
   | WriteEvent
@@ -67,9 +82,11 @@ export type GatewayEvent =
   | DeniedEvent
   | InitEvent
   | StopEvent
-  | ExitEvent;
+  | ExitEvent
+  | SpawnEvent
+  | EscapeEvent;
 
-const KNOWN = new Set(['start', 'write', 'error', 'denied', 'init', 'stop', 'exit']);
+const KNOWN = new Set(['start', 'write', 'error', 'denied', 'init', 'stop', 'exit', 'spawn', 'escape']);
 
 function isEvent(value: unknown): value is GatewayEvent {
   if (typeof value !== 'object' || value === null) return false;
