@@ -101,6 +101,7 @@ export class Supervisor implements SupervisorVerbs {
     const hooks = wireHooks(() => this.plan.config, this.events);
     this.waves = new WaveRunner(this.fleet, this.events, {
       maxParallel: config.restart.max_parallel,
+      fencedParallel: config.restart.fenced_parallel,
       debounceMs: config.restart.debounce,
       approve: hooks.approveRestart,
       restarted: hooks.restarted,
@@ -250,7 +251,11 @@ export class Supervisor implements SupervisorVerbs {
     this.prepareDeniedHomes(plan);
     this.fleet.setPlan(plan);
     await this.steward.setPlan(plan);
-    this.waves.setOptions({ maxParallel: plan.config.restart.max_parallel, debounceMs: plan.config.restart.debounce });
+    this.waves.setOptions({
+      maxParallel: plan.config.restart.max_parallel,
+      fencedParallel: plan.config.restart.fenced_parallel,
+      debounceMs: plan.config.restart.debounce,
+    });
     this.heartbeats.setStaleAfter(plan.config.health.heartbeat_stale_after);
     await Promise.all(diff.removed.map((name) => this.fleet.remove(name)));
     const added = diff.added.map((profile) => this.fleet.add(profile));
