@@ -106,7 +106,14 @@ export class Supervisor implements SupervisorVerbs {
       approve: hooks.approveRestart,
       restarted: hooks.restarted,
     });
-    this.steward = new BoardSteward({ plan, fleet: this.fleet, events: this.events, waves: this.waves });
+    this.steward = new BoardSteward({
+      plan,
+      fleet: this.fleet,
+      events: this.events,
+      waves: this.waves,
+      // BoardCare owns the init; it is built just below, and asked only once a swap happens.
+      initSwapped: (record) => this.care.initSwapped(record),
+    });
     const jobs = new BoardJobs({ fleet: this.fleet, waves: this.waves, restat: (record) => this.steward.check(record, 'job') });
     this.care = new BoardCare({ plan: () => this.plan, fleet: this.fleet, events: this.events, steward: this.steward, jobs });
   }
