@@ -653,3 +653,21 @@ test('a failed init after a swap holds the fenced gateways off the new file unti
   const newPid = (profile: string) => ofType(after, 'gateway.spawn', profile)[0]!.pid as number;
   await fleet.waitForEvent(() => ['h1', 'h2'].every((profile) => writesOf(fleet.log(profile)).some((write) => write.pid === newPid(profile) && write.ino === newIno)));
 });
+
+test('a swap with no gateway on the old file still has the new file migrated, and restarts nobody', async (t) => {
+  const fleet = await startFleet(t, {
+    board: true,
+    // Granted, but never opening the board: nothing holds the old file when it is replaced.
+    profiles: { quiet: { mode: 'idle', grant: true } },
+    config: brisk({ kanban: { init_command: [python, fixture, '--mode', 'init'] } }),
+  });
+  const restored = `${fleet.board}.restored`;
+  oldSchemaBoard(restored);
+  const before = fleet.events().length;
+  renameSync(restored, fleet.board);
+  const events = (await fleet.waitForEvent((all) => ofType(all.slice(before), 'board.init').length >= 1)).slice(before);
+  t.like(ofType(events, 'board.init')[0], { reason: 'swap', generation: 2 });
+  t.true(taskColumns(fleet.board).includes('consecutive_failures'), 'the new file is migrated');
+  t.deepEqual(ofType(events, 'board.fence'), []);
+  t.deepEqual(ofType(events, 'wave.start'), []);
+});

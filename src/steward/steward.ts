@@ -394,20 +394,20 @@ export class BoardSteward {
     const granted = [...this.deps.fleet.gateways.values()].filter((gateway) => gateway.profile.grant).map((gateway) => gateway.name);
     const everyGranted = this.config.restart.on_swap === 'granted' && (reason === 'swap' || reason === 'new');
     const profiles = [...new Set(everyGranted ? [...fenced, ...granted] : fenced)];
-    if (profiles.length === 0) return;
-    const request: WaveRequest = { profiles, reason, board: state.slug, mandatory: fenced };
+    const requests: WaveRequest[] = profiles.length > 0 ? [{ profiles, reason, board: state.slug, mandatory: fenced }] : [];
     // A swap during the init joins its wave, after one more init on the newest file.
     const waiting = this.awaitingInit.get(state.slug);
     if (waiting) {
-      waiting.push(request);
+      waiting.push(...requests);
       return;
     }
-    // A swap a board job made itself is that job's to follow up: it brings its gateways back.
+    // Even with nobody to restart: gateways not fenced keep running on the new file. A swap a board
+    // job made itself is that job's to follow up: it brings its gateways back.
     if ((reason === 'swap' || reason === 'new') && state.job === null) {
-      void this.initThenWave(state, request);
+      void this.initThenWave(state, requests);
       return;
     }
-    void this.deps.waves.request(request);
+    for (const request of requests) void this.deps.waves.request(request);
   }
 
   /**
@@ -415,8 +415,7 @@ export class BoardSteward {
    * asks for the wave. A failed init holds the granted fenced gateways (as a failed init at start
    * does) instead of starting them on a file whose schema is not known to be current.
    */
-  private async initThenWave(state: BoardRecord, first: WaveRequest): Promise<void> {
-    const requests = [first];
+  private async initThenWave(state: BoardRecord, requests: WaveRequest[]): Promise<void> {
     this.awaitingInit.set(state.slug, requests);
     let ok = false;
     let error: string | undefined;
@@ -438,7 +437,7 @@ export class BoardSteward {
     const fenced = [...new Set(requests.flatMap((request) => [...(request.mandatory ?? [])]))];
     const held = fenced.filter((profile) => this.deps.fleet.get(profile)?.profile.grant);
     for (const profile of held) this.deps.fleet.get(profile)!.hold(HOLD.initFailed);
-    this.deps.events.emit('supervisor.held', {
+    if (held.length > 0 || error !== undefined) this.deps.events.emit('supervisor.held', {
       profiles: held,
       board: state.slug,
       generation: state.generation,
