@@ -12,7 +12,8 @@ import { ofType } from './helpers/events.js';
 import { fixture, python } from './helpers/fixture.js';
 import { brisk, startFleet, supervise, type Fleet } from './helpers/fleet.js';
 import { makeFleetDir } from './helpers/fleetDir.js';
-import { errorsOf, writesOf } from './helpers/gatewayLog.js';
+import { errorsOf, readGatewayLog, writesOf } from './helpers/gatewayLog.js';
+import { readIdentity } from '../src/board/index.js';
 import { poll, until } from './helpers/wait.js';
 import { runCli } from './helpers/cli.js';
 import { killAll, openFiles, pidsWithMarker } from './helpers/proc.js';
@@ -540,4 +541,110 @@ test('commands that act are refused while the start is still probing and initial
   writeFileSync(release, '');
   await supervisor.waitFor('gateway.ready');
   t.is((await cli('restart', 'writer')).code, 0);
+});
+
+/** Columns of the `tasks` table of the file at `board`, read through a short read-only connection. */
+function taskColumns(board: string): string[] {
+  const db = new Database(board, { readonly: true });
+  try {
+    return (db.prepare('PRAGMA table_info(tasks)').all() as Array<{ name: string }>).map((column) => column.name);
+  } finally {
+    db.close();
+  }
+}
+
+/** A board as an older Hermes left it: the tables, none of the newer columns. */
+const oldSchemaBoard = (file: string) => execFileSync(python, [fixture, '--mode', 'tick', '--ticks', '1', '--db', file]);
+
+const holders = { h1: { mode: 'hold', grant: true }, h2: { mode: 'hold', grant: true }, h3: { mode: 'hold', grant: true } } as const;
+
+test('a board restored with an older schema is migrated on its new file before the fenced gateways come back', async (t) => {
+  const dir = makeFleetDir(t, 'hs-care-');
+  const initLog = path.join(dir.root, 'init.jsonl');
+  const fleet = await startFleet(t, {
+    dir,
+    board: true,
+    profiles: holders,
+    config: brisk({ restart: { max_parallel: 1 }, kanban: { init_command: [python, fixture, '--mode', 'init', '--profile', 'board-init', '--log', initLog] } }),
+  });
+  const restored = `${fleet.board}.restored`;
+  oldSchemaBoard(restored);
+  t.false(taskColumns(restored).includes('consecutive_failures'), 'the restored file has the older schema');
+  const before = fleet.events().length;
+  renameSync(restored, fleet.board);
+  const newIno = readIdentity(fleet.board)!.ino;
+  const events = (await fleet.waitForEvent((all) => ofType(all, 'wave.done').length >= 1)).slice(before);
+  const fenced = [...(ofType(events, 'board.fence')[0]!.profiles as string[])].sort();
+  t.deepEqual(fenced, ['h1', 'h2', 'h3']);
+  const init = ofType(events, 'board.init')[0]!;
+  t.like(init, { board: 'default', reason: 'swap', generation: 2 });
+  const firstSpawn = events.indexOf(ofType(events, 'gateway.spawn')[0]!);
+  t.true(events.indexOf(init) < firstSpawn, events.map((event) => `${event.type}${event.profile ? `(${event.profile})` : ''}`).join(' '));
+  // The init ran on the restored file itself, not on the file it replaced.
+  t.true(readGatewayLog(initLog).some((entry) => entry.event === 'init' && entry.ino === newIno), 'the init opened the new file');
+  t.true(taskColumns(fleet.board).includes('consecutive_failures'), 'the new file is migrated');
+  t.deepEqual([...(ofType(events, 'wave.done')[0]!.restarted as string[])].sort(), fenced);
+  // Each fenced gateway is back, writing into the migrated file.
+  const newPid = (profile: string) => ofType(events, 'gateway.spawn', profile)[0]!.pid as number;
+  await fleet.waitForEvent(() => fenced.every((profile) => writesOf(fleet.log(profile)).some((write) => write.pid === newPid(profile) && write.ino === newIno)));
+  t.is(integrityCheck(fleet.board), 'ok');
+});
+
+test('a failed init after a swap holds the fenced gateways off the new file until restart --all', async (t) => {
+  const dir = makeFleetDir(t, 'hs-care-');
+  const broken = path.join(dir.root, 'migration-broken');
+  // An init that fails while the marker exists, as a migration that cannot apply would.
+  const init = dir.script(
+    'init.py',
+    [
+      'import os, sys',
+      `if os.path.exists(${JSON.stringify(broken)}):`,
+      '    sys.stderr.write("migration 7 failed: no such table: task_links\\n")',
+      '    sys.exit(3)',
+      `os.execv(sys.executable, [sys.executable, ${JSON.stringify(fixture)}, "--mode", "init"])`,
+    ].join('\n'),
+  );
+  const fleet = await startFleet(t, { dir, board: true, profiles: { h1: holders.h1, h2: holders.h2 }, config: brisk({ kanban: { init_command: [python, init] } }) });
+  writeFileSync(broken, '');
+  const before = fleet.events().length;
+  const restored = `${fleet.board}.restored`;
+  oldSchemaBoard(restored);
+  renameSync(restored, fleet.board);
+  const held = (await fleet.waitForEvent((all) => ofType(all.slice(before), 'supervisor.held').length >= 1)).slice(before);
+  t.like(ofType(held, 'board.init_failed')[0], { board: 'default', reason: 'swap', code: 3 });
+  const hold = ofType(held, 'supervisor.held')[0]!;
+  t.like(hold, { board: 'default', generation: 2 });
+  t.deepEqual([...(hold.profiles as string[])].sort(), ['h1', 'h2']);
+  t.regex(String(hold.reason), /kanban\.init_command failed for board default after its file was replaced/);
+  // Held before any wave was asked for: nothing brings them back onto the unmigrated file.
+  t.deepEqual(ofType(held, 'gateway.spawn'), []);
+  t.deepEqual(ofType(held, 'wave.start'), []);
+
+  rmSync(broken);
+  const restart = await fleet.cli('restart', '--all');
+  t.is(restart.code, 0, restart.stdout + restart.stderr);
+  const after = fleet.events().slice(before);
+  t.like(ofType(after, 'board.init').at(-1), { reason: 'restart --all' });
+  t.true(taskColumns(fleet.board).includes('consecutive_failures'));
+  const newIno = readIdentity(fleet.board)!.ino;
+  const newPid = (profile: string) => ofType(after, 'gateway.spawn', profile)[0]!.pid as number;
+  await fleet.waitForEvent(() => ['h1', 'h2'].every((profile) => writesOf(fleet.log(profile)).some((write) => write.pid === newPid(profile) && write.ino === newIno)));
+});
+
+test('a swap with no gateway on the old file still has the new file migrated, and restarts nobody', async (t) => {
+  const fleet = await startFleet(t, {
+    board: true,
+    // Granted, but never opening the board: nothing holds the old file when it is replaced.
+    profiles: { quiet: { mode: 'idle', grant: true } },
+    config: brisk({ kanban: { init_command: [python, fixture, '--mode', 'init'] } }),
+  });
+  const restored = `${fleet.board}.restored`;
+  oldSchemaBoard(restored);
+  const before = fleet.events().length;
+  renameSync(restored, fleet.board);
+  const events = (await fleet.waitForEvent((all) => ofType(all.slice(before), 'board.init').length >= 1)).slice(before);
+  t.like(ofType(events, 'board.init')[0], { reason: 'swap', generation: 2 });
+  t.true(taskColumns(fleet.board).includes('consecutive_failures'), 'the new file is migrated');
+  t.deepEqual(ofType(events, 'board.fence'), []);
+  t.deepEqual(ofType(events, 'wave.start'), []);
 });

@@ -25,6 +25,7 @@ const badCases: BadCase[] = [
   { name: 'bad duration', config: { gateway, restart: { stop_timeout: '10 parsecs' } }, file: 'config', key: 'restart.stop_timeout', expect: /duration like/ },
   { name: 'duration given as a number', config: { gateway, restart: { debounce: 250 } }, file: 'config', key: 'restart.debounce', expect: /duration string/ },
   { name: 'negative count', config: { gateway, restart: { give_up: { crashes: -1 } } }, file: 'config', key: 'restart.give_up.crashes', expect: />= 1/ },
+  { name: 'fenced_parallel of 0', config: { gateway, restart: { fenced_parallel: 0 } }, file: 'config', key: 'restart.fenced_parallel', expect: /whole number >= 1/ },
   { name: 'missing gateway.command', config: { gateway: { env: {} } }, file: 'config', key: 'gateway.command', expect: /required/ },
   { name: 'command as a shell string', config: { gateway: { command: 'hermes -p x gateway run' } }, file: 'config', key: 'gateway.command', expect: /list of strings/ },
   { name: 'grant variable in gateway.env', config: { gateway: { ...gateway, env: { HERMES_KANBAN_DB: '/x.db' } } }, file: 'config', key: 'gateway.env.HERMES_KANBAN_DB', expect: /set by the supervisor/ },

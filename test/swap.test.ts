@@ -121,18 +121,26 @@ test.serial('two swaps 50 ms apart make one wave', async (t) => {
   t.is(ofType(after, 'board.swap')[1]!.generation, 3);
   t.is(ofType(after, 'wave.start').length, 1, 'one wave');
   t.deepEqual([...(ofType(events, 'wave.done')[0]!.restarted as string[])].sort(), ['h1', 'h2']);
-  for (const profile of ['h1', 'h2']) t.is(spawnPid(after, profile).length, 2, `${profile} restarted once`);
+  // Fenced gateways start at once, so one already back on the first new file when the second swap
+  // comes is fenced again, and restarted again in the same wave: once per fence naming it.
+  for (const profile of ['h1', 'h2']) {
+    const fences = ofType(after, 'board.fence').filter((event) => (event.profiles as string[]).includes(profile)).length;
+    t.is(spawnPid(after, profile).length, 1 + fences, `${profile} restarted once per fence`);
+  }
   t.is(integrityCheck(fleet.board), 'ok');
 });
 
 test.serial('a swap in the middle of a wave re-plans it instead of starting a second wave', async (t) => {
+  // The fenced holders come back together; the healthy granted ones follow one at a time, so the
+  // wave is still running while the first of them restarts.
   const fleet = await startSwapFleet(
     t,
-    { h1: profiles.h1, h2: profiles.h2, h3: { mode: 'hold', grant: true } },
-    { restart: { max_parallel: 1, ready_after: '1s', debounce: '50ms' } },
+    { h1: profiles.h1, h2: profiles.h2, h3: { mode: 'hold', grant: true }, q1: profiles.quiet, q2: profiles.quiet },
+    { restart: { max_parallel: 1, ready_after: '1s', debounce: '50ms', on_swap: 'granted' } },
   );
+  const before = fleet.events().length;
   swaps.renameOver(fleet.board);
-  await fleet.waitForEvent((all) => ofType(all, 'gateway.ready').length >= 4);
+  await fleet.waitForEvent((all) => ofType(all.slice(before), 'gateway.spawn', 'q1').length >= 1);
   const newest = () => readIdentity(fleet.board)!.ino;
   swaps.renameOver(fleet.board);
   const events = await fleet.waitForEvent((all) => ofType(all, 'wave.done').length >= 1);
@@ -232,4 +240,22 @@ test.serial('on_swap: granted restarts every granted gateway, never a denied one
   t.deepEqual(ofType(events, 'board.fence')[0]!.profiles, ['h1']);
   t.deepEqual([...(ofType(events, 'wave.done')[0]!.restarted as string[])].sort(), ['h1', 'quiet']);
   t.is(spawnPid(events, 'denied').length, 1);
+});
+
+test.serial('fenced gateways come back together: with max_parallel: 1 every one is spawned before the first is ready', async (t) => {
+  const hold = { mode: 'hold', grant: true } as const;
+  const fleet = await startSwapFleet(t, { h1: hold, h2: hold, h3: hold, h4: hold }, { restart: { max_parallel: 1 } });
+  const before = fleet.events().length;
+  swaps.renameOver(fleet.board);
+  const events = (await fleet.waitForEvent((all) => ofType(all, 'wave.done').length >= 1)).slice(before);
+  const fenced = [...(ofType(events, 'board.fence')[0]!.profiles as string[])].sort();
+  t.deepEqual(fenced, ['h1', 'h2', 'h3', 'h4']);
+  const index = (event: Record<string, unknown>) => events.indexOf(event);
+  const spawns = ofType(events, 'gateway.spawn');
+  t.deepEqual(spawns.map((event) => event.profile as string).sort(), fenced, 'each fenced gateway spawned once');
+  const firstReady = index(ofType(events, 'gateway.ready')[0]!);
+  t.true(spawns.every((spawn) => index(spawn) < firstReady), events.map((event) => `${event.type}${event.profile ? `(${event.profile})` : ''}`).join(' '));
+  t.like(ofType(events, 'wave.start')[0], { max_parallel: 1, fenced_parallel: 32 });
+  t.deepEqual([...(ofType(events, 'wave.start')[0]!.fenced as string[])].sort(), fenced);
+  t.deepEqual([...(ofType(events, 'wave.done')[0]!.restarted as string[])].sort(), fenced);
 });

@@ -28,6 +28,8 @@ export const supervisorSchema = z.strictObject({
       ready_after: duration.prefault('3s'),
       ready_from: z.enum(['state_file', 'timer']).default('state_file'),
       max_parallel: count(1).default(1),
+      // Fenced gateways are already down: they come back together, this many starting at once.
+      fenced_parallel: count(1).default(32),
       debounce: duration.prefault('250ms'),
       on_swap: z.enum(['stale', 'granted']).default('stale'),
       backoff: z

@@ -118,11 +118,19 @@ export class Supervisor implements SupervisorVerbs {
     const hooks = wireHooks(() => this.plan.config, this.events);
     this.waves = new WaveRunner(this.fleet, this.events, {
       maxParallel: config.restart.max_parallel,
+      fencedParallel: config.restart.fenced_parallel,
       debounceMs: config.restart.debounce,
       approve: hooks.approveRestart,
       restarted: hooks.restarted,
     });
-    this.steward = new BoardSteward({ plan, fleet: this.fleet, events: this.events, waves: this.waves });
+    this.steward = new BoardSteward({
+      plan,
+      fleet: this.fleet,
+      events: this.events,
+      waves: this.waves,
+      // BoardCare owns the init; it is built just below, and asked only once a swap happens.
+      initSwapped: (record) => this.care.initSwapped(record),
+    });
     const jobs = new BoardJobs({ fleet: this.fleet, waves: this.waves, restat: (record) => this.steward.check(record, 'job') });
     this.care = new BoardCare({ plan: () => this.plan, fleet: this.fleet, events: this.events, steward: this.steward, jobs });
     // One cache of SQLite versions: the risk watch and the journal switch look at the same processes.
@@ -273,7 +281,11 @@ export class Supervisor implements SupervisorVerbs {
     this.prepareDeniedHomes(plan);
     this.fleet.setPlan(plan);
     await this.steward.setPlan(plan);
-    this.waves.setOptions({ maxParallel: plan.config.restart.max_parallel, debounceMs: plan.config.restart.debounce });
+    this.waves.setOptions({
+      maxParallel: plan.config.restart.max_parallel,
+      fencedParallel: plan.config.restart.fenced_parallel,
+      debounceMs: plan.config.restart.debounce,
+    });
     this.heartbeats.setStaleAfter(plan.config.health.heartbeat_stale_after);
     await Promise.all(diff.removed.map((name) => this.fleet.remove(name)));
     const added = diff.added.map((profile) => this.fleet.add(profile));

@@ -1,4 +1,5 @@
 import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { WaveQueue } from './waveQueue.js';
 
 /** What a wave needs of a gateway: the fleet's Gateway, or a small stand-in in tests. */
@@ -40,16 +41,23 @@ export interface WaveRequest {
   profiles: Iterable<string>;
   reason: string;
   board?: string;
-  /** Profiles that must come back whatever a hook says: they were fenced off a replaced board. */
+  /**
+   * Profiles that must come back whatever a hook says: they were fenced off a replaced board (or
+   * stopped for a board job), so they are down already. A wave with any starts at once, and starts
+   * them together (`fencedParallel` at a time) without waiting for each other's readiness.
+   */
   mandatory?: Iterable<string>;
-  /** Start the wave now instead of after the debounce window. */
+  /** Start the wave now instead of after the debounce window, and restart its healthy gateways without waiting for quiet. */
   immediate?: boolean;
   /** Restart by SIGUSR1 (Hermes drains, exits 75) rather than by a planned stop; see WaveQueue.graceful. */
   graceful?: boolean;
 }
 
 export interface WaveOptions {
+  /** Healthy gateways restarted at once, each batch ready before the next. */
   maxParallel: number;
+  /** Fenced (mandatory) gateways starting at once; the next starts as soon as one is ready or failed. */
+  fencedParallel: number;
   debounceMs: number;
   /** Asked before each restart; false vetoes it (ignored for mandatory restarts, which are reported). */
   approve?: (profile: string, reason: string, pid: number | null) => Promise<boolean>;
@@ -57,15 +65,24 @@ export interface WaveOptions {
   restarted?: (profile: string, reason: string, pid: number | null) => void;
 }
 
+type Outcome = 'ready' | 'failed' | 'vetoed' | 'skipped';
+
 /**
- * Coordinated rolling restarts: `max_parallel` gateways at a time, each batch ready before the next.
- * Requests inside the debounce window coalesce into one wave; a request during a wave re-plans it.
+ * Coordinated restarts. Fenced (mandatory) gateways are already down: they start at once, together,
+ * `fenced_parallel` at a time, none waiting for another's readiness. Healthy gateways follow once the
+ * fenced ones are back, `max_parallel` at a time, each batch ready before the next, and not before
+ * the debounce window after the last board event. Requests inside the debounce window coalesce into
+ * one wave; a request during a wave re-plans it, and fenced gateways it adds start at once.
  */
 export class WaveRunner {
   /** The wave being gathered (debouncing) or run, with the callers waiting for its result. */
   private wave: { queue: WaveQueue; waiters: Array<(result: WaveResult) => void>; running: boolean } | null = null;
   private readonly mandatory = new Set<string>();
   private debounceTimer: NodeJS.Timeout | undefined;
+  /** Healthy gateways are restarted from then on: the debounce window after the last board event. */
+  private quietAt = 0;
+  /** Wakes the running wave when a request re-plans it. */
+  private wake: () => void = () => undefined;
   private closed = false;
 
   constructor(
@@ -86,12 +103,23 @@ export class WaveRunner {
     const wave = this.wave;
     const result = new Promise<WaveResult>((resolve) => wave.waiters.push(resolve));
     for (const profile of request.mandatory ?? []) this.mandatory.add(profile);
+    if (!request.immediate) this.quietAt = Date.now() + this.options.debounceMs;
     const added = wave.queue.add(request.profiles, request.reason, request.board, request.graceful === true);
     if (wave.running) {
-      this.events.emit('wave.replan', { board: request.board ?? null, added, reason: request.reason, ...gracefulField(request.graceful === true) });
+      const fenced = added.filter((profile) => this.mandatory.has(profile));
+      this.events.emit('wave.replan', {
+        board: request.board ?? null,
+        added,
+        ...(fenced.length > 0 ? { fenced } : {}),
+        reason: request.reason,
+        ...gracefulField(request.graceful === true),
+      });
+      this.wake();
     } else {
       clearTimeout(this.debounceTimer);
-      this.debounceTimer = setTimeout(() => this.begin(), request.immediate ? 0 : this.options.debounceMs);
+      // Fenced gateways are down: every moment they wait is work lost. A later swap re-plans the wave.
+      const now = request.immediate || [...wave.queue.profiles].some((profile) => this.mandatory.has(profile));
+      this.debounceTimer = setTimeout(() => this.begin(), now ? 0 : this.options.debounceMs);
     }
     return result;
   }
@@ -105,6 +133,7 @@ export class WaveRunner {
     this.closed = true;
     clearTimeout(this.debounceTimer);
     this.debounceTimer = undefined;
+    this.wake();
     if (this.wave && !this.wave.running) {
       for (const resolve of this.wave.waiters) resolve(emptyResult());
       this.wave = null;
@@ -141,44 +170,64 @@ export class WaveRunner {
   private async run(queue: WaveQueue): Promise<WaveResult> {
     const started = performance.now();
     const boards = () => [...queue.boards];
+    const fencedIn = () => [...queue.profiles].filter((profile) => this.mandatory.has(profile));
     this.events.emit('wave.start', {
       board: boards()[0] ?? null,
       boards: boards(),
       profiles: [...queue.profiles],
+      fenced: fencedIn(),
       reason: [...queue.reasons].join(','),
       max_parallel: this.options.maxParallel,
+      fenced_parallel: this.options.fencedParallel,
       ...gracefulField(queue.graceful.size > 0),
     });
     // Sets: a profile fenced again by a swap during the wave is restarted twice but listed once.
-    const restarted = new Set<string>();
-    const failed = new Set<string>();
-    const vetoed = new Set<string>();
-    const skipped = new Set<string>();
-    while (queue.size > 0 && !this.closed) {
-      const batch = queue.nextBatch(this.options.maxParallel);
+    const outcomes: Record<Outcome, Set<string>> = { ready: new Set(), failed: new Set(), vetoed: new Set(), skipped: new Set() };
+    const running = new Map<string, { fenced: boolean; done: Promise<void> }>();
+    const launch = (profile: string, fenced: boolean) => {
       const reason = [...queue.reasons].join(',');
-      await Promise.all(
-        batch.map(async (profile) => {
-          const outcome = await this.restartOne(profile, reason, queue.graceful.has(profile));
-          for (const set of [restarted, failed, vetoed, skipped]) set.delete(profile);
-          ({ ready: restarted, vetoed, failed, skipped })[outcome].add(profile);
-        }),
-      );
+      const done = this.restartOne(profile, reason, queue.graceful.has(profile)).then((outcome) => {
+        for (const set of Object.values(outcomes)) set.delete(profile);
+        outcomes[outcome].add(profile);
+        running.delete(profile);
+      });
+      running.set(profile, { fenced, done });
+    };
+    // A profile whose restart is under way waits for it to end before it is restarted again.
+    const idle = (profile: string) => !running.has(profile);
+    const isFenced = (profile: string) => this.mandatory.has(profile);
+    for (;;) {
+      const waits: Array<Promise<unknown>> = [new Promise<void>((resolve) => (this.wake = resolve))];
+      if (!this.closed) {
+        const fencedRunning = [...running.values()].filter((entry) => entry.fenced).length;
+        for (const profile of queue.take(this.options.fencedParallel - fencedRunning, (profile) => isFenced(profile) && idle(profile))) launch(profile, true);
+        // Healthy gateways go once the fenced ones are back, a batch at a time, after the debounce window.
+        const fencedLeft = queue.waiting(isFenced) || [...running.values()].some((entry) => entry.fenced);
+        if (!fencedLeft && running.size === 0 && queue.size > 0) {
+          const quietIn = this.quietAt - Date.now();
+          if (quietIn > 0) waits.push(sleep(quietIn, undefined, { ref: false }));
+          else for (const profile of queue.take(this.options.maxParallel, idle)) launch(profile, false);
+        }
+      }
+      if (running.size === 0 && waits.length === 1) break;
+      await Promise.race([...waits, ...[...running.values()].map((entry) => entry.done)]);
     }
+    this.wake = () => undefined;
     const result: WaveResult = {
       boards: boards(),
       profiles: [...queue.profiles],
       reasons: [...queue.reasons],
-      restarted: [...restarted],
-      failed: [...failed],
-      vetoed: [...vetoed],
-      skipped: [...skipped],
+      restarted: [...outcomes.ready],
+      failed: [...outcomes.failed],
+      vetoed: [...outcomes.vetoed],
+      skipped: [...outcomes.skipped],
       durationMs: Math.round(performance.now() - started),
     };
     this.events.emit('wave.done', {
       board: result.boards[0] ?? null,
       boards: result.boards,
       profiles: result.profiles,
+      fenced: fencedIn(),
       reason: result.reasons.join(','),
       restarted: result.restarted,
       failed: result.failed,
@@ -194,7 +243,7 @@ export class WaveRunner {
    * 'skipped': the profile is no longer in the fleet, or an operator stopped it. A graceful restart of
    * a gateway not yet ready (still starting) is a plain one: there is nothing to drain yet.
    */
-  private async restartOne(profile: string, reason: string, graceful: boolean): Promise<'ready' | 'failed' | 'vetoed' | 'skipped'> {
+  private async restartOne(profile: string, reason: string, graceful: boolean): Promise<Outcome> {
     const gateway = this.fleet.get(profile);
     if (!gateway) return 'skipped';
     const mandatory = this.mandatory.has(profile);

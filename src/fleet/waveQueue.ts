@@ -35,6 +35,21 @@ export class WaveQueue {
     return this.pending.splice(0, Math.max(1, maxParallel));
   }
 
+  /** Up to `limit` waiting profiles that `eligible` accepts, in queue order, removed from the queue. */
+  take(limit: number, eligible: (profile: string) => boolean): string[] {
+    const taken: string[] = [];
+    for (let index = 0; index < this.pending.length && taken.length < limit; ) {
+      if (eligible(this.pending[index]!)) taken.push(...this.pending.splice(index, 1));
+      else index++;
+    }
+    return taken;
+  }
+
+  /** Whether any waiting profile is one `match` accepts. */
+  waiting(match: (profile: string) => boolean): boolean {
+    return this.pending.some(match);
+  }
+
   get size(): number {
     return this.pending.length;
   }

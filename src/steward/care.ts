@@ -129,26 +129,49 @@ export class BoardCare {
         this.deps.events.emit('board.init_skipped', { board: board.slug, reason, busy: board.job ?? board.heldFor });
         continue;
       }
-      const { result } = await this.deps.jobs.run(board, {
-        name: 'kanban init',
-        hold: HOLD.kanbanInit,
-        fence: false,
-        reason,
-        work: () => runBoardInit(this.config, board),
-      });
-      this.deps.events.emit(result.ok ? 'board.init' : 'board.init_failed', {
-        board: board.slug,
-        path: board.path,
-        reason,
-        code: result.code,
-        signal: result.signal,
-        duration_ms: result.durationMs,
-        ...(result.ok ? {} : { output: result.output.slice(-1000) }),
-        ...(result.error ? { error: result.error } : {}),
-      });
-      if (!result.ok) failed.push(board.slug);
+      if (!(await this.initOne(board, reason))) failed.push(board.slug);
     }
     return failed;
+  }
+
+  /**
+   * The staged init of the file a swap put at a board's path, before the wave brings the fenced
+   * gateways back: a board restored from an older backup has an older schema, and is migrated here,
+   * once, rather than by every gateway coming back to it at once. True when they may come back: no
+   * init command, the init succeeded, or the board is busy with a job or held for an operator (whose
+   * holds keep its gateways down anyway).
+   */
+  async initSwapped(board: BoardRecord): Promise<boolean> {
+    if (!this.config.kanban.init_command) return true;
+    if (isBusy(board)) {
+      this.deps.events.emit('board.init_skipped', { board: board.slug, reason: 'swap', busy: board.job ?? board.heldFor });
+      return true;
+    }
+    return this.initOne(board, 'swap');
+  }
+
+  /** One board's staged init as a job beside its running gateways; reported as `board.init` or `board.init_failed`. */
+  private async initOne(board: BoardRecord, reason: string): Promise<boolean> {
+    const generation = board.generation;
+    const { result } = await this.deps.jobs.run(board, {
+      name: 'kanban init',
+      hold: HOLD.kanbanInit,
+      fence: false,
+      reason,
+      work: () => runBoardInit(this.config, board),
+    });
+    this.deps.events.emit(result.ok ? 'board.init' : 'board.init_failed', {
+      board: board.slug,
+      path: board.path,
+      reason,
+      generation,
+      code: result.code,
+      signal: result.signal,
+      duration_ms: result.durationMs,
+      ...(result.ok ? {} : { output: result.output.slice(-1000) }),
+      ...(result.error ? { error: result.error } : {}),
+    });
+    return result.ok;
   }
 
   /**

@@ -28,7 +28,7 @@ import {
 } from '../board/index.js';
 import type { BoardSpec } from '../config/index.js';
 import type { EventLog } from '../events/index.js';
-import type { Fleet, WaveRunner } from '../fleet/index.js';
+import { HOLD, type Fleet, type WaveRequest, type WaveRunner } from '../fleet/index.js';
 import { boardsDir } from '../hermes/index.js';
 import type { FleetPlan } from '../plan/index.js';
 import { quarantineDir } from '../statedir/index.js';
@@ -44,6 +44,11 @@ export interface StewardDeps {
   fleet: Fleet;
   events: EventLog;
   waves: WaveRunner;
+  /**
+   * The staged init of the file a swap put at a board's path, run before the wave that brings the
+   * fenced gateways back; false when it failed and they must not come back onto that file.
+   */
+  initSwapped(record: BoardRecord): Promise<boolean>;
 }
 
 export interface AuditSummary {
@@ -60,6 +65,12 @@ const AUDIT_SETTLE_POLLS = 10;
 
 /** Events after which holders may change: a process spawned or became ready, a board changed, a reload. */
 const STIRS_HOLDERS = /^(gateway\.(spawn|ready)|board\.(swap|new|gone|rebuilt|install)|wave\.done|supervisor\.reload)$/;
+
+/**
+ * Inits in a row on a board whose file keeps changing while it is initialised; then the wave goes. An
+ * init command that itself replaces the file would otherwise run forever, every run a new swap.
+ */
+const INIT_ROUNDS = 3;
 
 const idOf = (identity: Identity | null) => (identity ? { dev: identity.dev, ino: identity.ino } : null);
 
@@ -82,6 +93,8 @@ export class BoardSteward {
   private readonly auditListeners = new Set<(audit: AuditSummary) => void>();
   /** Kanban workers being ended (pid:start time). */
   private readonly workerStops = new Set<string>();
+  /** Per board, the wave requests waiting for the staged init of its new file. */
+  private readonly awaitingInit = new Map<string, WaveRequest[]>();
 
   constructor(private readonly deps: StewardDeps) {}
 
@@ -500,12 +513,67 @@ export class BoardSteward {
     return new Map([...this.deps.fleet.gateways.values()].map((gateway) => [gateway.name, { pid: gateway.pid, stopping: gateway.state === 'stopping' }]));
   }
 
-  /** Asks for the wave that brings fenced gateways back (and, with `on_swap: granted`, every granted one). */
+  /**
+   * Asks for the wave that brings fenced gateways back (and, with `on_swap: granted`, every granted
+   * one). A new file at the path is initialised first: it may hold an older schema.
+   */
   private restart(state: BoardRecord, reason: string, fenced: string[]): void {
     const granted = [...this.deps.fleet.gateways.values()].filter((gateway) => gateway.profile.grant).map((gateway) => gateway.name);
     const everyGranted = this.config.restart.on_swap === 'granted' && (reason === 'swap' || reason === 'new');
     const profiles = [...new Set(everyGranted ? [...fenced, ...granted] : fenced)];
-    if (profiles.length > 0) void this.deps.waves.request({ profiles, reason, board: state.slug, mandatory: fenced });
+    const requests: WaveRequest[] = profiles.length > 0 ? [{ profiles, reason, board: state.slug, mandatory: fenced }] : [];
+    // A swap during the init joins its wave, after one more init on the newest file.
+    const waiting = this.awaitingInit.get(state.slug);
+    if (waiting) {
+      waiting.push(...requests);
+      return;
+    }
+    // Even with nobody to restart: gateways not fenced keep running on the new file. A swap a board
+    // job made itself is that job's to follow up: it brings its gateways back.
+    if ((reason === 'swap' || reason === 'new') && state.job === null) {
+      void this.initThenWave(state, requests);
+      return;
+    }
+    for (const request of requests) void this.deps.waves.request(request);
+  }
+
+  /**
+   * Runs the staged init on the board's new file, again while the file keeps changing under it, then
+   * asks for the wave. A failed init holds the granted fenced gateways (as a failed init at start
+   * does) instead of starting them on a file whose schema is not known to be current.
+   */
+  private async initThenWave(state: BoardRecord, requests: WaveRequest[]): Promise<void> {
+    this.awaitingInit.set(state.slug, requests);
+    let ok = false;
+    let error: string | undefined;
+    try {
+      for (let round = 0, generation: number | null = null; round < INIT_ROUNDS && generation !== state.generation && !this.stopped; round++) {
+        generation = state.generation;
+        ok = await this.deps.initSwapped(state);
+      }
+    } catch (err) {
+      error = (err as Error).message;
+    } finally {
+      this.awaitingInit.delete(state.slug);
+    }
+    if (this.stopped) return;
+    if (ok) {
+      for (const request of requests) void this.deps.waves.request(request);
+      return;
+    }
+    const fenced = [...new Set(requests.flatMap((request) => [...(request.mandatory ?? [])]))];
+    const held = fenced.filter((profile) => this.deps.fleet.get(profile)?.profile.grant);
+    for (const profile of held) this.deps.fleet.get(profile)!.hold(HOLD.initFailed);
+    if (held.length > 0 || error !== undefined) this.deps.events.emit('supervisor.held', {
+      profiles: held,
+      board: state.slug,
+      generation: state.generation,
+      reason: `kanban.init_command failed for board ${state.slug} after its file was replaced${error === undefined ? '' : `: ${error}`}`,
+      note: 'fix the board, then run `hermes-supervisor restart --all`',
+    });
+    // A denied gateway fenced for holding the board comes back as it would have: its env gives it no board.
+    const rest = fenced.filter((profile) => !held.includes(profile));
+    if (rest.length > 0) void this.deps.waves.request({ profiles: rest, reason: requests[0]!.reason, board: state.slug, mandatory: rest });
   }
 
   private quarantineSidecars(state: BoardRecord, ids: BoardIdentities, staleKeys: Set<string>): void {
