@@ -51,7 +51,7 @@ export function managedDotenv(env: NodeJS.ProcessEnv = process.env): string {
   return path.join(dir, DOTENV_FILE);
 }
 
-/** Every `.env` Hermes would load for these gateways (each one's own, then the managed one for all), checked. */
+/** Every `.env` Hermes would load for these gateways and services (each one's own, then the managed one for all), checked. */
 export function dotenvIssues(targets: EnvTarget[], env: NodeJS.ProcessEnv = process.env): ConfigIssue[] {
   const check = (file: string, affected: EnvTarget[]): ConfigIssue[] => {
     const entries = readDotenv(file);
@@ -59,5 +59,8 @@ export function dotenvIssues(targets: EnvTarget[], env: NodeJS.ProcessEnv = proc
     if ('error' in entries) return [{ file, message: `cannot read: ${entries.error}; Hermes loads it over the supervisor's environment, so it must be checked` }];
     return envBypassIssues(file, entries, affected);
   };
-  return [...targets.flatMap((target) => check(path.join(target.home, DOTENV_FILE), [target])), ...(targets.length > 0 ? check(managedDotenv(env), targets) : [])];
+  // One home may serve several (the default profile and the services run in the Hermes root): one check each file.
+  const byHome = new Map<string, EnvTarget[]>();
+  for (const target of targets) byHome.set(target.home, [...(byHome.get(target.home) ?? []), target]);
+  return [...[...byHome].flatMap(([home, sharing]) => check(path.join(home, DOTENV_FILE), sharing)), ...(targets.length > 0 ? check(managedDotenv(env), targets) : [])];
 }
