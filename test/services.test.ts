@@ -1,5 +1,7 @@
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import test from 'ava';
+import { parse, stringify } from 'yaml';
 import Database from 'better-sqlite3';
 import { readIdentity } from '../src/board/index.js';
 import { integrityCheck, swaps } from './helpers/board.js';
@@ -181,4 +183,35 @@ test.serial('a granted service holding the board is fenced by a swap and brought
 
   const status = JSON.parse((await fleet.cli('status', '--json')).stdout) as { profiles: Array<{ name: string; kind: string; state: string; restarts: number; last_restart_reason: string }> };
   t.like(status.profiles.find((row) => row.name === 'dashboard'), { kind: 'service', state: 'running', restarts: 1 });
+});
+
+test('reload adds, removes and restarts services as it does profiles', async (t) => {
+  const sleeper = (tag: string) => [python, '-c', 'import time; time.sleep(600)', tag];
+  const fleet = await startFleet(t, {
+    prefix: 'hs-svc-reload-',
+    profiles: { alpha: { mode: 'idle' } },
+    config: brisk({ services: { viewer: { command: sleeper('viewer') }, keeper: { command: sleeper('keeper') } } }),
+    ready: false,
+  });
+  await fleet.waitForEvent((all) => ['alpha', 'viewer', 'keeper'].every((name) => ofType(all, 'gateway.ready', name).length === 1));
+  const rewrite = (services: Record<string, unknown>) => {
+    const config = parse(readFileSync(fleet.configFile, 'utf8')) as Record<string, unknown>;
+    writeFileSync(fleet.configFile, stringify({ ...config, services }));
+  };
+
+  rewrite({ keeper: { command: sleeper('keeper') }, dashboard: { command: sleeper('dashboard'), kanban: true } });
+  const added = await fleet.cli('reload');
+  t.is(added.code, 0, added.stderr);
+  let events = await fleet.waitForEvent((all) => ofType(all, 'gateway.ready', 'dashboard').length === 1 && ofType(all, 'gateway.exit', 'viewer').length === 1);
+  t.like(ofType(events, 'supervisor.reload')[0], { added: ['dashboard'], removed: ['viewer'], changed: [] });
+
+  rewrite({ keeper: { command: sleeper('keeper') }, dashboard: { command: sleeper('dashboard'), kanban: false } });
+  const changed = await fleet.cli('reload');
+  t.is(changed.code, 0, changed.stderr);
+  events = await fleet.waitForEvent((all) => ofType(all, 'wave.done').length === 1);
+  t.like(ofType(events, 'supervisor.reload')[1], { added: [], removed: [], changed: ['dashboard'] });
+  t.deepEqual(ofType(events, 'wave.done')[0]!.restarted, ['dashboard'], 'a grant taken away restarts the service');
+  const pid = spawnPids(events, 'dashboard')[1]!;
+  t.is(processEnv(pid).HERMES_KANBAN_HOME, path.join(fleet.stateDir, 'denied', 'dashboard'));
+  t.is(spawnPids(events, 'keeper').length, 1, 'an unchanged service keeps its pid');
 });
