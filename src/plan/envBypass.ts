@@ -9,6 +9,8 @@ export interface EnvTarget {
   name: string;
   home: string;
   grant: boolean;
+  /** `service` for a service (the dashboard), named so in messages; a profile's gateway otherwise. */
+  role?: string;
   /** The variables the supervisor sets for it. */
   env: Record<string, string>;
 }
@@ -31,14 +33,14 @@ export function envBypassIssues(file: string, entries: DotenvEntry[], targets: E
     if (!isGrantKey(entry.key)) continue;
     const overridden = targets.filter((target) => target.env[entry.key] !== entry.value);
     if (overridden.length === 0) continue;
-    const whom = overridden.map((target) => `"${target.name}" (${target.grant ? 'granted' : 'denied'})`).join(', ');
+    const whom = overridden.map((target) => `${target.role === 'service' ? 'service' : 'profile'} "${target.name}" (${target.grant ? 'granted' : 'denied'})`).join(', ');
     const unset = overridden.every((target) => target.env[entry.key] === undefined);
     const why = unset ? `the supervisor never sets ${entry.key} (it would pick a board outside the grant)` : 'its value differs from what the supervisor sets';
     issues.push({
       file,
       line: entry.line,
       key: entry.key,
-      message: `Hermes loads this file over the supervisor's environment (override) and ${why}, so it would bypass the kanban grant of profile ${whom}; expected no ${entry.key} here${unset ? '' : ', or the value the supervisor sets'}`,
+      message: `Hermes loads this file over the supervisor's environment (override) and ${why}, so it would bypass the kanban grant of ${whom}; expected no ${entry.key} here${unset ? '' : ', or the value the supervisor sets'}`,
     });
   }
   return issues;
