@@ -55,6 +55,19 @@ for (const bad of badServices) {
   });
 }
 
+test('a .env in the Hermes root that would bypass a service\'s grant is one error naming the service and the default profile', async (t) => {
+  const fleet = makeFleetDir(t);
+  fleet.config({ gateway, services: { dashboard: { command: ['python3', '-c', 'pass'], kanban: true } } });
+  fleet.profile('default', {});
+  const dotenv = path.join(fleet.hermesHome, '.env');
+  writeFileSync(dotenv, 'HERMES_KANBAN_HOME=/srv/elsewhere\n');
+  const result = await runCli(['validate', '--config', fleet.configFile]);
+  t.is(result.code, 2, result.stderr);
+  const lines = result.stderr.trim().split('\n').filter((line) => line.includes(dotenv));
+  t.is(lines.length, 1, `one error for the file both read: ${result.stderr}`);
+  t.regex(lines[0]!, /\.env:1: HERMES_KANBAN_HOME: .*kanban grant of profile "default" \(denied\), service "dashboard" \(granted\)/);
+});
+
 test('validate shows each service with its grant, command and environment', async (t) => {
   const fleet = makeFleetDir(t);
   fleet.config({
