@@ -142,7 +142,7 @@ test('the managed .env (HERMES_MANAGED_DIR) is checked for every profile', async
   writeFileSync(file, `HERMES_KANBAN_DISPATCH_IN_GATEWAY=1\nHERMES_KANBAN_BUSY_TIMEOUT_MS=5000\n`);
   const result = await validate(fleet, env);
   t.is(result.code, 2, result.stderr);
-  t.regex(result.stderr, new RegExp(`${file}:1: HERMES_KANBAN_DISPATCH_IN_GATEWAY: .*profile "alpha" \\(denied\\), "writer" \\(granted\\)`));
+  t.regex(result.stderr, new RegExp(`${file}:1: HERMES_KANBAN_DISPATCH_IN_GATEWAY: .*profile "alpha" \\(denied\\), profile "writer" \\(granted\\)`));
   t.notRegex(result.stderr, /BUSY_TIMEOUT/, 'a lock timeout steers no board');
 });
 

@@ -26,23 +26,36 @@ function walRiskLines(risks: readonly WalRiskRow[]): string[] {
   );
 }
 
-/** `status` for a terminal: the supervisor line, then boards, profiles and kanban workers. */
+/** `status` for a terminal: the supervisor line, then boards, profiles, services (when any) and kanban workers. */
 export function statusText(status: StatusReport): string {
   const boards = table(['board', 'generation', 'inode', 'holders', 'health', 'journal', 'path']);
   for (const board of status.boards) boards.push([board.slug, board.generation, board.ino ?? '-', board.holders, board.health, board.journal_mode, board.path]);
   const profiles = table(['profile', 'state', 'pid', 'grant', 'gen', 'restarts', 'uptime', 'heartbeat', 'last exit', 'last restart']);
+  // A service writes no heartbeat: its own table has no such column.
+  const services = table(['service', 'state', 'pid', 'kanban', 'gen', 'restarts', 'uptime', 'last exit', 'last restart']);
   for (const profile of status.profiles) {
+    const common = {
+      pid: profile.pid ?? '-',
+      gen: profile.generation ?? '-',
+      uptime: profile.uptime_s === null ? '-' : formatDuration(profile.uptime_s * 1000),
+      exit: exitText(profile.last_exit),
+      reason: profile.last_restart_reason ?? '-',
+    };
+    if (profile.kind === 'service') {
+      services.push([profile.name, profile.state, common.pid, profile.grant ? 'yes' : 'no', common.gen, profile.restarts, common.uptime, common.exit, common.reason]);
+      continue;
+    }
     profiles.push([
       profile.name,
       profile.folded === null ? profile.state : `${profile.state} FOLDED (serves ${profile.folded.join(', ')})`,
-      profile.pid ?? '-',
+      common.pid,
       profile.grant ? 'yes' : `no (${profile.grant_reason})`,
-      profile.generation ?? '-',
+      common.gen,
       profile.restarts,
-      profile.uptime_s === null ? '-' : formatDuration(profile.uptime_s * 1000),
+      common.uptime,
       heartbeatText(profile.heartbeat),
-      exitText(profile.last_exit),
-      profile.last_restart_reason ?? '-',
+      common.exit,
+      common.reason,
     ]);
   }
   const workers = table(['board', 'task', 'run', 'profile', 'pid', 'age']);
@@ -57,6 +70,7 @@ export function statusText(status: StatusReport): string {
     boards.toString(),
     ...walRiskLines(status.boards.flatMap((board) => board.wal_reset_risk)),
     profiles.toString(),
+    ...(status.profiles.some((profile) => profile.kind === 'service') ? [services.toString()] : []),
     status.workers.length === 0 ? 'workers: none' : workers.toString(),
     ...(dropped.length > 0 ? [`output lines dropped from the supervisor's stdout (its reader stalled; the logs have them): ${dropped.join(', ')}`] : []),
   ].join('\n');

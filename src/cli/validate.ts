@@ -47,13 +47,16 @@ export function planTable(plan: FleetPlan): string {
     ...topologyLines(plan),
     table.toString(),
     `boards: ${escapeControl(plan.boards.map((board) => `${board.slug} (${board.path})`).join(', ')) || 'none'}`,
-    'A profile without kanban.enabled: true or kanban.dispatch_in_gateway: true gets no kanban access (least privilege, unlike Hermes\'s own default).',
+    'A profile without kanban.enabled: true or kanban.dispatch_in_gateway: true gets no kanban access (least privilege, unlike Hermes\'s own default); a service only with kanban: true.',
     ...plan.warnings.map((warning) => `warning: ${safeText(warning)}`),
   ];
   return lines.join('\n');
 }
 
-const profileLabel = (profile: PlannedProfile) => (profile.enabled || profile.role === 'hosted' ? profile.name : `${profile.name} (disabled)`);
+const profileLabel = (profile: PlannedProfile) => {
+  if (profile.role === 'service') return `service:${profile.name}`;
+  return profile.enabled || profile.role === 'hosted' ? profile.name : `${profile.name} (disabled)`;
+};
 
 const commandText = (profile: PlannedProfile) =>
   profile.role === 'hosted' ? 'served by the host gateway' : safeText(shownCommand(profile.command).join(' '));

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { isValidBoardSlug } from '../hermes/index.js';
+import { DASHBOARD_COMMAND, DASHBOARD_SERVICE, isValidBoardSlug, isValidProfileName } from '../hermes/index.js';
 import { argv, bool, count, duration, durationOrOff, envMap, expected, size } from './fields.js';
 
 const boardEntry = z.strictObject({
@@ -8,6 +8,41 @@ const boardEntry = z.strictObject({
 });
 
 const hook = argv.optional();
+
+/** One supervised Hermes process beside the gateways (the dashboard): its command, its grant, its stop budget. */
+const serviceEntry = z.strictObject(
+  {
+    command: argv.optional(),
+    // Least privilege, as for profiles: board access only when asked for.
+    kanban: bool.default(false),
+    env: envMap.prefault({}),
+    stop_timeout: duration.optional(),
+    // A service writes no gateway_state.json: the timer is its only readiness.
+    ready_from: z.literal('timer', { error: expected('expected "timer" (a service writes no gateway_state.json)') }).default('timer'),
+  },
+  { error: 'expected a map with command, kanban, env, stop_timeout or ready_from' },
+);
+
+const SERVICE_NAME_RULE = 'lowercase letters, digits, "-" and "_", at most 64, not starting with "-" or "_"';
+
+/** Services by name; a name reaches paths and logs, so it follows Hermes's profile naming rule. */
+const services = z
+  .record(z.string(), serviceEntry, { error: 'expected a map of service names to {command, kanban, env, stop_timeout, ready_from}' })
+  .superRefine((entries, ctx) => {
+    for (const [name, entry] of Object.entries(entries)) {
+      if (!isValidProfileName(name)) {
+        ctx.addIssue({ code: 'custom', path: [name], message: `is not a valid service name: expected ${SERVICE_NAME_RULE}` });
+      } else if (name === 'default') {
+        ctx.addIssue({ code: 'custom', path: [name], message: 'names the default profile (the Hermes root); expected another service name' });
+      } else if (entry.command === undefined && name !== DASHBOARD_SERVICE) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [name, 'command'],
+          message: `is required: only the "${DASHBOARD_SERVICE}" service has a default (${DASHBOARD_COMMAND.join(' ')})`,
+        });
+      }
+    }
+  });
 
 /** The supervisor's YAML config. Durations are parsed to milliseconds and sizes to bytes. */
 export const supervisorSchema = z.strictObject({
@@ -81,6 +116,7 @@ export const supervisorSchema = z.strictObject({
       timeout: duration.prefault('30s'),
     })
     .prefault({}),
+  services: services.default({}),
   control: z.strictObject({ socket: z.string().min(1).optional() }).prefault({}),
   logs: z
     .strictObject({

@@ -99,13 +99,18 @@ function nodeOffset(doc: Document, path: PropertyKey[], key?: string): number | 
 }
 
 interface ZodInternals {
-  _zod: { def: { type: string; innerType?: unknown; in?: unknown; shape?: Record<string, unknown> } };
+  _zod: { def: { type: string; innerType?: unknown; in?: unknown; shape?: Record<string, unknown>; valueType?: unknown } };
 }
 
 /** The keys an object schema accepts at `path`, seen through optional/default/transform wrappers. */
 function knownKeys(schema: z.ZodType, path: PropertyKey[]): string[] {
   let node = unwrap(schema as unknown as ZodInternals);
   for (const part of path) {
+    // A map keyed by name (services): every entry has the value's keys.
+    if (node?._zod.def.type === 'record') {
+      node = unwrap(node._zod.def.valueType as ZodInternals);
+      continue;
+    }
     const shape = node?._zod.def.shape;
     if (!shape || typeof part !== 'string' || !(part in shape)) return [];
     node = unwrap(shape[part] as ZodInternals);

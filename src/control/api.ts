@@ -59,6 +59,8 @@ export interface StatusReport {
   }>;
   profiles: Array<{
     name: string;
+    /** `gateway`: a profile's; `service`: one of the `services:` section (the dashboard). */
+    kind: 'gateway' | 'service';
     /** The gateway's state; `hosted` for a profile the host gateway serves (`topology: host`), `disabled` for one not run. */
     state: string;
     pid: number | null;

@@ -5,7 +5,7 @@ import type { Fleet, HeartbeatWatch } from '../fleet/index.js';
 import type { FleetPlan } from '../plan/index.js';
 import { redactDeep } from '../util/index.js';
 
-/** What `status` reports: the supervisor, each board, each profile and the kanban workers alive now. */
+/** What `status` reports: the supervisor, each board, each profile and service, and the kanban workers alive now. */
 export function statusReport(input: {
   startedAt: Date;
   plan: FleetPlan;
@@ -39,6 +39,7 @@ export function statusReport(input: {
       const up = gateway?.pid && gateway.startedAt ? Math.round((Date.now() - gateway.startedAt) / 1000) : null;
       return {
         name: profile.name,
+        kind: profile.role === 'service' ? ('service' as const) : ('gateway' as const),
         state: gateway ? (gateway.fenced ? 'fenced' : gateway.held ? 'stopped' : gateway.state) : profile.role === 'hosted' ? 'hosted' : 'disabled',
         pid: gateway?.pid ?? null,
         grant: profile.grant,
@@ -59,7 +60,8 @@ export function statusReport(input: {
         board: workerBoard(worker.db, boards),
         task: worker.task,
         run_id: worker.runId,
-        profile: workerProfile(worker.home, plan.profiles, plan.config.hermes_home),
+        // A service shares the Hermes root with the default profile: a worker there is the profile's.
+        profile: workerProfile(worker.home, plan.profiles.filter((profile) => profile.role !== 'service'), plan.config.hermes_home),
         pid: worker.pid,
         age_s: ageSeconds(worker.startTime, boot, now),
       }))

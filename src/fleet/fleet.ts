@@ -10,7 +10,7 @@ export interface FleetOptions {
   lifecycle?: GatewayLifecycle;
 }
 
-/** Every enabled profile's gateway, keyed by profile name. */
+/** Every enabled profile's gateway and every service, keyed by name (services and profiles never share one). */
 export class Fleet {
   readonly gateways = new Map<string, Gateway>();
   private readonly outputs = new Map<string, GatewayOutput>();
@@ -56,7 +56,7 @@ export class Fleet {
     this.plan = plan;
     for (const gateway of this.gateways.values()) {
       const profile = plan.profiles.find((entry) => entry.name === gateway.name);
-      if (profile) gateway.replan(profile, timingsOf(plan));
+      if (profile) gateway.replan(profile, timingsOf(plan, profile));
     }
   }
 
@@ -84,17 +84,18 @@ export class Fleet {
       echo: this.options.echo,
       onFileError: (error) => this.options.events.emit('gateway.log_error', { profile: profile.name, error }),
     });
-    const gateway = new Gateway(profile, timingsOf(this.plan), this.options.events, output, this.options.lifecycle);
+    const gateway = new Gateway(profile, timingsOf(this.plan, profile), this.options.events, output, this.options.lifecycle);
     this.gateways.set(profile.name, gateway);
     this.outputs.set(profile.name, output);
     return gateway;
   }
 }
 
-export function timingsOf(plan: FleetPlan): GatewayTimings {
+/** The fleet's timings; a service's own stop_timeout beats `restart.stop_timeout`. */
+export function timingsOf(plan: FleetPlan, member?: Pick<PlannedProfile, 'stop_timeout'>): GatewayTimings {
   const { restart } = plan.config;
   return {
-    stopTimeoutMs: restart.stop_timeout,
+    stopTimeoutMs: member?.stop_timeout ?? restart.stop_timeout,
     readyAfterMs: restart.ready_after,
     crash: {
       initialMs: restart.backoff.initial,

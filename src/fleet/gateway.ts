@@ -1,7 +1,7 @@
 import type { EventLog } from '../events/index.js';
 import { processStartTime } from '../board/proc.js';
-import { clearPlannedStop, ENV, gatewayStatePath, STATE_DIR_MARK, WORKER_ENV, writePlannedStop } from '../hermes/index.js';
-import { gatewayProcessEnv, type PlannedProfile } from '../plan/index.js';
+import { clearPlannedStop, ENV, gatewayStatePath, STATE_DIR_MARK, SUPERVISED_SERVICE_ENV, WORKER_ENV, writePlannedStop } from '../hermes/index.js';
+import { childEnvironment, gatewayProcessEnv, type PlannedProfile } from '../plan/index.js';
 import { escapedDescendants, killEscaped, startProcess, type Escaped, type ProcessResult, type RunningProcess } from '../proc/index.js';
 import { decideAfterCrash, emptyHistory, type CrashDecision, type CrashHistory, type CrashPolicy } from './backoff.js';
 import { exitEvent, HERMES_FATAL_CONFIG_EXIT, HERMES_RESTART_EXIT, transition, type Effect, type GatewayEvent, type GatewayState } from './lifecycle.js';
@@ -50,7 +50,7 @@ const HERMES_EXIT_REASONS: Partial<Record<GatewayEvent, string>> = {
 };
 
 /**
- * One profile's gateway: a child in its own process group, restarted with backoff when it crashes,
+ * One profile's gateway, or one service: a child in its own process group, restarted with backoff when it crashes,
  * given up on when it crashes too often. Never more than one child at a time. Its lifecycle is the
  * table in lifecycle.ts; this class performs the effects.
  */
@@ -104,6 +104,11 @@ export class Gateway {
   replan(plan: PlannedProfile, timings: GatewayTimings = this.timings): void {
     this.plan = plan;
     this.timings = timings;
+  }
+
+  /** A service (the dashboard) rather than a profile's gateway: no gateway contract, no planned-stop marker. */
+  get isService(): boolean {
+    return this.plan.role === 'service';
   }
 
   get held(): boolean {
@@ -228,7 +233,7 @@ export class Gateway {
     const stateDir = this.plan.env[STATE_DIR_MARK];
     const child = startProcess(this.plan.command, {
       cwd: this.plan.cwd,
-      env: gatewayProcessEnv(process.env, this.plan.env),
+      env: this.isService ? { ...childEnvironment(process.env, this.plan.env), ...SUPERVISED_SERVICE_ENV } : gatewayProcessEnv(process.env, this.plan.env),
       stream: (output) => this.output.attach(output),
       graceMs: this.timings.stopTimeoutMs,
       // Whatever is left of the group when the gateway exits must not keep a board open.
@@ -318,10 +323,13 @@ export class Gateway {
     }
   }
 
-  /** Tells a Hermes gateway that the SIGTERM coming is a planned stop, so it exits 0 rather than 1. */
+  /**
+   * Tells a Hermes gateway that the SIGTERM coming is a planned stop, so it exits 0 rather than 1. A
+   * service's home is the Hermes root, where the marker is the default profile's gateway's: never written.
+   */
   private markPlannedStop(pid: number): void {
     const home = this.plan.env[ENV.home];
-    if (home === undefined) return;
+    if (home === undefined || this.isService) return;
     guarded(this.events, 'planned-stop marker', () =>
       writePlannedStop(home, { targetPid: pid, targetStartTime: processStartTime(pid), stopperPid: process.pid, writtenAt: new Date() }),
     );
@@ -329,7 +337,7 @@ export class Gateway {
 
   private clearPlannedStop(pid: number): void {
     const home = this.plan.env[ENV.home];
-    if (home !== undefined) guarded(this.events, 'planned-stop marker', () => clearPlannedStop(home, pid));
+    if (home !== undefined && !this.isService) guarded(this.events, 'planned-stop marker', () => clearPlannedStop(home, pid));
   }
 
   private onExit(result: ProcessResult): void {

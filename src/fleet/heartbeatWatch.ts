@@ -8,7 +8,7 @@ export interface HeartbeatGateway {
   readonly name: string;
   readonly state: GatewayState;
   readonly pid: number | null;
-  readonly profile: { env: Record<string, string> };
+  readonly profile: { env: Record<string, string>; role?: string };
 }
 
 export interface HeartbeatEvents {
@@ -64,7 +64,8 @@ export class HeartbeatWatch {
   /** The verdict on one gateway now, from its last read (one stat); null when not checked (off, or not running). */
   look(gateway: HeartbeatGateway): HeartbeatView | null {
     const home = gateway.profile.env[ENV.home];
-    if (this.staleAfterMs === 0 || gateway.state !== 'running' || gateway.pid === null || home === undefined) return null;
+    // A service writes no gateway_state.json; the one in its home (the Hermes root) is the default profile's.
+    if (this.staleAfterMs === 0 || gateway.state !== 'running' || gateway.pid === null || home === undefined || gateway.profile.role === 'service') return null;
     let sample = this.samples.get(gateway.name);
     if (sample === undefined || sample.pid !== gateway.pid) {
       sample = { pid: gateway.pid, stamp: null, record: null, ours: false, reported: false };

@@ -29,6 +29,16 @@ export const SUPERVISED_GATEWAY_ENV: Readonly<Record<string, string>> = {
 };
 
 /**
+ * Set on every service (the dashboard): a supervised child. The gateway contract's switches are left
+ * out: a gateway the dashboard starts on its own must not take them for its own supervisor's.
+ */
+export const SUPERVISED_SERVICE_ENV: Readonly<Record<string, string>> = { HERMES_SUPERVISED_CHILD: '1' };
+
+/** The service name whose command may be left out, and that command: Hermes's web dashboard, no browser opened on a server. */
+export const DASHBOARD_SERVICE = 'dashboard';
+export const DASHBOARD_COMMAND: readonly string[] = ['hermes', 'dashboard', '--no-open'];
+
+/**
  * A service manager's markers (systemd's, socket activation's): a gateway that inherits them from the
  * supervisor's own unit believes systemd manages it and acts on systemd's behalf.
  */

@@ -14,7 +14,8 @@ export function fleetView(plan: FleetPlan, gatewayGroups: Iterable<number> = [])
   return {
     stateDir: plan.config.state_dir,
     hermesHome: plan.config.hermes_home,
-    profiles: plan.profiles.map(({ name, home, enabled }) => ({ name, home, enabled })),
+    // Services run no gateway: a gateway in the Hermes root is the default profile's.
+    profiles: plan.profiles.filter((profile) => profile.role !== 'service').map(({ name, home, enabled }) => ({ name, home, enabled })),
     gatewayGroups: new Set(gatewayGroups),
   };
 }

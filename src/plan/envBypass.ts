@@ -9,6 +9,8 @@ export interface EnvTarget {
   name: string;
   home: string;
   grant: boolean;
+  /** `service` for a service (the dashboard), named so in messages; a profile's gateway otherwise. */
+  role?: string;
   /** The variables the supervisor sets for it. */
   env: Record<string, string>;
 }
@@ -31,14 +33,14 @@ export function envBypassIssues(file: string, entries: DotenvEntry[], targets: E
     if (!isGrantKey(entry.key)) continue;
     const overridden = targets.filter((target) => target.env[entry.key] !== entry.value);
     if (overridden.length === 0) continue;
-    const whom = overridden.map((target) => `"${target.name}" (${target.grant ? 'granted' : 'denied'})`).join(', ');
+    const whom = overridden.map((target) => `${target.role === 'service' ? 'service' : 'profile'} "${target.name}" (${target.grant ? 'granted' : 'denied'})`).join(', ');
     const unset = overridden.every((target) => target.env[entry.key] === undefined);
     const why = unset ? `the supervisor never sets ${entry.key} (it would pick a board outside the grant)` : 'its value differs from what the supervisor sets';
     issues.push({
       file,
       line: entry.line,
       key: entry.key,
-      message: `Hermes loads this file over the supervisor's environment (override) and ${why}, so it would bypass the kanban grant of profile ${whom}; expected no ${entry.key} here${unset ? '' : ', or the value the supervisor sets'}`,
+      message: `Hermes loads this file over the supervisor's environment (override) and ${why}, so it would bypass the kanban grant of ${whom}; expected no ${entry.key} here${unset ? '' : ', or the value the supervisor sets'}`,
     });
   }
   return issues;
@@ -51,7 +53,7 @@ export function managedDotenv(env: NodeJS.ProcessEnv = process.env): string {
   return path.join(dir, DOTENV_FILE);
 }
 
-/** Every `.env` Hermes would load for these gateways (each one's own, then the managed one for all), checked. */
+/** Every `.env` Hermes would load for these gateways and services (each one's own, then the managed one for all), checked. */
 export function dotenvIssues(targets: EnvTarget[], env: NodeJS.ProcessEnv = process.env): ConfigIssue[] {
   const check = (file: string, affected: EnvTarget[]): ConfigIssue[] => {
     const entries = readDotenv(file);
@@ -59,5 +61,8 @@ export function dotenvIssues(targets: EnvTarget[], env: NodeJS.ProcessEnv = proc
     if ('error' in entries) return [{ file, message: `cannot read: ${entries.error}; Hermes loads it over the supervisor's environment, so it must be checked` }];
     return envBypassIssues(file, entries, affected);
   };
-  return [...targets.flatMap((target) => check(path.join(target.home, DOTENV_FILE), [target])), ...(targets.length > 0 ? check(managedDotenv(env), targets) : [])];
+  // One home may serve several (the default profile and the services run in the Hermes root): one check each file.
+  const byHome = new Map<string, EnvTarget[]>();
+  for (const target of targets) byHome.set(target.home, [...(byHome.get(target.home) ?? []), target]);
+  return [...[...byHome].flatMap(([home, sharing]) => check(path.join(home, DOTENV_FILE), sharing)), ...(targets.length > 0 ? check(managedDotenv(env), targets) : [])];
 }

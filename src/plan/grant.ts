@@ -1,5 +1,15 @@
-/** Why a profile has the boards or not; `host gateway`: it is served by the host gateway, whose grant it shares. */
-export type GrantReason = 'kanban.enabled' | 'kanban.dispatch_in_gateway' | 'kanban.enabled=false' | 'not configured' | 'host gateway';
+/**
+ * Why a profile has the boards or not; `host gateway`: it is served by the host gateway, whose grant
+ * it shares; `service.kanban`: a service's own `kanban` key.
+ */
+export type GrantReason =
+  | 'kanban.enabled'
+  | 'kanban.dispatch_in_gateway'
+  | 'kanban.enabled=false'
+  | 'not configured'
+  | 'host gateway'
+  | 'service.kanban'
+  | 'service.kanban=false';
 
 export interface KanbanKeys {
   enabled?: boolean;

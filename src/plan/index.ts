@@ -9,3 +9,4 @@ export { networkFsIssue, boardFilesystem } from './fsguard.js';
 export { parseDotenv, type DotenvEntry } from './dotenv.js';
 export { dotenvIssues, envBypassIssues, isGrantKey, managedDotenv, type EnvTarget } from './envBypass.js';
 export { topologyNotes, type Topology, type TopologyNotes, type ProfileRole } from './topology.js';
+export { planServices, serviceGrant, serviceCollisions } from './services.js';

@@ -9,6 +9,7 @@ import { gatewayEnv } from './env.js';
 import { dotenvIssues } from './envBypass.js';
 import { decideGrant, type GrantReason } from './grant.js';
 import { stopBudgetWarning } from './stopBudget.js';
+import { planServices, serviceCollisions } from './services.js';
 import { hostedProfileWarnings, roleOf, standaloneIssue, type ProfileRole } from './topology.js';
 
 export interface PlannedProfile {
@@ -27,8 +28,10 @@ export interface PlannedProfile {
   grant_reason: GrantReason;
   dispatch: boolean;
   command: string[];
-  /** Where readiness comes from: the profile's `supervisor.ready_from`, else `restart.ready_from`. */
+  /** Where readiness comes from: the profile's `supervisor.ready_from`, else `restart.ready_from`; always `timer` for a service. */
   ready_from: 'state_file' | 'timer';
+  /** A service's own `stop_timeout` (ms), beating `restart.stop_timeout`. */
+  stop_timeout?: number;
   /** The variables the supervisor sets for this gateway. */
   env: Record<string, string>;
   cwd: string;
@@ -61,17 +64,20 @@ export function buildPlan(config: SupervisorConfig, inheritedPath = process.env.
   const host = planned.find((entry) => entry.role === 'host');
   const hosted = profiles.filter((profile) => !running.includes(profile));
   planned.push(...hosted.map((profile) => hostedProfile(config, profile, host)));
+  issues.push(...serviceCollisions(config, new Set([...discovery.profiles, ...discovery.untrusted].map((profile) => profile.name))));
+  planned.push(...planServices(config));
   for (const entry of planned) {
     const standalone = standaloneIssue(entry, config.file);
     if (standalone !== null) issues.push(standalone);
     if (!entry.enabled) continue;
     const program = entry.command[0] ?? '';
     if (resolveProgram(program, entry.cwd, inheritedPath) === null) {
-      const fromProfile = profiles.find((p) => p.name === entry.name)?.settings.supervisor.command !== undefined;
+      const service = entry.role === 'service';
+      const fromProfile = !service && profiles.find((p) => p.name === entry.name)?.settings.supervisor.command !== undefined;
       issues.push({
         file: fromProfile ? entry.config : config.file,
-        key: fromProfile ? 'supervisor.command[0]' : 'gateway.command[0]',
-        message: `program "${program}" for profile "${entry.name}" was not found or is not executable (${program.includes('/') ? `resolved against ${entry.cwd}` : 'searched PATH'})`,
+        key: service ? `services.${entry.name}.command[0]` : fromProfile ? 'supervisor.command[0]' : 'gateway.command[0]',
+        message: `program "${program}" for ${service ? 'service' : 'profile'} "${entry.name}" was not found or is not executable (${program.includes('/') ? `resolved against ${entry.cwd}` : 'searched PATH'})`,
       });
     }
   }

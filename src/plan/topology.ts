@@ -6,10 +6,11 @@ import { isHermesGatewayCommand } from './stopBudget.js';
 export type Topology = 'per-profile' | 'host';
 
 /**
- * How a planned profile runs: `profile`, a gateway of its own; `host`, the one gateway serving every
- * profile (the default profile's, in `topology: host`); `hosted`, served by that gateway, never run.
+ * How a planned fleet member runs: `profile`, a gateway of its own; `host`, the one gateway serving every
+ * profile (the default profile's, in `topology: host`); `hosted`, served by that gateway, never run;
+ * `service`, a Hermes process of the `services:` section (the dashboard), no gateway.
  */
-export type ProfileRole = 'profile' | 'host' | 'hosted';
+export type ProfileRole = 'profile' | 'host' | 'hosted' | 'service';
 
 export function roleOf(topology: Topology, name: string): ProfileRole {
   if (topology === 'per-profile') return 'profile';
