@@ -17,7 +17,14 @@ export interface BenchProfile {
   intervalMs?: number;
   /** Replaces the fixture command (e.g. `sleep` for a very large idle fleet). */
   command?: string[];
+  /** More fixture arguments (journal mode, worker spawning). */
+  args?: string[];
+  /** Dispatches kanban workers: `kanban.dispatch_in_gateway: true` in its profile config. */
+  dispatch?: boolean;
 }
+
+/** The journal mode a bench board is created in (DELETE: as Hermes does on an SQLite with the WAL-reset bug). */
+export type JournalMode = 'wal' | 'delete';
 
 export interface BenchFleetOptions {
   prefix: string;
@@ -28,6 +35,8 @@ export interface BenchFleetOptions {
   startTimeoutMs?: number;
   /** Boards beside the default one, under `kanban/boards/`. */
   extraBoards?: number;
+  /** The board's journal mode; each fixture gateway needs `--journal` to match (see journalArgs). */
+  journal?: JournalMode;
 }
 
 export interface BenchFleet {
@@ -50,7 +59,12 @@ export interface BenchFleet {
 
 /** The fixture command line every runner (plain, PM2, supervisor) uses for a profile. */
 export function fixtureArgs(name: string, profile: BenchProfile, logsDir: string): string[] {
-  return fixtureCommandArgs(name, profile.mode, profile.intervalMs ?? 100, logsDir);
+  return [...fixtureCommandArgs(name, profile.mode, profile.intervalMs ?? 100, logsDir), ...(profile.args ?? [])];
+}
+
+/** The fixture arguments that keep a board in `journal` mode: the fixture switches every board to WAL by default. */
+export function journalArgs(journal: JournalMode): string[] {
+  return ['--journal', journal];
 }
 
 /** What a supervisor gives a granted gateway; plain processes and PM2 get the same by hand. */
@@ -72,13 +86,13 @@ export function grantedEnv(profileDir: string, hermesHome: string): Record<strin
  * A throw-away Hermes home with one board at `<hermes_home>/kanban.db` (and `extraBoards` more under
  * `kanban/boards/`) and granted profiles.
  */
-export function makeHermesHome(root: string, profiles: Record<string, BenchProfile>, withBoard = true, extraBoards = 0) {
+export function makeHermesHome(root: string, profiles: Record<string, BenchProfile>, withBoard = true, extraBoards = 0, journal: JournalMode = 'wal') {
   const hermesHome = path.join(root, 'hermes');
   const logsDir = path.join(root, 'gateway-logs');
   mkdirSync(path.join(hermesHome, 'profiles'), { recursive: true });
   mkdirSync(logsDir);
   const board = path.join(hermesHome, 'kanban.db');
-  if (withBoard) initBoard(board);
+  if (withBoard) initBoard(board, journal);
   for (let i = 1; i <= extraBoards; i++) {
     const dir = path.join(hermesHome, 'kanban', 'boards', `board-${String(i).padStart(3, '0')}`);
     mkdirSync(dir, { recursive: true });
@@ -98,12 +112,12 @@ export async function startBenchFleet(options: BenchFleetOptions): Promise<Bench
   const { root } = temp;
   const stateDir = path.join(root, 'state');
   const configFile = path.join(root, 'supervisor.yaml');
-  const { hermesHome, logsDir, board, profileDirs } = makeHermesHome(root, options.profiles, true, options.extraBoards ?? 0);
+  const { hermesHome, logsDir, board, profileDirs } = makeHermesHome(root, options.profiles, true, options.extraBoards ?? 0, options.journal);
   for (const [name, profile] of Object.entries(options.profiles)) {
     writeFileSync(
       path.join(profileDirs[name]!, 'config.yaml'),
       stringify({
-        kanban: { enabled: true, dispatch_in_gateway: false },
+        kanban: { enabled: true, dispatch_in_gateway: profile.dispatch === true },
         // A command of its own (e.g. `sleep`) writes no state file: it is ready by the timer.
         supervisor: profile.command ? { command: profile.command, ready_from: 'timer' } : { command: [python, ...fixtureArgs(name, profile, logsDir)] },
       }),

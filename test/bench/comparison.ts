@@ -21,8 +21,16 @@ export interface ComparisonEntry {
   /** Over the runs where every gateway reached the new file inside the window. */
   all_on_new_file_ms: Summary | null;
   never_on_new_file_runs: number;
+  /** Over the runs where every fenced gateway (see ComparisonRow.fenced_profiles) reached the new file inside the window. */
+  fenced_on_new_file_ms: Summary | null;
+  never_fenced_on_new_file_runs: number;
+  /** This runner's median over PM2's (watching the board file); null for PM2 itself or when either never got there. */
+  fenced_on_new_file_ratio_to_pm2: number | null;
   integrity: string[];
 }
+
+/** The runner the recovery figure is compared with: the one that restarts on a swap without knowing what a swap is. */
+export const REFERENCE: RunnerKind = 'pm2-file';
 
 export function foldRuns(runner: RunnerKind, rows: ComparisonRow[]): ComparisonEntry {
   const numbers = (pick: (row: ComparisonRow) => number | null) => summarize(rows.map(pick).filter((v): v is number => v !== null), 0);
@@ -46,6 +54,21 @@ export function foldRuns(runner: RunnerKind, rows: ComparisonRow[]): ComparisonE
     restart_detail: rows.map((r) => r.restarts.detail),
     all_on_new_file_ms: numbers((r) => r.all_on_new_file_ms),
     never_on_new_file_runs: rows.filter((r) => r.all_on_new_file_ms === null).length,
+    fenced_on_new_file_ms: numbers((r) => r.fenced_on_new_file_ms),
+    never_fenced_on_new_file_runs: rows.filter((r) => r.fenced_on_new_file_ms === null).length,
+    fenced_on_new_file_ratio_to_pm2: null,
     integrity: [...new Set(rows.map((r) => r.integrity))],
   };
+}
+
+/** Fills in each entry's recovery ratio to the reference runner's median. */
+export function withRatios(entries: ComparisonEntry[]): ComparisonEntry[] {
+  const reference = entries.find((e) => e.runner === REFERENCE)?.fenced_on_new_file_ms ?? null;
+  return entries.map((e) => ({
+    ...e,
+    fenced_on_new_file_ratio_to_pm2:
+      e.runner === REFERENCE || reference === null || reference.p50 === 0 || e.fenced_on_new_file_ms === null
+        ? null
+        : Math.round((e.fenced_on_new_file_ms.p50 / reference.p50) * 100) / 100,
+  }));
 }

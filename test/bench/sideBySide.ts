@@ -3,13 +3,13 @@
 // the gateways' own write logs and from the board itself.
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import Database from 'better-sqlite3';
 import { startProcess } from '../../src/proc/index.js';
 import { readGatewayLog, writesOf, type GatewayEvent } from '../helpers/gatewayLog.js';
 import { integrityCheck } from '../helpers/board.js';
 import { python } from '../helpers/fixture.js';
 import { fixtureArgs, grantedEnv, makeHermesHome, ofType, startBenchFleet, type BenchProfile, type SupervisorEvent } from './benchFleet.js';
 import { AnchoredClock } from './clock.js';
+import { rowsInBoard, safely } from './boardRows.js';
 import { onCleanup, tempRoot } from './cleanup.js';
 import { Pm2 } from './pm2.js';
 import { renameOver } from './swapLatency.js';
@@ -58,6 +58,13 @@ export interface ComparisonRow {
   /** Swap to the moment the last gateway first wrote into the new file; null: not within the window. */
   all_on_new_file_ms: number | null;
   on_new_file_ms: Record<string, number | null>;
+  /**
+   * The gateways that held the old file: for the supervisor those it fenced, for the others the
+   * hold-mode ones (the ones it would fence; the tick-mode gateway reopens by path on its own).
+   */
+  fenced_profiles: string[];
+  /** Swap to the last of them first writing into the new file; null: not all within the window. */
+  fenced_on_new_file_ms: number | null;
   integrity: string;
   /** Why the board's rows could not be read, when they could not. */
   board_error?: string;
@@ -153,7 +160,7 @@ async function startSupervised(): Promise<Running> {
     async restarts(at) {
       const events = fleet.events();
       const restarts = ofType(events, 'gateway.spawn').filter((e) => e.reason !== 'start');
-      const fenced = new Set(ofType(events, 'board.fence').filter((e) => e.ts_ms >= at).flatMap((e) => e.profiles as string[]));
+      const fenced = new Set(fencedSince(events, at));
       const perProfile = new Map<string, number>();
       for (const e of restarts) perProfile.set(String(e.profile), (perProfile.get(String(e.profile)) ?? 0) + 1);
       let unneeded = 0;
@@ -168,30 +175,6 @@ async function startSupervised(): Promise<Running> {
     dispose: fleet.dispose,
     events: fleet.events,
   };
-}
-
-/** The writes present in the board, as `pid:seq` from each row's payload. */
-function rowsInBoard(board: string): Set<string> {
-  const db = new Database(board, { readonly: true, fileMustExist: true, timeout: 5000 });
-  try {
-    const rows = db.prepare('SELECT payload FROM task_events').all() as Array<{ payload: string }>;
-    return new Set(
-      rows.map((row) => {
-        const { pid, seq } = JSON.parse(row.payload) as { pid: number; seq: number };
-        return `${pid}:${seq}`;
-      }),
-    );
-  } finally {
-    db.close();
-  }
-}
-
-function safely<T>(read: () => T): T | string {
-  try {
-    return read();
-  } catch (error) {
-    return (error as Error).message;
-  }
 }
 
 export interface SideBySideResult {
@@ -232,6 +215,8 @@ export async function runSideBySide(kind: RunnerKind, windowMs: number): Promise
         return [profile, first !== null && first <= end ? Math.round(first - at) : null];
       }),
     );
+    const fenced = events ? fencedSince(events, at) : HOLDERS;
+    const fencedTimes = fenced.map((profile) => onNew[profile] ?? null);
     const rows = safely(() => rowsInBoard(running.board));
     const integrity = safely(() => integrityCheck(running.board));
     const timeline = events ? supervisorTimeline(events, at, mono) : undefined;
@@ -249,6 +234,8 @@ export async function runSideBySide(kind: RunnerKind, windowMs: number): Promise
         restarts,
         all_on_new_file_ms: Object.values(onNew).some((t) => t === null) ? null : Math.max(...(Object.values(onNew) as number[])),
         on_new_file_ms: onNew,
+        fenced_profiles: fenced,
+        fenced_on_new_file_ms: fencedTimes.length === 0 || fencedTimes.some((t) => t === null) ? null : Math.max(...(fencedTimes as number[])),
         integrity,
         ...(typeof rows === 'string' ? { board_error: rows } : {}),
       },
@@ -257,6 +244,11 @@ export async function runSideBySide(kind: RunnerKind, windowMs: number): Promise
   } finally {
     await running.dispose();
   }
+}
+
+/** The profiles the supervisor fenced from `at` on. */
+function fencedSince(events: SupervisorEvent[], at: number): string[] {
+  return [...new Set(ofType(events, 'board.fence').filter((e) => e.ts_ms >= at).flatMap((e) => e.profiles as string[]))].sort();
 }
 
 /** The supervisor's events of one swap, placed on the swap's clock through CLOCK_MONOTONIC (mono_ms). */

@@ -1,11 +1,13 @@
 // Figures 1 and 2: how soon a rename-over swap is noticed and its stale holders fenced, and how
-// many writes still land in the old file meanwhile; with file events, and with the stat poll alone.
+// many writes still land in the old file meanwhile; with file events, and with the stat poll alone;
+// on a WAL board and on a rollback-journal (DELETE) one, each new file checked once its wave is done.
 import { renameSync, statSync } from 'node:fs';
 import { monotonicMs } from '../../src/events/index.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { writesOf } from '../helpers/gatewayLog.js';
 import { initBoard } from '../helpers/board.js';
-import { ofType, startBenchFleet, type BenchFleet } from './benchFleet.js';
+import { checkNewFile, type NewFileCheck } from './boardRows.js';
+import { journalArgs, ofType, startBenchFleet, type BenchFleet, type BenchProfile, type JournalMode } from './benchFleet.js';
 import { summarize, type Summary } from './stats.js';
 import { lateWrites, type FileId } from './writeAnalysis.js';
 
@@ -17,36 +19,50 @@ export interface SwapSample {
   fence_ms: number | null;
   audit_ms: number | null;
   fenced: string[];
-  wave_done_ms: number;
+  /** null: nobody was fenced, so no wave. */
+  wave_done_ms: number | null;
   late_writes: number;
+  /** The new file once the swap's wave is done. */
+  new_file: NewFileCheck;
 }
 
 export interface SwapLatency {
   detection: 'watch' | 'poll';
+  journal_mode: JournalMode;
   poll_interval_ms: number;
   swaps: number;
   detected_by: Record<string, number>;
   detection_ms: Summary | null;
   fence_ms: Summary | null;
   audit_ms: Summary | null;
+  /** Swaps where a stale holder was found and fenced (the others had none left by the audit). */
+  fenced_swaps: number;
   wave_done_ms: Summary | null;
   late_writes_total: number;
   late_writes_per_swap: Summary | null;
+  /** Swaps whose new file passed integrity_check. */
+  integrity_ok: number;
+  /** Rows acknowledged into an older file found in the new one, over every swap (0 expected). */
+  old_rows_in_new_total: number;
+  /** Swaps whose new file could not be read. */
+  unreadable: number;
   gateways: string;
   samples: SwapSample[];
 }
 
-const PROFILES = {
+const PROFILES: Record<string, BenchProfile> = {
   h1: { mode: 'hold', intervalMs: 100 },
   h2: { mode: 'hold', intervalMs: 100 },
   t1: { mode: 'tick', intervalMs: 100 },
-} as const;
+};
 
 const POLL_INTERVAL_MS = 1000;
+/** How long after board.swap a swap without a fence is taken to need no wave. */
+const NO_WAVE_AFTER_MS = 1000;
 
 /** Prepares a new board beside the live one and renames it over; returns the moment of the rename. */
-export function renameOver(fleet: Pick<BenchFleet, 'board' | 'clock'>): { at: number; mono: number; old: FileId; next: FileId } {
-  initBoard(`${fleet.board}.new`);
+export function renameOver(fleet: Pick<BenchFleet, 'board' | 'clock'>, journal: JournalMode = 'wal'): { at: number; mono: number; old: FileId; next: FileId } {
+  initBoard(`${fleet.board}.new`, journal);
   const { dev, ino } = statSync(fleet.board);
   const at = fleet.clock.now();
   const mono = monotonicMs();
@@ -64,10 +80,12 @@ export async function waitForWriters(fleet: BenchFleet, profiles: string[], sinc
   }
 }
 
-export async function measureSwapLatency(detection: 'watch' | 'poll', swaps: number): Promise<SwapLatency> {
+export async function measureSwapLatency(detection: 'watch' | 'poll', swaps: number, journal: JournalMode = 'wal'): Promise<SwapLatency> {
+  const profiles = Object.fromEntries(Object.entries(PROFILES).map(([name, profile]) => [name, { ...profile, args: journalArgs(journal) }]));
   const fleet = await startBenchFleet({
-    prefix: `hs-bench-${detection}-`,
-    profiles: PROFILES,
+    prefix: `hs-bench-${detection}-${journal}-`,
+    profiles,
+    journal,
     restart: { max_parallel: 3, debounce: '250ms' },
     health: { poll_interval: `${POLL_INTERVAL_MS}ms`, watch: detection === 'watch' },
   });
@@ -79,14 +97,21 @@ export async function measureSwapLatency(detection: 'watch' | 'poll', swaps: num
       await sleep(detection === 'poll' ? Math.random() * POLL_INTERVAL_MS : 100);
       const generation = i + 2;
       const waves = ofType(fleet.events(), 'wave.done').length;
-      const { at, mono, old } = renameOver(fleet);
-      const events = await fleet.waitForEvents(
-        (all) => ofType(all, 'wave.done').length > waves && all.some((e) => e.type === 'board.swap' && e.generation === generation),
-        30_000,
-      );
+      const { at, mono, old, next } = renameOver(fleet, journal);
+      // A swap with nobody to fence asks for no wave: in DELETE mode a stale holder's next write fails
+      // (SQLITE_READONLY_DBMOVED) and it reopens the path on its own, often before a poll sees the swap.
+      let swapSeenAt: number | null = null;
+      const events = await fleet.waitForEvents((all) => {
+        if (!all.some((e) => e.type === 'board.swap' && e.generation === generation)) return false;
+        swapSeenAt ??= Date.now();
+        if (ofType(all, 'wave.done').length > waves) return true;
+        return !all.some((e) => e.type === 'board.fence' && e.generation === generation) && Date.now() - swapSeenAt > NO_WAVE_AFTER_MS;
+      }, 30_000);
       const swap = events.find((e) => e.type === 'board.swap' && e.generation === generation)!;
       const fence = events.find((e) => e.type === 'board.fence' && e.generation === generation && e.ts_ms >= at);
-      const done = ofType(events, 'wave.done')[waves]!;
+      const done = ofType(events, 'wave.done')[waves];
+      // Checked before the next swap makes this file the old one: fenced gateways are down by now.
+      const newFile = checkNewFile(fleet.board, next, Object.keys(PROFILES).map((profile) => fleet.log(profile)));
       samples.push({
         at,
         old,
@@ -96,8 +121,9 @@ export async function measureSwapLatency(detection: 'watch' | 'poll', swaps: num
         fence_ms: fence ? Number(fence.mono_ms) - mono : null,
         audit_ms: fence ? Number(fence.audit_ms) : null,
         fenced: fence ? (fence.profiles as string[]) : [],
-        wave_done_ms: Number(done.mono_ms) - mono,
+        wave_done_ms: done ? Number(done.mono_ms) - mono : null,
         late_writes: 0,
+        new_file: newFile,
       });
     }
     // Old-inode writes are counted once the run is over, each swap up to the next one.
@@ -112,17 +138,22 @@ export async function measureSwapLatency(detection: 'watch' | 'poll', swaps: num
     const present = (values: Array<number | null>) => values.filter((v): v is number => v !== null);
     return {
       detection,
+      journal_mode: journal,
       poll_interval_ms: POLL_INTERVAL_MS,
       swaps,
       detected_by: detectedBy,
       detection_ms: summarize(samples.map((s) => s.detection_ms), 2),
       fence_ms: summarize(present(samples.map((s) => s.fence_ms)), 2),
       audit_ms: summarize(present(samples.map((s) => s.audit_ms)), 2),
-      wave_done_ms: summarize(samples.map((s) => s.wave_done_ms), 0),
+      fenced_swaps: samples.filter((s) => s.fence_ms !== null).length,
+      wave_done_ms: summarize(present(samples.map((s) => s.wave_done_ms)), 0),
       late_writes_total: samples.reduce((sum, s) => sum + s.late_writes, 0),
       late_writes_per_swap: summarize(samples.map((s) => s.late_writes), 1),
+      integrity_ok: samples.filter((s) => s.new_file.integrity === 'ok').length,
+      old_rows_in_new_total: samples.reduce((sum, s) => sum + (s.new_file.old_rows ?? 0), 0),
+      unreadable: samples.filter((s) => s.new_file.old_rows === null).length,
       gateways: '2 hold-mode + 1 tick-mode fixture gateways, each writing every 100 ms',
-      samples: samples.map((s) => ({ ...s, detection_ms: round2(s.detection_ms), fence_ms: s.fence_ms === null ? null : round2(s.fence_ms), wave_done_ms: Math.round(s.wave_done_ms) })),
+      samples: samples.map((s) => ({ ...s, detection_ms: round2(s.detection_ms), fence_ms: s.fence_ms === null ? null : round2(s.fence_ms), wave_done_ms: s.wave_done_ms === null ? null : Math.round(s.wave_done_ms) })),
     };
   } finally {
     await fleet.dispose();
