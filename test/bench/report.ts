@@ -56,13 +56,14 @@ export function markdown(report: BenchReport): string {
     out.push('\n**Swap → detection → fence** (rename-over swaps, 2 hold-mode + 1 tick-mode gateway writing every 100 ms; each new file checked once its wave is done)\n');
     out.push(
       table(
-        ['journal_mode', 'detection', 'swaps', 'detected by', 'swap → board.swap', 'swap → board.fence', 'holder audit in the fence', 'writes into the old inode after the swap (total; per swap)', 'new file passes integrity_check', 'old-file rows in the new file'],
+        ['journal_mode', 'detection', 'swaps', 'detected by', 'swap → board.swap', 'swap → gateways frozen', 'swap → board.fence (every stale holder, host scanned)', 'holder audit in the fence', 'writes into the old inode after the swap (total; per swap)', 'new file passes integrity_check', 'old-file rows in the new file'],
         report.figures.swap.map((s) => [
           s.journal_mode,
           s.detection === 'watch' ? `file events + ${s.poll_interval_ms} ms poll` : `stat poll only, every ${s.poll_interval_ms} ms`,
           String(s.swaps),
           Object.entries(s.detected_by).map(([k, v]) => `${k} ${v}`).join(', '),
           spread(s.detection_ms),
+          spread(s.gateways_frozen_ms),
           `${spread(s.fence_ms)}${s.fenced_swaps < s.swaps ? `; fenced in ${s.fenced_swaps}/${s.swaps}` : ''}`,
           spread(s.audit_ms),
           `${s.late_writes_total}; ${median(s.late_writes_per_swap)}`,

@@ -17,6 +17,8 @@ export interface SwapSample {
   detection_ms: number;
   detected_by: string;
   fence_ms: number | null;
+  /** Swap -> the gateways' holders frozen, before the host-wide scan for escapees and workers. */
+  gateways_frozen_ms: number | null;
   audit_ms: number | null;
   fenced: string[];
   /** null: nobody was fenced, so no wave. */
@@ -34,6 +36,7 @@ export interface SwapLatency {
   detected_by: Record<string, number>;
   detection_ms: Summary | null;
   fence_ms: Summary | null;
+  gateways_frozen_ms: Summary | null;
   audit_ms: Summary | null;
   /** Swaps where a stale holder was found and fenced (the others had none left by the audit). */
   fenced_swaps: number;
@@ -119,6 +122,8 @@ export async function measureSwapLatency(detection: 'watch' | 'poll', swaps: num
         detection_ms: Number(swap.mono_ms) - mono,
         detected_by: String(swap.detected_by),
         fence_ms: fence ? Number(fence.mono_ms) - mono : null,
+        // gateways_frozen_ts_ms is on the ts_ms clock: its distance to the event's ts_ms, taken off mono_ms.
+        gateways_frozen_ms: fence && typeof fence.gateways_frozen_ts_ms === 'number' ? Number(fence.mono_ms) - (fence.ts_ms - fence.gateways_frozen_ts_ms) - mono : null,
         audit_ms: fence ? Number(fence.audit_ms) : null,
         fenced: fence ? (fence.profiles as string[]) : [],
         wave_done_ms: done ? Number(done.mono_ms) - mono : null,
@@ -144,6 +149,7 @@ export async function measureSwapLatency(detection: 'watch' | 'poll', swaps: num
       detected_by: detectedBy,
       detection_ms: summarize(samples.map((s) => s.detection_ms), 2),
       fence_ms: summarize(present(samples.map((s) => s.fence_ms)), 2),
+      gateways_frozen_ms: summarize(present(samples.map((s) => s.gateways_frozen_ms)), 2),
       audit_ms: summarize(present(samples.map((s) => s.audit_ms)), 2),
       fenced_swaps: samples.filter((s) => s.fence_ms !== null).length,
       wave_done_ms: summarize(present(samples.map((s) => s.wave_done_ms)), 0),
@@ -153,7 +159,7 @@ export async function measureSwapLatency(detection: 'watch' | 'poll', swaps: num
       old_rows_in_new_total: samples.reduce((sum, s) => sum + (s.new_file.old_rows ?? 0), 0),
       unreadable: samples.filter((s) => s.new_file.old_rows === null).length,
       gateways: '2 hold-mode + 1 tick-mode fixture gateways, each writing every 100 ms',
-      samples: samples.map((s) => ({ ...s, detection_ms: round2(s.detection_ms), fence_ms: s.fence_ms === null ? null : round2(s.fence_ms), wave_done_ms: s.wave_done_ms === null ? null : Math.round(s.wave_done_ms) })),
+      samples: samples.map((s) => ({ ...s, detection_ms: round2(s.detection_ms), fence_ms: s.fence_ms === null ? null : round2(s.fence_ms), gateways_frozen_ms: s.gateways_frozen_ms === null ? null : round2(s.gateways_frozen_ms), wave_done_ms: s.wave_done_ms === null ? null : Math.round(s.wave_done_ms) })),
     };
   } finally {
     await fleet.dispose();
