@@ -7,6 +7,7 @@ import { readBoardIdentities, readProcStat, type Holder } from '../src/board/ind
 import type { GatewayState, WaveRequest, WaveResult } from '../src/fleet/index.js';
 import { BoardBusyError, BoardJobs, planFence, type BoardRecord, type JobGateway, type TiedHolder } from '../src/steward/index.js';
 import { newBoardRecord } from '../src/steward/record.js';
+import { ownProcesses } from './helpers/proc.js';
 import { tempDir } from './helpers/tempDir.js';
 import { poll, until } from './helpers/wait.js';
 
@@ -33,13 +34,8 @@ class ProcessGateway implements JobGateway {
     this.pid = child.pid!;
     this.startedAt = Date.now();
     this.exited = once(child, 'exit');
-    t.teardown(() => {
-      try {
-        process.kill(-child.pid!, 'SIGKILL');
-      } catch {
-        // Already stopped by the job.
-      }
-    });
+    // A teardown long after must not hit the pid reused by another test's group.
+    ownProcesses(t)(child.pid!, { group: true });
   }
 
   readonly profile: { grant: boolean };

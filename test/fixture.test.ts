@@ -586,7 +586,9 @@ async function waitRunning(log: string, pid: number): Promise<void> {
 function reapWorkersAtTeardown(t: ExecutionContext, log: string): void {
   t.teardown(() => {
     for (const spawned of logLines(log).filter((l) => l.event === 'spawn')) {
+      // Only the worker itself: a pid reused since by another test's process carries no such task.
       try {
+        if (processEnv(spawned.worker as number).HERMES_KANBAN_TASK !== spawned.task) continue;
         process.kill(spawned.worker as number, 'SIGKILL');
       } catch {
         // Already gone.

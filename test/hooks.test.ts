@@ -49,10 +49,18 @@ function reapAfter(t: ExecutionContext, pidFile: string) {
   t.teardown(() => {
     const text = fs.existsSync(pidFile) ? fs.readFileSync(pidFile, 'utf8').trim() : '';
     if (text === '') return;
-    try {
-      process.kill(-Number(text), 'SIGKILL');
-    } catch {
-      // Already gone.
+    // Only the hook's own members (its bash, naming the pid file, and its sleeps): a pgid reused
+    // since by another test's group is left alone.
+    const ours = (pid: number) => {
+      const cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      return cmdline.includes(pidFile) || cmdline.startsWith('sleep\0');
+    };
+    for (const pid of liveGroupMembers(Number(text))) {
+      try {
+        if (ours(pid)) process.kill(pid, 'SIGKILL');
+      } catch {
+        // Already gone.
+      }
     }
   });
 }

@@ -75,21 +75,12 @@ test('at the timeout a group that ignores SIGTERM gets SIGKILL, and nothing of i
     'subprocess.Popen([sys.executable, "-c", "import signal, sys, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); open(sys.argv[1], \'w\').close(); time.sleep(600)", sys.argv[1]])',
     'time.sleep(600)',
   ].join('\n');
-  const pgids: number[] = [];
-  t.teardown(() => {
-    for (const pgid of pgids) {
-      try {
-        process.kill(-pgid, 'SIGKILL');
-      } catch {
-        // Already gone.
-      }
-    }
-  });
+  const own = ownProcesses(t);
   // The group must be ignoring SIGTERM when the timeout comes: on a slow machine the first timeout
   // may come before that, so it grows until the group was ready in time.
   for (let timeoutMs = 500; ; timeoutMs *= 4) {
     const started = startProcess(['python3', '-c', script, readyFile], { env: env(), timeoutMs, graceMs: 300 });
-    pgids.push(started.pid!);
+    own(started.pid!, { group: true });
     const result = await started.result;
     if (!fs.existsSync(readyFile) && timeoutMs < 60_000) continue;
     t.like(result, { timedOut: true, ended: 'timed_out', termination: 'kill', signal: 'SIGKILL', code: null });

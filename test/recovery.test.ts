@@ -54,14 +54,7 @@ interface Leftover {
 
 async function startLeftover(t: ExecutionContext, mode: 'plain' | 'ignore-term' | 'handler'): Promise<Leftover> {
   const leader = spawn('python3', ['-c', LEFTOVER, mode], { detached: true, stdio: ['ignore', 'pipe', 'inherit'] });
-  const pid = leader.pid!;
-  t.teardown(() => {
-    try {
-      process.kill(-pid, 'SIGKILL');
-    } catch {
-      // Already gone.
-    }
-  });
+  const pid = ownProcesses(t)(leader.pid!, { group: true });
   const lines = createInterface({ input: leader.stdout! });
   const [first] = await Promise.race([
     new Promise<string[]>((resolve) => lines.once('line', (line) => resolve([line]))),
