@@ -28,7 +28,7 @@ function removeBoard(file: string): void {
 /** `hermes kanban init` as the fixture does it, at `file`; resolves when it exited 0. */
 function initOnce(fleet: ChaosFleet, file: string): Promise<{ ok: boolean; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(python, [fixture, '--mode', 'init', '--db', file, '--profile', 'chaos-init', '--log', fleet.initLog], {
+    const child = spawn(python, [fixture, '--mode', 'init', '--db', file, '--profile', 'chaos-init', '--log', fleet.initLog, '--journal', fleet.journal], {
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     let stderr = '';

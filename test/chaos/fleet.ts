@@ -4,16 +4,23 @@ import path from 'node:path';
 import { stringify } from 'yaml';
 import { fixture, python } from '../helpers/fixture.js';
 
-export type GatewayMode = 'hold' | 'tick' | 'idle';
+export type GatewayMode = 'hold' | 'tick' | 'idle' | 'dashboard';
 
 export interface ChaosProfile {
   name: string;
   mode: GatewayMode;
   grant: boolean;
   intervalMs: number;
+  /** Run under `services:` (as the dashboard is), not as a profile's gateway. */
+  service?: boolean;
 }
 
-/** Eight writers on the shared board (one connection held, or one per tick) and two denied idlers. */
+export type JournalMode = 'wal' | 'delete';
+
+/**
+ * Eight writers on the shared board (one connection held, or one per tick), two denied idlers, and a
+ * dashboard service holding one long-lived connection and writing, as Hermes's `/events` socket does.
+ */
 export const CHAOS_PROFILES: readonly ChaosProfile[] = [
   { name: 'hold-1', mode: 'hold', grant: true, intervalMs: 100 },
   { name: 'hold-2', mode: 'hold', grant: true, intervalMs: 100 },
@@ -25,6 +32,7 @@ export const CHAOS_PROFILES: readonly ChaosProfile[] = [
   { name: 'tick-4', mode: 'tick', grant: true, intervalMs: 400 },
   { name: 'idle-1', mode: 'idle', grant: false, intervalMs: 1000 },
   { name: 'idle-2', mode: 'idle', grant: false, intervalMs: 1000 },
+  { name: 'dashboard', mode: 'dashboard', grant: true, intervalMs: 300, service: true },
 ];
 
 export const RESTART_SETTINGS = {
@@ -50,6 +58,8 @@ export interface ChaosFleet {
   eventsFile: string;
   /** Shared log of every board init (the supervisor's init_command and the run's own). */
   initLog: string;
+  /** The journal mode every init creates boards in and every process keeps. */
+  journal: JournalMode;
   profiles: readonly ChaosProfile[];
   logFile(profile: string): string;
 }
@@ -59,7 +69,7 @@ export interface ChaosFleet {
  * Each gateway's argv carries its own log path (`<root>/gateway-logs/<profile>.jsonl`): that
  * argument is the marker /proc is searched for.
  */
-export function createChaosFleet(profiles: readonly ChaosProfile[] = CHAOS_PROFILES): ChaosFleet {
+export function createChaosFleet(journal: JournalMode, profiles: readonly ChaosProfile[] = CHAOS_PROFILES): ChaosFleet {
   const root = mkdtempSync(path.join(os.tmpdir(), 'hs-chaos-'));
   const hermesHome = path.join(root, 'hermes');
   const stateDir = path.join(root, 'state');
@@ -69,6 +79,23 @@ export function createChaosFleet(profiles: readonly ChaosProfile[] = CHAOS_PROFI
   const logFile = (profile: string) => path.join(logsDir, `${profile}.jsonl`);
   const initLog = path.join(logsDir, 'board-init.jsonl');
   const configFile = path.join(root, 'supervisor.yaml');
+  const commandOf = (profile: ChaosProfile) => [
+    python,
+    fixture,
+    '--profile',
+    profile.name,
+    '--log',
+    logFile(profile.name),
+    '--mode',
+    profile.mode,
+    '--interval-ms',
+    String(profile.intervalMs),
+    '--journal',
+    journal,
+    // Only an init creates a board, so each generation has one known creator and birth time.
+    '--no-create',
+  ];
+  const services = profiles.filter((profile) => profile.service === true);
 
   writeFileSync(
     configFile,
@@ -77,33 +104,19 @@ export function createChaosFleet(profiles: readonly ChaosProfile[] = CHAOS_PROFI
       state_dir: stateDir,
       gateway: { command: [python, fixture, '--mode', 'idle', '--profile', '{profile}', '--log', logFile('{profile}')] },
       restart: RESTART_SETTINGS,
-      kanban: { init_command: [python, fixture, '--mode', 'init', '--profile', 'board-init', '--log', initLog] },
+      kanban: { init_command: [python, fixture, '--mode', 'init', '--profile', 'board-init', '--log', initLog, '--journal', journal] },
       health: HEALTH_SETTINGS,
+      ...(services.length > 0 ? { services: Object.fromEntries(services.map((service) => [service.name, { command: commandOf(service), kanban: service.grant }])) } : {}),
     }),
   );
-  for (const profile of profiles) {
+  for (const profile of profiles.filter((each) => each.service !== true)) {
     const dir = path.join(hermesHome, 'profiles', profile.name);
     mkdirSync(dir, { recursive: true });
     writeFileSync(
       path.join(dir, 'config.yaml'),
       stringify({
         kanban: { enabled: profile.grant },
-        supervisor: {
-          command: [
-            python,
-            fixture,
-            '--profile',
-            profile.name,
-            '--log',
-            logFile(profile.name),
-            '--mode',
-            profile.mode,
-            '--interval-ms',
-            String(profile.intervalMs),
-            // Only an init creates a board, so each generation has one known creator and birth time.
-            '--no-create',
-          ],
-        },
+        supervisor: { command: commandOf(profile) },
       }),
     );
   }
@@ -116,6 +129,7 @@ export function createChaosFleet(profiles: readonly ChaosProfile[] = CHAOS_PROFI
     configFile,
     eventsFile: path.join(stateDir, 'events.jsonl'),
     initLog,
+    journal,
     profiles,
     logFile,
   };

@@ -13,7 +13,8 @@ import { ChaosDriver } from './scenario.js';
  * gateway SIGKILLs and one supervisor SIGKILL mid-wave; then the invariants are checked and a
  * report is written to bench-results/chaos.json. Exits 1 on any violation.
  *
- * Environment: CHAOS_SEED (replay a schedule), CHAOS_SWAPS (default 260), CHAOS_KEEP=1 (keep the
+ * Environment: CHAOS_SEED (replay a schedule), CHAOS_SWAPS (default 260), CHAOS_JOURNAL (`wal`, the
+ * default, or `delete`: the journal mode of every board and process), CHAOS_KEEP=1 (keep the
  * temp folder for a post-mortem; processes are stopped anyway).
  */
 const REPORT = path.join(repoRoot, 'bench-results', 'chaos.json');
@@ -32,14 +33,16 @@ async function main(): Promise<number> {
   const seed = Number(process.env.CHAOS_SEED ?? startedAt % 2 ** 31);
   const swaps = Number(process.env.CHAOS_SWAPS ?? 260);
   const keep = process.env.CHAOS_KEEP === '1';
-  const fleet = createChaosFleet();
+  const journal = process.env.CHAOS_JOURNAL ?? 'wal';
+  if (journal !== 'wal' && journal !== 'delete') throw new Error(`CHAOS_JOURNAL: expected wal or delete, got '${journal}'`);
+  const fleet = createChaosFleet(journal);
   const driver = new ChaosDriver(fleet, seededRandom(seed), {
     swaps,
     kanbanInits: Math.max(2, Math.round(swaps / 12)),
     deadlineMs: startedAt + SWAP_PHASE_LIMIT_MS,
     maxGatewayKills: 60,
   });
-  console.log(`chaos: seed ${seed}, ${fleet.profiles.length} gateways, ${swaps} swaps, folder ${fleet.root}`);
+  console.log(`chaos: seed ${seed}, ${fleet.profiles.length} gateways and services, ${journal} boards, ${swaps} swaps, folder ${fleet.root}`);
 
   let interrupted = false;
   const onSignal = (signal: NodeJS.Signals) => {
