@@ -394,8 +394,13 @@ export class BoardSteward {
       const sidecar = rest[role];
       if (sidecar) sidecarTargets.push({ key: fileKey(sidecar.dev, sidecar.ino), board: state.slug, generation: 0, role });
     }
-    const fenced = this.fence(state, sidecarTargets);
-    if (fenced.staleKeys.size > 0) this.quarantineSidecars(state, { ...rest, db: next }, fenced.staleKeys);
+    // Sidecars the gateways' stale holders have open go as soon as those are frozen, not after the
+    // host-wide scan: a gateway opening the new file meanwhile would pair it with them.
+    const moveStale = (keys: Set<string>) => {
+      if (keys.size > 0) this.quarantineSidecars(state, { ...rest, db: next }, keys);
+    };
+    const fenced = this.fence(state, sidecarTargets, moveStale);
+    moveStale(fenced.laterStaleKeys);
     this.restart(state, old ? 'swap' : 'new', [...fenced.profiles, ...(vanished?.fenced ?? [])]);
     rememberFiles(state, { db: next, ...readSidecars(state.realPath) });
   }
@@ -405,10 +410,15 @@ export class BoardSteward {
    * once (SIGSTOP), then stops them for good. The gateways' trees are audited and frozen first; then
    * the rest of the host, where a process that left its gateway's session (a double fork) or a kanban
    * worker is known by the marks in its environment, and frozen in the same step. Holders with no tie
-   * to the supervisor are reported, never signalled. Returns the fenced profiles, and the sidecar keys
-   * the audit showed to belong to the old file.
+   * to the supervisor are reported, never signalled. The sidecar keys the gateways' audit showed to
+   * belong to the old file go to `gatewaysFrozen` right after their freeze; those only the host scan
+   * found come back with the fenced profiles.
    */
-  private fence(state: BoardRecord, extraTargets: HolderTarget[]): { profiles: string[]; staleKeys: Set<string> } {
+  private fence(
+    state: BoardRecord,
+    extraTargets: HolderTarget[],
+    gatewaysFrozen: (staleKeys: Set<string>) => void = () => undefined,
+  ): { profiles: string[]; laterStaleKeys: Set<string> } {
     const targets = [...holderTargets([state]), ...extraTargets];
     const audit = auditHolders(targets, this.owners());
     const stateDir = this.config.state_dir;
@@ -439,8 +449,9 @@ export class BoardSteward {
     freeze(first.freeze);
     // The gateways' holders are frozen before the host-wide scan for escapees and workers: the event
     // keeps both times, so neither hides behind the other.
-    const gatewaysFrozen = performance.now();
-    const hostStarted = gatewaysFrozen;
+    const frozenAt = performance.now();
+    gatewaysFrozen(first.staleKeys);
+    const hostStarted = performance.now();
     const host = findHostHolders(targets, new Set([process.pid, ...audit.scannedPids]), stateDir);
     const hostMs = performance.now() - hostStarted;
     const tied = host.filter((holder): holder is HostHolder & { tie: Tie } => holder.tie !== null);
@@ -458,13 +469,13 @@ export class BoardSteward {
         generation: state.generation,
         audit_ms: Math.round(audit.durationMs * 1000) / 1000,
         host_ms: Math.round(hostMs * 1000) / 1000,
-        gateways_frozen_ts_ms: Math.round((performance.timeOrigin + gatewaysFrozen) * 1000) / 1000,
+        gateways_frozen_ts_ms: Math.round((performance.timeOrigin + frozenAt) * 1000) / 1000,
       });
       this.stopFenced(plan.profiles, plan.outsiders, startTimes);
       for (const worker of plan.workers) this.stopWorker(state, worker, startTimes.get(worker.pid));
     }
     this.reportForeignHolders(state, host.filter((holder) => holder.tie === null));
-    return { profiles: plan.profiles, staleKeys: plan.staleKeys };
+    return { profiles: plan.profiles, laterStaleKeys: new Set([...plan.staleKeys].filter((key) => !first.staleKeys.has(key))) };
   }
 
   /**
