@@ -13,19 +13,28 @@ export interface ChaosProfile {
   intervalMs: number;
   /** Run under `services:` (as the dashboard is), not as a profile's gateway. */
   service?: boolean;
+  /** Dispatch kanban workers (short tasks, so they end on their own after the run), as Hermes's dispatcher does. */
+  dispatch?: boolean;
 }
+
+/** A dispatching gateway's workers: a few at a time, each on its task for a few seconds. */
+const WORKER_ARGS = ['--spawn-worker-every-ms', '1500', '--max-workers', '2', '--worker-ms', '4000'];
+
+/** How long the run waits, after the final stop, for the last workers to finish their tasks. */
+export const WORKER_END_MS = 30_000;
 
 export type JournalMode = 'wal' | 'delete';
 
 /**
- * Eight writers on the shared board (one connection held, or one per tick), two denied idlers, and a
- * dashboard service holding one long-lived connection and writing, as Hermes's `/events` socket does.
+ * Eight writers on the shared board (one connection held, or one per tick), one of them dispatching
+ * kanban workers that outlive it, two denied idlers, and a dashboard service holding one long-lived
+ * connection and writing, as Hermes's `/events` socket does.
  */
 export const CHAOS_PROFILES: readonly ChaosProfile[] = [
   { name: 'hold-1', mode: 'hold', grant: true, intervalMs: 100 },
   { name: 'hold-2', mode: 'hold', grant: true, intervalMs: 100 },
   { name: 'hold-3', mode: 'hold', grant: true, intervalMs: 100 },
-  { name: 'hold-4', mode: 'hold', grant: true, intervalMs: 120 },
+  { name: 'hold-4', mode: 'hold', grant: true, intervalMs: 120, dispatch: true },
   { name: 'tick-1', mode: 'tick', grant: true, intervalMs: 250 },
   { name: 'tick-2', mode: 'tick', grant: true, intervalMs: 300 },
   { name: 'tick-3', mode: 'tick', grant: true, intervalMs: 350 },
@@ -92,6 +101,7 @@ export function createChaosFleet(journal: JournalMode, profiles: readonly ChaosP
     String(profile.intervalMs),
     '--journal',
     journal,
+    ...(profile.dispatch === true ? WORKER_ARGS : []),
     // Only an init creates a board, so each generation has one known creator and birth time.
     '--no-create',
   ];
@@ -115,7 +125,7 @@ export function createChaosFleet(journal: JournalMode, profiles: readonly ChaosP
     writeFileSync(
       path.join(dir, 'config.yaml'),
       stringify({
-        kanban: { enabled: profile.grant },
+        kanban: profile.dispatch === true ? { enabled: profile.grant, dispatch_in_gateway: true } : { enabled: profile.grant },
         supervisor: { command: commandOf(profile) },
       }),
     );

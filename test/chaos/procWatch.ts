@@ -1,9 +1,10 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { statIdentity, type FileIdentity } from './boardOps.js';
 
-/** A process as /proc shows it: its state letter and start time (field 22, to tell a reused pid apart). */
+/** A process as /proc shows it: its state letter, parent and start time (field 22, to tell a reused pid apart). */
 interface ProcInfo {
   state: string;
+  ppid: number;
   startTime: number;
 }
 
@@ -11,7 +12,7 @@ function readProc(pid: number): ProcInfo | null {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return { state: fields[0] ?? '?', startTime: Number(fields[19]) };
+    return { state: fields[0] ?? '?', ppid: Number(fields[1]), startTime: Number(fields[19]) };
   } catch {
     return null;
   }
@@ -32,14 +33,26 @@ export function gatewayProcesses(markers: ReadonlyMap<string, string>): Map<stri
       continue;
     }
     const profile = args.map((arg) => byMarker.get(arg)).find((name) => name !== undefined);
-    if (profile === undefined) continue;
+    // A kanban worker logs where its gateway does but is no gateway: it outlives it by design.
+    if (profile === undefined || isWorker(args)) continue;
     const info = readProc(Number(entry));
     if (!live(info)) continue;
     const list = found.get(profile) ?? [];
     list.push({ pid: Number(entry), info });
     found.set(profile, list);
   }
+  // A gateway's child between fork and exec (a kanban worker being spawned) still shows the gateway's
+  // command line: it is the gateway's child, not a second gateway.
+  for (const [profile, list] of found) {
+    const pids = new Set(list.map(({ pid }) => pid));
+    found.set(profile, list.filter(({ info }) => !pids.has(info.ppid)));
+  }
   return found;
+}
+
+/** The fixture's kanban worker: `--mode worker` on its command line. */
+export function isWorker(args: readonly string[]): boolean {
+  return args.some((arg, index) => arg === '--mode' && args[index + 1] === 'worker');
 }
 
 /** Pids (other than this process) whose command line contains `marker` anywhere, zombies excluded. */

@@ -5,8 +5,8 @@ import { BoardOps } from './boardOps.js';
 import type { Violation } from './checks.js';
 import { stopSupervisor } from './cleanup.js';
 import { EventTail, type SupervisorEvent } from './eventTail.js';
-import type { ChaosFleet } from './fleet.js';
-import { gatewayProcesses, ProcWatch } from './procWatch.js';
+import { WORKER_END_MS, type ChaosFleet } from './fleet.js';
+import { gatewayProcesses, isWorker, processesNaming, ProcWatch } from './procWatch.js';
 import type { Random } from './random.js';
 import { startSupervisorProcess, supervisorCli, type SupervisorProcess } from './supervisor.js';
 
@@ -359,5 +359,9 @@ export class ChaosDriver {
         message: `the supervisor did not stop cleanly on SIGTERM (${result}, code ${exit.code}, signal ${exit.signal})`,
       });
     }
+    // Kanban workers outlive the supervisor's stop by design and end with their task: waited for
+    // here, so one still running afterwards is a leftover like any other process.
+    const deadline = Date.now() + WORKER_END_MS;
+    while (processesNaming(this.fleet.root).some((process) => isWorker(process.cmdline.split(' '))) && Date.now() < deadline) await sleep(250);
   }
 }
