@@ -109,10 +109,10 @@ test.serial('restore from a backup by rename', async (t) => {
   await assertSwapHandled(t, fleet, at, oldIno);
 });
 
-test.serial('two swaps 50 ms apart make one wave', async (t) => {
+test.serial('two swaps in a row make one wave', async (t) => {
   const fleet = await startSwapFleet(t, { h1: profiles.h1, h2: profiles.h2 }, { restart: { debounce: '300ms' } });
+  // Back to back: a pause between them, stretched on a loaded host, could outlast the first wave.
   swaps.renameOver(fleet.board);
-  await sleep(50);
   swaps.renameOver(fleet.board);
   const events = await fleet.waitForEvent((all) => ofType(all, 'wave.done').length >= 1 && ofType(all, 'board.swap').length >= 2);
   await sleep(quietWindowMs);
