@@ -34,6 +34,7 @@ export async function moveAsideSidecars(
   reason: string,
   now: Date = new Date(),
   suffixes: ReadonlyArray<(typeof SIDECAR_SUFFIXES)[number]> = SIDECAR_SUFFIXES,
+  expected: Partial<Record<(typeof SIDECAR_SUFFIXES)[number], { dev: number; ino: number }>> = {},
 ): Promise<string[]> {
   const tag = reason.replace(/[^A-Za-z0-9_-]+/g, '-').replace(/^-+|-+$/g, '') || 'moved';
   const target = path.resolve(dir);
@@ -42,6 +43,13 @@ export async function moveAsideSidecars(
   for (const suffix of suffixes) {
     const source = real + suffix;
     if (!pathExists(source)) continue;
+    // Judged old by its identity: a file now at that name is another one (a rollback journal is
+    // created and deleted by every transaction), a current writer's, and stays where it is.
+    const judged = expected[suffix];
+    if (judged !== undefined) {
+      const now = fs.statSync(source, { throwIfNoEntry: false });
+      if (now === undefined || now.dev !== judged.dev || now.ino !== judged.ino) continue;
+    }
     ensurePrivateDir(target);
     const destination = freeName(path.join(target, `${path.basename(dbPath)}.${fileStamp(now)}.${tag}.${suffix.slice(1)}`));
     try {

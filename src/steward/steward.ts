@@ -588,15 +588,25 @@ export class BoardSteward {
   }
 
   private quarantineSidecars(state: BoardRecord, ids: BoardIdentities, staleKeys: Set<string>): void {
-    this.moveSidecars(state, oldSidecars({ state, sidecars: { wal: ids.wal, shm: ids.shm, journal: ids.journal }, staleKeys }));
+    const sidecars = { wal: ids.wal, shm: ids.shm, journal: ids.journal };
+    this.moveSidecars(state, oldSidecars({ state, sidecars, staleKeys }), sidecars);
   }
 
-  /** Moves sidecars into `<state_dir>/quarantine/<slug>/`, never deleting them. The renames happen before this returns. */
-  private moveSidecars(state: BoardRecord, roles: readonly SidecarRole[]): void {
+  /**
+   * Moves sidecars into `<state_dir>/quarantine/<slug>/`, never deleting them. The renames happen
+   * before this returns. With `judged`, only the very files judged old (same dev and inode) move.
+   */
+  private moveSidecars(state: BoardRecord, roles: readonly SidecarRole[], judged: Partial<Record<SidecarRole, Identity | null>> = {}): void {
     if (roles.length === 0) return;
     const dir = quarantineDir(this.config.state_dir, state.slug);
     const suffixes = roles.map((role) => `-${role}` as const);
-    moveAsideSidecars(state.path, dir, `gen${state.generation - 1}`, new Date(), suffixes).then(
+    const expected = Object.fromEntries(
+      roles.flatMap((role) => {
+        const id = judged[role];
+        return id ? [[`-${role}`, { dev: id.dev, ino: id.ino }]] : [];
+      }),
+    );
+    moveAsideSidecars(state.path, dir, `gen${state.generation - 1}`, new Date(), suffixes, expected).then(
       (moved) => {
         if (moved.length > 0) this.deps.events.emit('board.sidecars', { board: state.slug, ...pathsOf(state), generation: state.generation, moved });
       },
