@@ -134,10 +134,12 @@ test.serial('two swaps in a row make one wave', async (t) => {
 
 test.serial('a swap in the middle of a wave re-plans it instead of starting a second wave', async (t) => {
   // The fenced holders come back together; the healthy granted ones follow one at a time, so the
-  // wave is still running while the first of them restarts.
+  // wave is still running while the first of them restarts (each healthy one takes 3 s to say it is
+  // running, a window a loaded host cannot miss).
+  const slowQuiet = { ...profiles.quiet, args: ['--startup-delay-ms', '3000'] };
   const fleet = await startSwapFleet(
     t,
-    { h1: profiles.h1, h2: profiles.h2, h3: { mode: 'hold', grant: true }, q1: profiles.quiet, q2: profiles.quiet },
+    { h1: profiles.h1, h2: profiles.h2, h3: { mode: 'hold', grant: true }, q1: slowQuiet, q2: slowQuiet },
     { restart: { max_parallel: 1, ready_after: '1s', debounce: '50ms', on_swap: 'granted' } },
   );
   const before = fleet.events().length;
