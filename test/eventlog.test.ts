@@ -114,3 +114,25 @@ test('events shows a torn line as it is instead of failing', async (t) => {
   t.regex(result.stdout, /test\.tick seq=1/);
   t.true(result.stdout.includes('{"ts":"2026-11-22T'));
 });
+
+test('events -f leaves a line still being written until its newline, then prints it whole', async (t) => {
+  const fleet = makeFleetDir(t);
+  const configFile = fleet.config({ gateway: { command: ['/bin/true'] } });
+  new EventLog(fleet.stateDir).emit('test.tick', { seq: 1 });
+  const live = path.join(fleet.stateDir, 'events.jsonl');
+  // What a reader sees in the middle of an append: the first part of the next event.
+  fs.appendFileSync(live, '{"ts":"2026-11-30T12:00:00.000Z","type":"test.tick",');
+  const follower = spawnCli(['events', '-f', '--json', '-n', '5', '--config', configFile]);
+  t.teardown(() => follower.child.kill('SIGKILL'));
+  await follower.waitFor('"seq":1}');
+  fs.appendFileSync(live, '"seq":2}\n');
+  await follower.waitFor('"seq":2}');
+  follower.child.kill('SIGINT');
+  t.is((await follower.exited).code, 0);
+  const seqs = follower
+    .output()
+    .trim()
+    .split('\n')
+    .map((line) => (JSON.parse(line) as { seq: number }).seq);
+  t.deepEqual(seqs, [1, 2]);
+});

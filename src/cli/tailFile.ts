@@ -20,6 +20,22 @@ function openOrNull(file: string): OpenFile | null {
   return { fd, ino: fstatSync(fd).ino, offset: 0 };
 }
 
+/**
+ * Where the complete lines of the first `size` bytes end: a line still being written (a reader can
+ * see part of a write) is left to the follow, which prints it whole once its newline is there.
+ */
+function completeLinesEnd(fd: number, size: number): number {
+  for (let end = size; end > 0; ) {
+    const length = Math.min(CHUNK_BYTES, end);
+    const buffer = Buffer.alloc(length);
+    readSync(fd, buffer, 0, length, end - length);
+    const newline = buffer.lastIndexOf(0x0a);
+    if (newline >= 0) return end - length + newline + 1;
+    end -= length;
+  }
+  return 0;
+}
+
 /** The last `lines` lines of the first `size` bytes of an open file, read from the end. */
 function lastLines(fd: number, size: number, lines: number): string[] {
   if (lines <= 0) return [];
@@ -77,7 +93,7 @@ function inodeOrNull(file: string): number | null {
  */
 export async function showFile(file: string, lines: number, print: (line: string) => void, follow: AbortSignal | null): Promise<void> {
   let current = openOrNull(file);
-  const size = current === null ? 0 : fstatSync(current.fd).size;
+  const size = current === null ? 0 : completeLinesEnd(current.fd, fstatSync(current.fd).size);
   const shown = current === null ? [] : lastLines(current.fd, size, lines);
   for (const line of [...lastRotatedLines(file, lines - shown.length), ...shown]) print(line);
   if (current !== null) current.offset = size;
