@@ -1,4 +1,4 @@
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import test, { type ExecutionContext } from 'ava';
@@ -7,7 +7,7 @@ import { errorsOf, writesOf } from './helpers/gatewayLog.js';
 import { readIdentity } from '../src/board/index.js';
 import { backupBoard, initBoard, integrityCheck, swaps } from './helpers/board.js';
 import { ofType, type Events } from './helpers/events.js';
-import { python } from './helpers/fixture.js';
+import { fixture, python } from './helpers/fixture.js';
 import { brisk, startFleet, type Fleet, type ProfileSpec } from './helpers/fleet.js';
 import { poll } from './helpers/wait.js';
 
@@ -262,4 +262,42 @@ test.serial('fenced gateways come back together: with max_parallel: 1 every one 
   t.like(ofType(events, 'wave.start')[0], { max_parallel: 1, fenced_parallel: 32 });
   t.deepEqual([...(ofType(events, 'wave.start')[0]!.fenced as string[])].sort(), fenced);
   t.deepEqual([...(ofType(events, 'wave.done')[0]!.restarted as string[])].sort(), fenced);
+});
+
+test.serial('a rollback-journal board written all the time and replaced is seen by file events, every time', async (t) => {
+  // The file itself changes at every commit, and a re-created file is a new entry of the folder: both
+  // come faster than chokidar passes them on (a path's change at most every 50 ms, a folder's re-read at most every second).
+  const journal = ['--journal', 'delete'];
+  const writer = { mode: 'hold', grant: true, intervalMs: 5, args: journal } as const;
+  const fleet = await startFleet(t, {
+    prefix: 'hs-swap-',
+    board: (board) => initBoard(board, 'delete'),
+    profiles: { w1: writer, w2: writer },
+    // The poll would find a missed swap only a minute later, as `poll`: every swap here must be the watch's.
+    config: brisk({ health: { poll_interval: '60s' }, kanban: { init_command: [python, fixture, '--mode', 'init', ...journal] } }),
+  });
+  await fleet.waitForEvent((all) => ofType(all, 'gateway.ready').length >= 2);
+  const rounds = 8;
+  const writingOn = (ino: number, count: number) => ['w1', 'w2'].every((profile) => writesOf(fleet.log(profile)).filter((write) => write.ino === ino).length >= count);
+  for (let round = 1; round <= rounds; round++) {
+    const next = `${fleet.board}.next`;
+    initBoard(next, 'delete');
+    // Both gateways are writing the board when it is replaced: renamed over, or removed and re-created.
+    await poll(() => writingOn(readIdentity(fleet.board)!.ino, 10), Boolean);
+    if (round % 2 === 1) renameSync(next, fleet.board);
+    else {
+      rmSync(fleet.board);
+      initBoard(fleet.board, 'delete');
+      rmSync(next);
+    }
+    // SQLite refuses a write to a file renamed away (readonly, "database moved"), so a writer may reopen
+    // the new file by itself before any fence: the round ends once both write to the new file.
+    // The staged init of the new file is done before the next swap, so no job of the supervisor's is
+    // looking at the board when it lands.
+    await fleet.waitForEvent((all) => ofType(all, 'board.swap').length >= round && ofType(all, 'board.init').filter((event) => event.reason === 'swap').length >= round);
+    await poll(() => writingOn(readIdentity(fleet.board)!.ino, 3), Boolean);
+  }
+  const detected = ofType(fleet.events(), 'board.swap').map((event) => event.detected_by);
+  t.deepEqual(detected, Array.from({ length: rounds }, () => 'watch'));
+  t.is(integrityCheck(fleet.board), 'ok');
 });

@@ -49,6 +49,8 @@ export function nearestExistingAncestor(folder: string): string {
 export class BoardWatcher {
   /** By folder and depth, so a folder is never watched twice. */
   private readonly watchers = new Map<string, FSWatcher>();
+  /** Boards' own folders, watched raw as well: see watchEntriesOf. */
+  private readonly entryWatchers = new Map<string, EntryWatcher>();
   private readonly awaited = new Map<string, Awaited>();
   private poll: NodeJS.Timeout | undefined;
   private closed = false;
@@ -70,9 +72,36 @@ export class BoardWatcher {
     for (const folder of folders) await this.watchFolder(folder);
   }
 
+  /**
+   * Watches the entries of a board's own folder without chokidar's throttling, which drops a path's
+   * `change` within 50 ms of the last: beside a rollback-journal board, whose file changes at every
+   * commit, a rename over it went unseen until the poll, and for that long stale writers and current
+   * ones shared one `-journal` name. Only renames are passed on (an entry created, removed or renamed):
+   * a swap always is one, a write never is, so a busy board costs nothing here. A folder that cannot be
+   * watched (missing, unreadable) is tried again at the next call; chokidar and the poll cover it meanwhile.
+   */
+  watchEntriesOf(folder: string): void {
+    if (this.closed || this.entryWatchers.has(folder)) return;
+    let watcher: EntryWatcher;
+    try {
+      watcher = watchEntries(folder, { persistent: false }, (event, name) => {
+        if (event === 'rename' && name !== null) this.options.onEvent(path.join(folder, name));
+      });
+    } catch {
+      return;
+    }
+    watcher.on('error', () => {
+      watcher.close();
+      if (this.entryWatchers.get(folder) === watcher) this.entryWatchers.delete(folder);
+    });
+    this.entryWatchers.set(folder, watcher);
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     clearInterval(this.poll);
+    for (const watcher of this.entryWatchers.values()) watcher.close();
+    this.entryWatchers.clear();
     for (const { watcher } of this.awaited.values()) watcher.close();
     this.awaited.clear();
     await Promise.all([...this.watchers.values()].map((watcher) => watcher.close()));

@@ -176,6 +176,13 @@ export class BoardSteward {
       onError: (err) => this.deps.events.emit('board.watch_error', { error: err.message }),
     });
     await this.watcher.start();
+    for (const state of this.boards.values()) this.listenBeside(state);
+  }
+
+  /** Raw entry events from the folders of a board's path and of its real file, where a swap lands. */
+  private listenBeside(state: BoardRecord): void {
+    if (!this.watcher || !this.config.health.watch) return;
+    for (const folder of new Set([path.dirname(state.path), path.dirname(state.realPath)])) this.watcher.watchEntriesOf(folder);
   }
 
   async stop(): Promise<void> {
@@ -260,6 +267,7 @@ export class BoardSteward {
     const former = state.realPath;
     state.realPath = real;
     this.followTarget(state);
+    this.listenBeside(state);
     return former;
   }
 
@@ -301,7 +309,11 @@ export class BoardSteward {
     if (this.stopped) return;
     const now = Date.now();
     const audits = now < this.auditsUntil || now - this.lastAuditMs >= this.config.health.audit_interval;
-    for (const state of this.boards.values()) this.check(state, 'poll', audits);
+    for (const state of this.boards.values()) {
+      this.check(state, 'poll', audits);
+      // A folder missing until now is listened to once it is there.
+      this.listenBeside(state);
+    }
     if (this.config.kanban.boards === 'auto') this.discover();
     for (const listener of this.pollListeners) listener();
     if (!audits) return;
@@ -322,6 +334,7 @@ export class BoardSteward {
     const state = newBoardRecord(spec, readBoardIdentities(spec.path, real), real);
     this.boards.set(spec.slug, state);
     this.followTarget(state);
+    this.listenBeside(state);
     if (announce) {
       this.deps.events.emit('board.new', { board: spec.slug, ...pathsOf(state), new: idOf(state.identity), generation: state.generation });
     }
