@@ -25,6 +25,34 @@ while True:
     time.sleep(1)
 `;
 
+// A dispatching gateway whose kanban worker is caught in the middle of a write transaction. The
+// worker runs in a session of its own and its parent has exited, so it is outside the gateway's tree:
+// only the host-wide scan finds it, by Hermes's task mark and the supervisor's state dir mark it
+// inherited. The gateway's later runs only wait.
+const WORKER_MID_TRANSACTION = `
+import os, sqlite3, sys, time
+board, flag = sys.argv[1], sys.argv[2]
+if len(sys.argv) > 3:
+    db = sqlite3.connect(board, isolation_level=None, timeout=10)
+    db.execute("BEGIN IMMEDIATE")
+    for i in range(200):
+        db.execute("INSERT INTO tasks (id, title, status, created_at) VALUES (?, ?, 'todo', 0)", (f"old-{i}", "x" * 500))
+    while True:
+        time.sleep(1)
+if not os.path.exists(flag):
+    open(flag, "w").close()
+    if os.fork() == 0:
+        os.setsid()
+        if os.fork() == 0:
+            # Started with the task's environment, as Hermes's dispatcher starts a worker.
+            env = dict(os.environ, HERMES_KANBAN_TASK="t-old", HERMES_KANBAN_RUN_ID="1", HERMES_KANBAN_BOARD="default", HERMES_KANBAN_DB=board)
+            os.execve(sys.executable, [sys.executable, sys.argv[0], board, flag, "worker"], env)
+        os._exit(0)
+    os.wait()
+while True:
+    time.sleep(1)
+`;
+
 const journalMode = (file: string): string => {
   const db = new Database(file, { readonly: true });
   try {
@@ -59,6 +87,40 @@ test('a DELETE board swapped under a writer mid-transaction: the old hot journal
   t.false(existsSync(journal), 'no journal beside the new file');
   t.is(integrityCheck(fleet.board), 'ok');
   t.is(journalMode(fleet.board), 'delete');
+  const db = new Database(fleet.board, { readonly: true });
+  try {
+    t.is((db.prepare("SELECT count(*) AS n FROM tasks WHERE id LIKE 'old-%'").get() as { n: number }).n, 0, 'none of the old transaction reached the new file');
+  } finally {
+    db.close();
+  }
+});
+
+test('a DELETE board swapped under a kanban worker mid-transaction: the worker is ended and its journal moved aside', async (t) => {
+  const dir = makeFleetDir(t, 'hs-journal-');
+  const script = dir.script('worker_mid_transaction.py', WORKER_MID_TRANSACTION);
+  const flag = path.join(dir.root, 'first-run-done');
+  const fleet = await startFleet(t, {
+    dir,
+    board: (board) => initBoard(board, 'delete'),
+    config: brisk(),
+    profiles: { dispatcher: { grant: true, command: (board) => [python, script, board, flag] } },
+  });
+  const journal = `${fleet.board}-journal`;
+  await fleet.waitForEvent(() => existsSync(journal));
+
+  initBoard(`${fleet.board}.new`, 'delete');
+  renameSync(`${fleet.board}.new`, fleet.board);
+
+  const events = await fleet.waitForEvent((all) => ofType(all, 'board.worker_stop').length >= 1 && ofType(all, 'board.sidecars').length >= 1);
+  const fence = ofType(events, 'board.fence')[0]!;
+  t.like(fence.workers, [{ task: 't-old', run_id: '1' }], 'the host scan found the worker and froze it with the fence');
+  t.like(ofType(events, 'board.worker_stop')[0], { board: 'default', task: 't-old' });
+  t.deepEqual(fence.profiles, [], 'its gateway is left alone: a worker outlives it by design');
+  t.is(ofType(events, 'gateway.spawn', 'dispatcher').length, 1);
+  const moved = ofType(events, 'board.sidecars').flatMap((event) => event.moved as string[]);
+  t.true(moved.some((file) => file.endsWith('.journal')), `the worker's journal was moved aside: ${moved.join(', ')}`);
+  t.false(existsSync(journal), 'no journal beside the new file');
+  t.is(integrityCheck(fleet.board), 'ok');
   const db = new Database(fleet.board, { readonly: true });
   try {
     t.is((db.prepare("SELECT count(*) AS n FROM tasks WHERE id LIKE 'old-%'").get() as { n: number }).n, 0, 'none of the old transaction reached the new file');
