@@ -248,3 +248,19 @@ test('validate warns, and only warns, when restart.stop_timeout is below what a 
   t.deepEqual(await validate({ gateway: hermesGateway }), [], 'the default (75s) fits');
   t.deepEqual(await validate({ gateway, restart: { stop_timeout: '10s' } }), [], 'a command that is not Hermes drains nothing');
 });
+
+test('validate warns, and only warns, when health.watch is off: swaps are then left to the poll', async (t) => {
+  const fleet = makeFleetDir(t);
+  fleet.profile('alpha', {});
+  const validate = async (health: Record<string, unknown>) => {
+    fleet.config({ gateway, health });
+    const result = await runCli(['validate', '--config', fleet.configFile]);
+    t.is(result.code, 0, result.stderr);
+    return result.stdout.split('\n').filter((line) => line.includes('health.watch'));
+  };
+  const [warning, ...more] = await validate({ watch: false, poll_interval: '5s' });
+  t.deepEqual(more, []);
+  t.regex(warning!, /^warning: health\.watch is false: a replaced board is noticed only by the stat poll \(every 5s\)/);
+  t.regex(warning!, /keep health\.watch: true/);
+  t.deepEqual(await validate({}), [], 'file events are on by default');
+});

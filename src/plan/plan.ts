@@ -8,6 +8,7 @@ import { boardFilesystem, networkFsIssue } from './fsguard.js';
 import { gatewayEnv } from './env.js';
 import { dotenvIssues } from './envBypass.js';
 import { decideGrant, type GrantReason } from './grant.js';
+import { pollOnlyWarning } from './pollOnly.js';
 import { stopBudgetWarning } from './stopBudget.js';
 import { planServices, serviceCollisions } from './services.js';
 import { hostedProfileWarnings, roleOf, standaloneIssue, type ProfileRole } from './topology.js';
@@ -98,6 +99,8 @@ export function buildPlan(config: SupervisorConfig, inheritedPath = process.env.
   if (planned.length === 0) warnings.push(`no profiles found under ${config.hermes_home} or ${config.profiles_dir}`);
   const stopBudget = stopBudgetWarning(config.restart.stop_timeout, planned);
   if (stopBudget !== null) warnings.push(stopBudget);
+  const pollOnly = pollOnlyWarning(config.health);
+  if (pollOnly !== null) warnings.push(pollOnly);
   return { config, profiles: planned, boards, warnings };
 }
 
