@@ -1,11 +1,11 @@
 import { existsSync, renameSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { initBoard, integrityCheck } from './helpers/board.js';
 import { ofType } from './helpers/events.js';
 import { python } from './helpers/fixture.js';
-import { brisk, startFleet } from './helpers/fleet.js';
+import { brisk, startFleet, type Fleet } from './helpers/fleet.js';
 import { makeFleetDir } from './helpers/fleetDir.js';
 
 // A gateway on a rollback-journal (DELETE) board caught in the middle of a write transaction: its
@@ -62,23 +62,39 @@ const journalMode = (file: string): string => {
   }
 };
 
-test('a DELETE board swapped under a writer mid-transaction: the old hot journal never pairs with the new file', async (t) => {
+/**
+ * A fleet of one granted profile running `script` on a DELETE board; once the board's journal exists
+ * (the transaction is open), the board is replaced by a fresh DELETE board renamed over it.
+ */
+async function swapMidTransaction(t: ExecutionContext, profile: string, script: string): Promise<Fleet> {
   const dir = makeFleetDir(t, 'hs-journal-');
-  const script = dir.script('mid_transaction.py', MID_TRANSACTION);
+  const file = dir.script(`${profile}.py`, script);
   const flag = path.join(dir.root, 'first-run-done');
   const fleet = await startFleet(t, {
     dir,
     board: (board) => initBoard(board, 'delete'),
     config: brisk(),
-    profiles: { writer: { grant: true, command: (board) => [python, script, board, flag] } },
+    profiles: { [profile]: { grant: true, command: (board) => [python, file, board, flag] } },
   });
-  const journal = `${fleet.board}-journal`;
-  await fleet.waitForEvent(() => existsSync(journal));
-
-  // The replacement: a fresh DELETE board, renamed over the old one.
+  await fleet.waitForEvent(() => existsSync(`${fleet.board}-journal`));
   initBoard(`${fleet.board}.new`, 'delete');
   renameSync(`${fleet.board}.new`, fleet.board);
+  return fleet;
+}
 
+/** Rows of the old file's transaction in the new board. */
+const oldRows = (board: string): number => {
+  const db = new Database(board, { readonly: true });
+  try {
+    return (db.prepare("SELECT count(*) AS n FROM tasks WHERE id LIKE 'old-%'").get() as { n: number }).n;
+  } finally {
+    db.close();
+  }
+};
+
+test('a DELETE board swapped under a writer mid-transaction: the old hot journal never pairs with the new file', async (t) => {
+  const fleet = await swapMidTransaction(t, 'writer', MID_TRANSACTION);
+  const journal = `${fleet.board}-journal`;
   const events = await fleet.waitForEvent((all) => ofType(all, 'wave.done').length >= 1 && ofType(all, 'board.sidecars').length >= 1);
   t.like(ofType(events, 'board.fence')[0], { board: 'default', profiles: ['writer'] });
   const moved = ofType(events, 'board.sidecars').flatMap((event) => event.moved as string[]);
@@ -87,30 +103,12 @@ test('a DELETE board swapped under a writer mid-transaction: the old hot journal
   t.false(existsSync(journal), 'no journal beside the new file');
   t.is(integrityCheck(fleet.board), 'ok');
   t.is(journalMode(fleet.board), 'delete');
-  const db = new Database(fleet.board, { readonly: true });
-  try {
-    t.is((db.prepare("SELECT count(*) AS n FROM tasks WHERE id LIKE 'old-%'").get() as { n: number }).n, 0, 'none of the old transaction reached the new file');
-  } finally {
-    db.close();
-  }
+  t.is(oldRows(fleet.board), 0, 'none of the old transaction reached the new file');
 });
 
 test('a DELETE board swapped under a kanban worker mid-transaction: the worker is ended and its journal moved aside', async (t) => {
-  const dir = makeFleetDir(t, 'hs-journal-');
-  const script = dir.script('worker_mid_transaction.py', WORKER_MID_TRANSACTION);
-  const flag = path.join(dir.root, 'first-run-done');
-  const fleet = await startFleet(t, {
-    dir,
-    board: (board) => initBoard(board, 'delete'),
-    config: brisk(),
-    profiles: { dispatcher: { grant: true, command: (board) => [python, script, board, flag] } },
-  });
+  const fleet = await swapMidTransaction(t, 'dispatcher', WORKER_MID_TRANSACTION);
   const journal = `${fleet.board}-journal`;
-  await fleet.waitForEvent(() => existsSync(journal));
-
-  initBoard(`${fleet.board}.new`, 'delete');
-  renameSync(`${fleet.board}.new`, fleet.board);
-
   const events = await fleet.waitForEvent((all) => ofType(all, 'board.worker_stop').length >= 1 && ofType(all, 'board.sidecars').length >= 1);
   const fence = ofType(events, 'board.fence')[0]!;
   t.like(fence.workers, [{ task: 't-old', run_id: '1' }], 'the host scan found the worker and froze it with the fence');
@@ -121,10 +119,5 @@ test('a DELETE board swapped under a kanban worker mid-transaction: the worker i
   t.true(moved.some((file) => file.endsWith('.journal')), `the worker's journal was moved aside: ${moved.join(', ')}`);
   t.false(existsSync(journal), 'no journal beside the new file');
   t.is(integrityCheck(fleet.board), 'ok');
-  const db = new Database(fleet.board, { readonly: true });
-  try {
-    t.is((db.prepare("SELECT count(*) AS n FROM tasks WHERE id LIKE 'old-%'").get() as { n: number }).n, 0, 'none of the old transaction reached the new file');
-  } finally {
-    db.close();
-  }
+  t.is(oldRows(fleet.board), 0, 'none of the old transaction reached the new file');
 });
