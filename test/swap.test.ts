@@ -111,9 +111,12 @@ test.serial('restore from a backup by rename', async (t) => {
 
 test.serial('two swaps in a row make one wave', async (t) => {
   const fleet = await startSwapFleet(t, { h1: profiles.h1, h2: profiles.h2 }, { restart: { debounce: '300ms' } });
-  // Back to back: a pause between them, stretched on a loaded host, could outlast the first wave.
-  swaps.renameOver(fleet.board);
-  swaps.renameOver(fleet.board);
+  // Both new files are made first: making the second between the renames (a python start) could
+  // outlast the first wave on a loaded host. The second lands as soon as the first is seen.
+  for (const next of ['1', '2']) initBoard(`${fleet.board}.${next}`);
+  renameSync(`${fleet.board}.1`, fleet.board);
+  await fleet.waitForEvent((all) => ofType(all, 'board.swap').length >= 1);
+  renameSync(`${fleet.board}.2`, fleet.board);
   const events = await fleet.waitForEvent((all) => ofType(all, 'wave.done').length >= 1 && ofType(all, 'board.swap').length >= 2);
   await sleep(quietWindowMs);
   const after = fleet.events();
