@@ -309,11 +309,7 @@ export class BoardSteward {
     if (this.stopped) return;
     const now = Date.now();
     const audits = now < this.auditsUntil || now - this.lastAuditMs >= this.config.health.audit_interval;
-    for (const state of this.boards.values()) {
-      this.check(state, 'poll', audits);
-      // A folder missing until now is listened to once it is there.
-      this.listenBeside(state);
-    }
+    for (const state of this.boards.values()) this.check(state, 'poll', audits);
     if (this.config.kanban.boards === 'auto') this.discover();
     for (const listener of this.pollListeners) listener();
     if (!audits) return;
@@ -416,6 +412,8 @@ export class BoardSteward {
     moveStale(fenced.laterStaleKeys);
     this.restart(state, old ? 'swap' : 'new', [...fenced.profiles, ...(vanished?.fenced ?? [])]);
     rememberFiles(state, { db: next, ...readSidecars(state.realPath) });
+    // A board whose folder was missing until now is listened to from here on.
+    this.listenBeside(state);
   }
 
   /**
