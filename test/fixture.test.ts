@@ -31,6 +31,8 @@ interface Gateway {
   child: ChildProcess;
   pid: number;
   exited: Promise<Exit>;
+  /** The process ended and all its output has been read. */
+  closed: Promise<void>;
   output: () => string;
 }
 
@@ -54,6 +56,8 @@ function startGateway(t: ExecutionContext, args: string[], env: Record<string, s
   const exited = new Promise<Exit>((resolve) =>
     child.once('exit', (code, signal) => resolve({ code, signal })),
   );
+  // 'exit' can come before the last of the output has been read; 'close' comes after it.
+  const closed = new Promise<void>((resolve) => child.once('close', () => resolve()));
   t.teardown(async () => {
     if (child.exitCode === null && child.signalCode === null) {
       child.kill('SIGKILL');
@@ -61,7 +65,7 @@ function startGateway(t: ExecutionContext, args: string[], env: Record<string, s
     }
   });
   if (child.pid === undefined) throw new Error('python3 could not be spawned');
-  return { child, pid: child.pid, exited, output: () => out };
+  return { child, pid: child.pid, exited, closed, output: () => out };
 }
 
 async function runGateway(
@@ -71,6 +75,7 @@ async function runGateway(
 ): Promise<Exit & { output: string }> {
   const gw = startGateway(t, args, env);
   const exit = await within(gw.exited, 'gateway exit');
+  await within(gw.closed, 'gateway output');
   return { ...exit, output: gw.output() };
 }
 
