@@ -8,6 +8,7 @@ import { ofType } from './helpers/events.js';
 import { python } from './helpers/fixture.js';
 import { startFleet, type Fleet } from './helpers/fleet.js';
 import { makeFleetDir } from './helpers/fleetDir.js';
+import { endings, idleGateway } from './helpers/orphans.js';
 import { pidsWithMarker } from './helpers/proc.js';
 import { sharedScope, type Scope } from './helpers/scope.js';
 
@@ -22,10 +23,9 @@ const shared = sharedScope();
 /** A fleet of gateways that print "up" and idle; `profileConfig` is each profile's config.yaml. */
 function cliFleet(scope: Scope, prefix: string, profiles: string[], profileConfig: Record<string, unknown> = {}): Promise<Fleet> {
   const dir = makeFleetDir(scope, prefix);
-  const gateway = dir.script('gateway.py', 'import sys, time\nprint("up", sys.argv[1], flush=True)\ntime.sleep(600)\n');
   return startFleet(scope, {
     dir,
-    gateway: [python, gateway, '{profile}'],
+    gateway: [python, ...idleGateway(dir, '{profile}')],
     config: { restart: { stop_timeout: '2s', ready_after: '200ms', debounce: '50ms' } },
     profiles: Object.fromEntries(profiles.map((name) => [name, { config: profileConfig }])),
   });
@@ -136,13 +136,15 @@ test('status after the supervisor was killed names the gateways still running', 
   await fleet.supervisor.exited;
   const [pid] = pidsWithMarker(path.join(fleet.root, 'gateway.py'));
   t.truthy(pid, 'the gateway outlived its supervisor');
+  const afterKill = endings(fleet.root, [pid!]);
   const result = await fleet.cli('status');
   t.is(result.code, 1, result.stderr);
   t.regex(result.stderr, /no supervisor is running/);
   const records = path.join(fleet.stateDir, 'gateways.json');
   const recorded = existsSync(records) ? readFileSync(records, 'utf8') : '(no gateways.json)';
   const seen = fleet.events().map((event) => `${event.type}${event.pid ? `(${String(event.pid)})` : ''}`).join(' ');
-  t.regex(result.stderr, new RegExp(`still running unsupervised: beta \\(pid ${pid}\\)`), `records: ${recorded}\nevents: ${seen}`);
+  const fate = `just after the kill: ${afterKill}\nnow: ${endings(fleet.root, [pid!])}`;
+  t.regex(result.stderr, new RegExp(`still running unsupervised: beta \\(pid ${pid}\\)`), `records: ${recorded}\nevents: ${seen}\n${fate}`);
 });
 
 test('a profile added by reload starts with no restarts counted', async (t) => {
