@@ -3,9 +3,9 @@
 
 Tests SIGKILL supervisors on purpose and check that the gateways left behind keep running until the
 next start stops them. Without a subreaper those orphans go to the host's init and leave the test
-run's process tree; a CI host that ends every process outside a job's tree ends them mid-test. Here
-they are adopted by this process instead, stay in the run's tree, and are reaped when they exit, as
-a real init would. Exits with the command's status.
+run's process tree, and how they ended is lost. Here they are adopted by this process instead, stay
+in the run's tree, and are reaped when they exit, as a real init would. Exits with the command's
+status.
 
 Its pid is ORPHAN_REAPER in the command's environment, and how each adopted process ended is
 appended to the file named by ORPHAN_FATES ("<pid> <time ms> exited <code>" or "... killed by

@@ -132,6 +132,8 @@ test('check shows an outside holder with its pid and command in their own column
 
 test('status after the supervisor was killed names the gateways still running', async (t) => {
   const fleet = await cliFleet(t, 'hs-cli-kill-', ['beta']);
+  // Up, not only ready (a timer here): a gateway still starting would print into the dead supervisor's pipe and exit.
+  await fleet.supervisor.waitFor('beta | up');
   fleet.supervisor.child.kill('SIGKILL');
   await fleet.supervisor.exited;
   const [pid] = pidsWithMarker(path.join(fleet.root, 'gateway.py'));
