@@ -1,4 +1,4 @@
-import { safeText } from '../util/index.js';
+import { byText, safeText } from '../util/index.js';
 
 /** One problem in a config file, reported as a single line naming the file, line and key. */
 export interface ConfigIssue {
@@ -20,7 +20,7 @@ export class ConfigError extends Error {
 
   constructor(issues: ConfigIssue[]) {
     // In reading order: by file, then by line (problems of a whole file first).
-    const sorted = [...issues].sort((a, b) => a.file.localeCompare(b.file) || (a.line ?? 0) - (b.line ?? 0));
+    const sorted = [...issues].sort((a, b) => byText(a.file, b.file) || (a.line ?? 0) - (b.line ?? 0));
     super(sorted.map(formatIssue).join('\n'));
     this.name = 'ConfigError';
     this.issues = sorted;

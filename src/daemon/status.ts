@@ -3,7 +3,7 @@ import type { StatusReport } from '../control/index.js';
 import { healthOf, journalModeOf, type AuditSummary, type BoardSteward, type WalRiskWatch } from '../steward/index.js';
 import type { Fleet, HeartbeatWatch } from '../fleet/index.js';
 import type { FleetPlan } from '../plan/index.js';
-import { redactDeep } from '../util/index.js';
+import { byText, redactDeep } from '../util/index.js';
 
 /** What `status` reports: the supervisor, each board, each profile and service, and the kanban workers alive now. */
 export function statusReport(input: {
@@ -65,6 +65,6 @@ export function statusReport(input: {
         pid: worker.pid,
         age_s: ageSeconds(worker.startTime, boot, now),
       }))
-      .sort((a, b) => (a.board ?? '').localeCompare(b.board ?? '') || a.task.localeCompare(b.task) || a.pid - b.pid),
+      .sort((a, b) => byText(a.board ?? '', b.board ?? '') || byText(a.task, b.task) || a.pid - b.pid),
   });
 }

@@ -6,6 +6,7 @@
  * opens a copy together with its own WAL or journal. Sidecars moved aside from the board are
  * `<board file>.<stamp>.<tag>.wal|shm|journal`, with `.<n>` added when the name was taken.
  */
+import { byText } from '../util/index.js';
 
 export interface CopyName {
   /** The copy's db file name; sidecars are this plus `-wal`/`-shm`/`-journal`. */
@@ -57,7 +58,7 @@ export function groupCopies(slug: string, fileNames: readonly string[]): CopyGro
     groups.set(name.base, group);
   }
   for (const group of groups.values()) group.files.sort();
-  return [...groups.values()].sort((a, b) => (a.stamp === b.stamp ? a.base.localeCompare(b.base) : a.stamp < b.stamp ? -1 : 1));
+  return [...groups.values()].sort((a, b) => (a.stamp === b.stamp ? byText(a.base, b.base) : a.stamp < b.stamp ? -1 : 1));
 }
 
 export function findCopyByHash(slug: string, fileNames: readonly string[], hash: string): CopyGroup | undefined {
@@ -102,7 +103,7 @@ function groupSets(owner: QuarantineOwner, fileNames: readonly string[]): Quaran
     if (moved) add(`moved ${moved.stamp}.${moved.tag}`, moved.stamp, fileName);
   }
   return [...sets.values()]
-    .sort((a, b) => (a.stamp === b.stamp ? a.key.localeCompare(b.key) : a.stamp < b.stamp ? -1 : 1))
+    .sort((a, b) => (a.stamp === b.stamp ? byText(a.key, b.key) : a.stamp < b.stamp ? -1 : 1))
     .map(({ stamp, files }) => ({ stamp, files: files.sort() }));
 }
 

@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { listPids, readProcStat } from '../board/proc.js';
 import { readEnviron } from '../proc/marks.js';
+import { byText } from '../util/index.js';
 import { parseGatewayCommand } from './command.js';
 import { outsideGateways, pidFileGateways, type FleetView, type OutsideGateway, type ProcessFacts } from './find.js';
 
@@ -67,7 +68,7 @@ export function findOutsideGateways(view: FleetView): OutsideGateway[] {
     return facts === null ? [] : [{ home, facts }];
   });
   const found = [...byCommand, ...pidFileGateways(named, new Set(byCommand.map((gateway) => gateway.pid)), view)];
-  return found.sort((a, b) => (a.profile ?? '').localeCompare(b.profile ?? '') || a.pid - b.pid);
+  return found.sort((a, b) => byText(a.profile ?? '', b.profile ?? '') || a.pid - b.pid);
 }
 
 /** An installed Hermes gateway unit: Hermes names them `hermes-gateway.service` and `hermes-gateway-<profile>.service`. */

@@ -1,3 +1,4 @@
+import { byText } from '../util/index.js';
 import type { FleetPlan, PlannedProfile } from './plan.js';
 
 export interface PlanDiff {
@@ -13,7 +14,7 @@ export interface PlanDiff {
 const running = (plan: FleetPlan) => new Map(plan.profiles.filter((profile) => profile.enabled).map((profile) => [profile.name, profile]));
 
 const launchKey = (profile: PlannedProfile) =>
-  JSON.stringify([profile.command, Object.entries(profile.env).sort(([a], [b]) => a.localeCompare(b)), profile.cwd, profile.grant]);
+  JSON.stringify([profile.command, Object.entries(profile.env).sort(([a], [b]) => byText(a, b)), profile.cwd, profile.grant]);
 
 /** What a reload must do to go from one plan to the next; priority alone never restarts anything. */
 export function diffPlans(before: FleetPlan, after: FleetPlan): PlanDiff {

@@ -3,6 +3,7 @@ import { ConfigError, type BoardSpec, type ConfigIssue, type SupervisorConfig } 
 import { discoverProfiles, readProfile, type Profile } from '../profiles/index.js';
 import { deniedHome } from '../statedir/index.js';
 import { configTrustIssues } from '../trust/index.js';
+import { byText } from '../util/index.js';
 import { resolveProgram, substituteProfile } from './command.js';
 import { boardFilesystem, networkFsIssue } from './fsguard.js';
 import { gatewayEnv } from './env.js';
@@ -90,7 +91,7 @@ export function buildPlan(config: SupervisorConfig, inheritedPath = process.env.
   }
   if (issues.length > 0) throw new ConfigError(issues);
 
-  planned.sort((a, b) => a.priority - b.priority || a.name.localeCompare(b.name));
+  planned.sort((a, b) => a.priority - b.priority || byText(a.name, b.name));
   const warnings = [
     ...discovery.skipped.map((skip) => `skipped ${skip.entry}: ${skip.reason}`),
     ...grantWarnings(running, planned),
