@@ -218,7 +218,8 @@ test.serial('a swap stops a kanban worker on the old file, naming its task, and 
   t.true(runs(fresh.pid!, freshStart), 'the worker on the new file keeps running');
   t.not(readProcStat(fresh.pid!)!.state, 'T', 'and was never frozen');
   t.false(ofType(fleet.events(), 'board.worker_stop').some((event) => event.task === 'job-new'));
-  t.is(ofType(fleet.events(), 'gateway.spawn').length, 1, 'the gateway was not restarted');
+  const lifecycle = fleet.events().filter((event) => /^(gateway\.(spawn|exit)|wave\.|board\.(swap|fence|init))/.test(String(event.type)));
+  t.is(ofType(fleet.events(), 'gateway.spawn').length, 1, `the gateway was not restarted: ${JSON.stringify(lifecycle)}`);
 });
 
 /** The supervisor's state-dir mark, as a process of its fleet carries it. */

@@ -83,7 +83,8 @@ export class BoardSteward {
   readonly boards = new Map<string, BoardRecord>();
   lastAudit: AuditSummary | null = null;
   private watcher: BoardWatcher | null = null;
-  private readonly reported = new Set<string>();
+  /** Policy violations (pid:board) seen by the last audit: each is reported once while it lasts. */
+  private reported = new Set<string>();
   private stopped = false;
   /** The poll audits holders until then (something just happened), else every `health.audit_interval`. */
   private auditsUntil = 0;
@@ -239,12 +240,16 @@ export class BoardSteward {
     const result = auditHolders(holderTargets(this.boards.values()), owners, options);
     this.lastAuditMs = Date.now();
     this.lastAudit = { at: new Date().toISOString(), durationMs: result.durationMs, holders: result.holders };
+    // Only what this audit saw is remembered: the set never outgrows the violations of the moment,
+    // and a pid reused later by another denied holder is reported anew.
+    const earlier = this.reported;
+    this.reported = new Set();
     for (const holder of result.holders) {
       const gateway = this.deps.fleet.get(holder.owner);
       if (!gateway || gateway.profile.grant) continue;
       const id = `${holder.pid}:${holder.board}`;
-      if (this.reported.has(id)) continue;
       this.reported.add(id);
+      if (earlier.has(id)) continue;
       this.deps.events.emit('policy.violation', {
         profile: holder.owner,
         pid: holder.pid,
