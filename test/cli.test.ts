@@ -8,7 +8,7 @@ import { ofType } from './helpers/events.js';
 import { python } from './helpers/fixture.js';
 import { startFleet, type Fleet } from './helpers/fleet.js';
 import { makeFleetDir } from './helpers/fleetDir.js';
-import { endings, idleGateway } from './helpers/orphans.js';
+import { endings, idleGateway, killOnceUp } from './helpers/orphans.js';
 import { pidsWithMarker } from './helpers/proc.js';
 import { sharedScope, type Scope } from './helpers/scope.js';
 
@@ -132,10 +132,7 @@ test('check shows an outside holder with its pid and command in their own column
 
 test('status after the supervisor was killed names the gateways still running', async (t) => {
   const fleet = await cliFleet(t, 'hs-cli-kill-', ['beta']);
-  // Up, not only ready (a timer here): a gateway still starting would print into the dead supervisor's pipe and exit.
-  await fleet.supervisor.waitFor('beta | up');
-  fleet.supervisor.child.kill('SIGKILL');
-  await fleet.supervisor.exited;
+  await killOnceUp(fleet.supervisor, ['beta']);
   const [pid] = pidsWithMarker(path.join(fleet.root, 'gateway.py'));
   t.truthy(pid, 'the gateway outlived its supervisor');
   const afterKill = endings(fleet.root, [pid!]);

@@ -7,7 +7,7 @@ import { ofType } from './helpers/events.js';
 import { python } from './helpers/fixture.js';
 import { startFleet, supervise, type Fleet } from './helpers/fleet.js';
 import { makeFleetDir } from './helpers/fleetDir.js';
-import { endings, idleGateway } from './helpers/orphans.js';
+import { endings, idleGateway, killOnceUp } from './helpers/orphans.js';
 import { pidsWithMarker } from './helpers/proc.js';
 
 interface OpsFleet extends Fleet {
@@ -28,17 +28,6 @@ async function opsFleet(t: ExecutionContext, profiles: string[], extra: Record<s
 }
 
 const runningPids = (fleet: OpsFleet, profile: string) => pidsWithMarker(`${fleet.marker}-${profile}`);
-
-/**
- * SIGKILLs the supervisor once each profile's gateway has printed its first line. Ready is a timer
- * here: a gateway still starting when its supervisor dies would print into a pipe nobody reads any
- * more, and exit on the broken pipe before the next start could find it.
- */
-async function killOnceUp(fleet: OpsFleet, profiles: string[]): Promise<void> {
-  await Promise.all(profiles.map((profile) => fleet.supervisor.waitFor(`${profile} | up`)));
-  fleet.supervisor.child.kill('SIGKILL');
-  await fleet.supervisor.exited;
-}
 
 test('the control socket is 0600 and a second supervisor on the same state dir is refused', async (t) => {
   const fleet = await opsFleet(t, ['alpha']);
@@ -245,7 +234,7 @@ test('a pre_restart hook that exits non-zero vetoes the restart; a hanging hook 
 test('after SIGKILL of the supervisor, a new start leaves exactly one gateway per profile', async (t) => {
   const fleet = await opsFleet(t, ['alpha', 'beta', 'gamma']);
   const old = ['alpha', 'beta', 'gamma'].map((profile) => runningPids(fleet, profile)[0]);
-  await killOnceUp(fleet, ['alpha', 'beta', 'gamma']);
+  await killOnceUp(fleet.supervisor, ['alpha', 'beta', 'gamma']);
   t.deepEqual(['alpha', 'beta', 'gamma'].map((profile) => runningPids(fleet, profile)[0]), old, `orphans still run; ${endings(fleet.root, old)}`);
 
   const again = supervise(t, fleet.configFile);
@@ -264,7 +253,7 @@ test('after SIGKILL of the supervisor, a new start leaves exactly one gateway pe
 test('a gateway no record names (spawned an instant before the kill) is found by its environment mark', async (t) => {
   const fleet = await opsFleet(t, ['alpha', 'beta']);
   const old = ['alpha', 'beta'].map((profile) => runningPids(fleet, profile)[0]);
-  await killOnceUp(fleet, ['alpha', 'beta']);
+  await killOnceUp(fleet.supervisor, ['alpha', 'beta']);
   const afterKill = endings(fleet.root, old);
   rmSync(path.join(fleet.stateDir, 'gateways.json'), { force: true });
   const again = supervise(t, fleet.configFile);

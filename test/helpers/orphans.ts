@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { readProcStat } from '../../src/board/proc.js';
+import type { RunningSupervisor } from './cli.js';
 import type { FleetDir } from './fleetDir.js';
 
 /**
@@ -53,4 +54,15 @@ export function orphanFate(pid: number): string {
   if (line === undefined) return 'gone, never reaped by test/adopt.py (so not its orphan)';
   const [, at, ...how] = line.split(' ');
   return `${how.join(' ')} at ${new Date(Number(at)).toISOString()}`;
+}
+
+/**
+ * SIGKILLs the supervisor once each profile's idle gateway has printed its "up" line. Ready may be a
+ * timer: a gateway still starting when its supervisor dies prints into a pipe nobody reads any more,
+ * and exits on the broken pipe before anything can find it.
+ */
+export async function killOnceUp(supervisor: RunningSupervisor, profiles: string[]): Promise<void> {
+  await Promise.all(profiles.map((profile) => supervisor.waitFor(`${profile} | up`)));
+  supervisor.child.kill('SIGKILL');
+  await supervisor.exited;
 }
