@@ -49,11 +49,14 @@ export function parseUpdatedAt(value: unknown): number | null {
   return Number.isNaN(ms) ? null : ms;
 }
 
-/** The file's change stamp (mtime and size), so a poll reads it only when it changed; null when absent. */
+/**
+ * The file's change stamp (mtime and size), so a poll reads it only when it changed; null when absent
+ * or unreadable. A missing file is no exception: a gateway that never writes one costs no throw per poll.
+ */
 export function gatewayStateStamp(home: string): string | null {
   try {
-    const stat = statSync(gatewayStatePath(home));
-    return `${stat.mtimeMs}:${stat.size}:${stat.ino}`;
+    const stat = statSync(gatewayStatePath(home), { throwIfNoEntry: false });
+    return stat === undefined ? null : `${stat.mtimeMs}:${stat.size}:${stat.ino}`;
   } catch {
     return null;
   }
