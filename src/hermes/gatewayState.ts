@@ -50,8 +50,9 @@ export function parseUpdatedAt(value: unknown): number | null {
 }
 
 /**
- * The file's change stamp (mtime and size), so a poll reads it only when it changed; null when absent
- * or unreadable. A missing file is no exception: a gateway that never writes one costs no throw per poll.
+ * The file's change stamp (mtime, size and inode: a file replaced by a rename has a new one), so a poll
+ * reads it only when it changed; null when absent or unreadable. A missing file is no exception: a
+ * gateway that never writes one costs no throw per poll.
  */
 export function gatewayStateStamp(home: string): string | null {
   try {
