@@ -15,11 +15,15 @@ import { round, summarize, type Summary } from './stats.js';
 
 /** One daemon's cost over the window. */
 export interface IdleSide {
-  /** CPU time of the process (utime + stime, every thread, ended ones included) over the window, in % of one core. */
+  /** CPU time of every thread (ended ones up to their last sample) over the window, in % of one core. */
   cpu_percent: number;
-  /** CPU ms in each 1 s slice of the window, from the live threads' schedstat. */
+  /** CPU ms in each 1 s slice of the window. */
   cpu_ms_per_s: Summary | null;
+  /** Wake-ups of the main thread over the window (schedstat's timeslice count): what an idle daemon costs. */
+  main_thread_wakeups: number;
   rss_mb: Summary | null;
+  /** Pages this process alone holds (Private_Clean + Private_Dirty of smaps_rollup): RSS less the node binary and libraries it shares. */
+  private_mb: Summary | null;
   /** Least-squares slope of RSS over the window, in MB per hour. */
   rss_slope_mb_per_h: number;
 }
@@ -28,7 +32,7 @@ export interface IdleCase {
   gateways: number;
   boards: number;
   gateway_command: string;
-  /** How long both daemons had been idle before the window (past the supervisor's post-start audits). */
+  /** How long both daemons had been idle, their fleets up, before the window (past V8's memory-reducing GCs). */
   settle_s: number;
   window_s: number;
   supervisor: IdleSide & { fleet_start_ms: number };
@@ -38,39 +42,66 @@ export interface IdleCase {
   rss_ratio: number;
 }
 
-/** Kernel clock ticks per second for utime/stime; 100 on every Linux this runs on (getconf CLK_TCK). */
-const CLK_TCK = 100;
-
-/**
- * CPU ms of the whole process, from utime + stime in /proc/<pid>/stat: it keeps the time of threads
- * that have ended (a probe's worker thread), which per-thread counters lose. 10 ms ticks: precise
- * enough over a window of a minute or more.
- */
-function processCpuMs(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLK_TCK;
-}
-
-/**
- * CPU nanoseconds the live threads of `pid` have run, from /proc/<pid>/task/<tid>/schedstat: precise
- * enough to see a single wake-up in a 1 s slice, where 10 ms ticks cannot.
- */
-function cpuNs(pid: number): number {
-  let total = 0;
-  for (const tid of readdirSync(`/proc/${pid}/task`)) {
-    try {
-      total += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
-    } catch {
-      // A thread that ended meanwhile.
-    }
+/** One schedstat line: nanoseconds on the CPU, then nanoseconds waiting, then timeslices run. */
+function schedstat(pid: number, tid: string): [number, number] | null {
+  try {
+    const fields = readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ');
+    return [Number(fields[0]), Number(fields[2])];
+  } catch {
+    return null;
   }
-  return total;
 }
 
-function rssMb(pid: number): number {
-  const match = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return match ? Number(match[1]) / 1024 : Number.NaN;
+/**
+ * CPU time of a process, thread by thread, from /proc/<pid>/task/<tid>/schedstat (nanoseconds, where
+ * utime + stime count 10 ms ticks and charge a 1 ms wake-up a whole tick or nothing). A thread that
+ * ends keeps what it had run up to its last sample; one that starts counts from zero.
+ */
+class CpuMeter {
+  private readonly first = new Map<string, number>();
+  private readonly last = new Map<string, number>();
+  private readonly firstSlices: number;
+  private mainSlices: number;
+
+  constructor(private readonly pid: number) {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      const stat = schedstat(pid, tid);
+      if (stat) this.first.set(tid, stat[0]);
+    }
+    this.firstSlices = schedstat(pid, String(pid))?.[1] ?? 0;
+    this.mainSlices = this.firstSlices;
+    this.sample();
+  }
+
+  /** Reads every live thread; returns the CPU ns the process has run since the meter started. */
+  sample(): number {
+    for (const tid of readdirSync(`/proc/${this.pid}/task`)) {
+      const stat = schedstat(this.pid, tid);
+      if (!stat) continue;
+      if (!this.first.has(tid)) this.first.set(tid, 0);
+      this.last.set(tid, stat[0]);
+      if (tid === String(this.pid)) this.mainSlices = stat[1];
+    }
+    let total = 0;
+    for (const [tid, last] of this.last) total += last - (this.first.get(tid) ?? 0);
+    return total;
+  }
+
+  get mainThreadWakeups(): number {
+    return this.mainSlices - this.firstSlices;
+  }
+}
+
+function statusKb(text: string, key: string): number {
+  const match = new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(text);
+  return match ? Number(match[1]) : Number.NaN;
+}
+
+const rssMb = (pid: number) => statusKb(readFileSync(`/proc/${pid}/status`, 'utf8'), 'VmRSS') / 1024;
+
+function privateMb(pid: number): number {
+  const rollup = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
+  return (statusKb(rollup, 'Private_Clean') + statusKb(rollup, 'Private_Dirty')) / 1024;
 }
 
 function slopePerHour(values: number[]): number {
@@ -87,26 +118,27 @@ function slopePerHour(values: number[]): number {
   return (num / den) * 3600;
 }
 
-/** Samples `pid` once a second for `windowS` seconds. */
-export async function sampleIdle(pid: number, windowS: number): Promise<IdleSide> {
-  const slices: number[] = [];
-  const rss: number[] = [rssMb(pid)];
-  const firstMs = processCpuMs(pid);
-  let last = cpuNs(pid);
+/** Samples every pid once a second, in the same window, for `windowS` seconds. */
+export async function sampleIdle(pids: number[], windowS: number): Promise<IdleSide[]> {
+  const sides = pids.map((pid) => ({ pid, meter: new CpuMeter(pid), lastNs: 0, slices: [] as number[], rss: [rssMb(pid)], priv: [privateMb(pid)] }));
   for (let s = 0; s < windowS; s++) {
     await sleep(1000);
-    const now = cpuNs(pid);
-    // A thread that ended in this slice takes its counter with it: such a slice is not counted.
-    if (now >= last) slices.push((now - last) / 1e6);
-    last = now;
-    rss.push(rssMb(pid));
+    for (const side of sides) {
+      const ns = side.meter.sample();
+      side.slices.push((ns - side.lastNs) / 1e6);
+      side.lastNs = ns;
+      side.rss.push(rssMb(side.pid));
+      side.priv.push(privateMb(side.pid));
+    }
   }
-  return {
-    cpu_percent: round(((processCpuMs(pid) - firstMs) / 1000 / windowS) * 100, 3),
-    cpu_ms_per_s: summarize(slices, 2),
-    rss_mb: summarize(rss, 1),
-    rss_slope_mb_per_h: round(slopePerHour(rss), 1),
-  };
+  return sides.map((side) => ({
+    cpu_percent: round((side.lastNs / 1e9 / windowS) * 100, 3),
+    cpu_ms_per_s: summarize(side.slices, 2),
+    main_thread_wakeups: side.meter.mainThreadWakeups,
+    rss_mb: summarize(side.rss, 1),
+    private_mb: summarize(side.priv, 1),
+    rss_slope_mb_per_h: round(slopePerHour(side.rss), 1),
+  }));
 }
 
 const idleProfiles = (gateways: number): Record<string, BenchProfile> => {
@@ -115,27 +147,30 @@ const idleProfiles = (gateways: number): Record<string, BenchProfile> => {
   return profiles;
 };
 
-export async function supervisorSide(gateways: number, boards: number, settleS: number, windowS: number): Promise<IdleSide & { fleet_start_ms: number }> {
+interface RunningDaemon {
+  pid: number;
+  dispose(): Promise<void>;
+}
+
+async function startSupervisorFleet(gateways: number, boards: number): Promise<RunningDaemon & { fleet_start_ms: number }> {
   const fleet = await startBenchFleet({ prefix: `hs-bench-idle${gateways}-`, profiles: idleProfiles(gateways), startTimeoutMs: 300_000, extraBoards: boards - 1 });
-  try {
-    const events = fleet.events();
-    const spawns = ofType(events, 'gateway.spawn').map((e) => e.ts_ms);
-    const readies = ofType(events, 'gateway.ready').map((e) => e.ts_ms);
-    await sleep(settleS * 1000);
-    const side = await sampleIdle(fleet.supervisor.child.pid!, windowS);
-    return { ...side, fleet_start_ms: Math.round(Math.max(...readies) - Math.min(...spawns)) };
-  } finally {
-    await fleet.dispose();
-  }
+  const events = fleet.events();
+  const spawns = ofType(events, 'gateway.spawn').map((e) => e.ts_ms);
+  const readies = ofType(events, 'gateway.ready').map((e) => e.ts_ms);
+  return { pid: fleet.supervisor.child.pid!, fleet_start_ms: Math.round(Math.max(...readies) - Math.min(...spawns)), dispose: () => fleet.dispose() };
 }
 
 /** PM2's daemon holding the same fixture processes, with the environment a supervisor would give them. */
-export async function pm2Side(gateways: number, boards: number, settleS: number, windowS: number): Promise<IdleSide> {
+async function startPm2Fleet(gateways: number, boards: number): Promise<RunningDaemon> {
   const temp = tempRoot(`hs-bench-idle-pm2${gateways}-`);
   const profiles = idleProfiles(gateways);
   const home = makeHermesHome(temp.root, profiles, true, boards - 1);
   const pm2 = new Pm2(temp.root);
   const stop = onCleanup(() => pm2.kill());
+  const dispose = async () => {
+    await stop();
+    await temp.dispose();
+  };
   try {
     await pm2.start(
       Object.entries(profiles).map(([name, profile]) => {
@@ -145,39 +180,50 @@ export async function pm2Side(gateways: number, boards: number, settleS: number,
       }),
     );
     const deadline = Date.now() + 300_000;
-    while ((await pm2.list()).filter((p) => p.status === 'online').length < gateways) {
+    for (;;) {
+      // A jlist that fails while hundreds of apps start is asked again, until the deadline.
+      const online = await pm2.list().then((apps) => apps.filter((p) => p.status === 'online').length, () => 0);
+      if (online >= gateways) break;
       if (Date.now() > deadline) throw new Error(`PM2 did not bring ${gateways} processes online`);
       await sleep(500);
     }
-    await sleep(settleS * 1000);
-    return await sampleIdle(pm2.daemonPid(), windowS);
-  } finally {
-    await stop();
-    await temp.dispose();
+    return { pid: pm2.daemonPid(), dispose };
+  } catch (error) {
+    await dispose();
+    throw error;
   }
 }
 
 /**
- * The supervisor and PM2's daemon, one after the other, each holding `gateways` idle fixture
- * gateways (and `boards` boards for the supervisor to look after), measured over the same window
- * after the same settling time.
+ * The supervisor and PM2's daemon, each holding `gateways` idle fixture gateways (and `boards` boards
+ * for the supervisor to look after), both up at once and measured in the same window after the same
+ * settling time, so that whatever else the host does falls on both.
  */
 export async function measureIdleCost(gateways: number, windowS: number, options: { boards?: number; settleS?: number } = {}): Promise<IdleCase> {
   const boards = options.boards ?? 1;
-  const settleS = options.settleS ?? 20;
-  const supervisor = await supervisorSide(gateways, boards, settleS, windowS);
-  const pm2 = await pm2Side(gateways, boards, settleS, windowS);
-  return {
-    gateways,
-    boards,
-    gateway_command: 'python3 hermes_gateway.py --mode idle',
-    settle_s: settleS,
-    window_s: windowS,
-    supervisor,
-    pm2,
-    cpu_ratio: pm2.cpu_percent > 0 ? round(supervisor.cpu_percent / pm2.cpu_percent, 2) : null,
-    rss_ratio: round((supervisor.rss_mb?.p50 ?? Number.NaN) / (pm2.rss_mb?.p50 ?? Number.NaN), 2),
-  };
+  const settleS = options.settleS ?? 180;
+  const daemons: RunningDaemon[] = [];
+  try {
+    const supervisorFleet = await startSupervisorFleet(gateways, boards);
+    daemons.push(supervisorFleet);
+    const pm2Fleet = await startPm2Fleet(gateways, boards);
+    daemons.push(pm2Fleet);
+    await sleep(settleS * 1000);
+    const [supervisor, pm2] = (await sampleIdle([supervisorFleet.pid, pm2Fleet.pid], windowS)) as [IdleSide, IdleSide];
+    return {
+      gateways,
+      boards,
+      gateway_command: 'python3 hermes_gateway.py --mode idle',
+      settle_s: settleS,
+      window_s: windowS,
+      supervisor: { ...supervisor, fleet_start_ms: supervisorFleet.fleet_start_ms },
+      pm2,
+      cpu_ratio: pm2.cpu_percent > 0 ? round(supervisor.cpu_percent / pm2.cpu_percent, 2) : null,
+      rss_ratio: round((supervisor.rss_mb?.p50 ?? Number.NaN) / (pm2.rss_mb?.p50 ?? Number.NaN), 2),
+    };
+  } finally {
+    for (const daemon of daemons.reverse()) await daemon.dispose();
+  }
 }
 
 /** Runs dist/test/bench/auditCost.js with its temp files (and gateways) under a folder of ours. */

@@ -38,7 +38,8 @@ export class Pm2 {
         [PM2, ...args],
         {
           timeout: timeoutMs,
-          maxBuffer: 8 << 20,
+          // jlist prints every app's whole environment: hundreds of apps make tens of megabytes.
+          maxBuffer: 256 << 20,
           // Discrete mode skips the first-run banner and its version check; no network at all.
           env: { ...process.env, PM2_HOME: this.home, PM2_DISCRETE_MODE: 'true', PM2_DISABLE_VERSION_CHECK: 'true' },
         },
@@ -69,8 +70,9 @@ export class Pm2 {
     await this.run(['start', file], 300_000);
   }
 
+  /** The apps as jlist reports them; with hundreds of apps starting at once it can take a minute. */
   async list(): Promise<Pm2Process[]> {
-    const out = await this.run(['jlist']);
+    const out = await this.run(['jlist'], 120_000);
     const list = JSON.parse(out.slice(out.indexOf('['))) as Array<{ name: string; pid: number; pm2_env: { restart_time: number; status: string } }>;
     return list.map((p) => ({ name: p.name, pid: p.pid, restart_time: p.pm2_env.restart_time, status: p.pm2_env.status }));
   }
@@ -80,8 +82,26 @@ export class Pm2 {
     return Number(readFileSync(path.join(this.home, 'pm2.pid'), 'utf8').trim());
   }
 
-  /** Stops every app and the daemon. */
+  /**
+   * Stops every app and the daemon, and makes sure of it: with hundreds of apps `pm2 kill` can time
+   * out and leave its daemon and some apps behind, so whatever it leaves is SIGKILLed by pid.
+   */
   async kill(): Promise<void> {
-    await this.run(['kill'], 60_000);
+    const pids = new Set<number>();
+    try {
+      pids.add(this.daemonPid());
+      for (const app of await this.list()) if (app.pid > 0) pids.add(app.pid);
+    } catch {
+      // No daemon (it never started, or is gone already): nothing to list.
+    }
+    await this.run(['kill'], 120_000).catch(() => undefined);
+    for (const pid of pids) {
+      try {
+        // Only a process of this PM2 home: a pid that ended may have been reused meanwhile.
+        if (readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').includes(`PM2_HOME=${this.home}`)) process.kill(pid, 'SIGKILL');
+      } catch {
+        // Ended already.
+      }
+    }
   }
 }

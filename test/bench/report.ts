@@ -118,21 +118,21 @@ export function markdown(report: BenchReport): string {
 
   if (report.figures.idle.length > 0) {
     out.push(
-      '\n**Idle cost, side by side with PM2** (the same idle fixture gateways under each daemon, one after the other; CPU (utime + stime) from /proc/<pid>/stat, RSS from VmRSS, sampled every second after the same settling time)\n',
+      '\n**Idle cost, side by side with PM2** (the same idle fixture gateways under each daemon, both up at once and sampled every second in the same window after the same settling time; CPU of every thread from /proc/<pid>/task/*/schedstat, main-thread wake-ups from its timeslice count, RSS from VmRSS, private memory from smaps_rollup)\n',
     );
     out.push(
       table(
-        ['gateways', 'boards', 'window', 'supervisor CPU, % of a core', 'PM2 CPU, % of a core', 'CPU ratio', 'supervisor RSS MB (p50)', 'PM2 RSS MB (p50)', 'RSS ratio', 'RSS slope MB/h (supervisor / PM2)', 'fleet start'],
+        ['gateways', 'boards', 'window', 'CPU, % of a core: supervisor / PM2', 'CPU ratio', 'main-thread wake-ups: supervisor / PM2', 'RSS MB p50: supervisor / PM2', 'RSS ratio', 'private MB p50: supervisor / PM2', 'RSS slope MB/h: supervisor / PM2', 'fleet start'],
         report.figures.idle.map((c) => [
           String(c.gateways),
           String(c.boards),
           `${c.window_s} s after ${c.settle_s} s`,
-          `${c.supervisor.cpu_percent}`,
-          `${c.pm2.cpu_percent}`,
+          `${c.supervisor.cpu_percent} / ${c.pm2.cpu_percent}`,
           c.cpu_ratio === null ? 'n/a' : `${c.cpu_ratio}`,
-          median(c.supervisor.rss_mb),
-          median(c.pm2.rss_mb),
+          `${c.supervisor.main_thread_wakeups} / ${c.pm2.main_thread_wakeups}`,
+          `${median(c.supervisor.rss_mb)} / ${median(c.pm2.rss_mb)}`,
           `${c.rss_ratio}`,
+          `${median(c.supervisor.private_mb)} / ${median(c.pm2.private_mb)}`,
           `${c.supervisor.rss_slope_mb_per_h} / ${c.pm2.rss_slope_mb_per_h}`,
           `${c.supervisor.fleet_start_ms} ms`,
         ]),

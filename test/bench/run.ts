@@ -31,8 +31,9 @@ const plan = quick
         { gateways: 200, boards: 1 },
         { gateways: 30, boards: 50 },
       ],
-      idleWindowS: 60,
-      idleSettleS: 20,
+      // Past V8's memory-reducing GCs, 100-160 s after a start, which are no steady-state cost.
+      idleWindowS: 120,
+      idleSettleS: 180,
       auditSizes: [50, 200],
       comparisonRuns: 3,
       windowMs: 5000,
@@ -104,7 +105,7 @@ async function main(): Promise<void> {
   }
   if (runs('idle')) {
     for (const { gateways, boards } of plan.idleCases) {
-      progress(`idle cost, supervisor then PM2: ${gateways} gateways, ${boards} board(s), ${plan.idleWindowS} s each`);
+      progress(`idle cost, supervisor and PM2 side by side: ${gateways} gateways, ${boards} board(s), ${plan.idleWindowS} s after ${plan.idleSettleS} s`);
       figures.idle.push(await measureIdleCost(gateways, plan.idleWindowS, { boards, settleS: plan.idleSettleS }));
     }
   }

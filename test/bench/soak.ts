@@ -5,11 +5,11 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { repoRoot } from '../helpers/paths.js';
 import { runCleanups } from './cleanup.js';
-import { pm2Side, supervisorSide } from './idleCost.js';
+import { measureIdleCost } from './idleCost.js';
 import { machineInfo } from './machine.js';
 
 const GATEWAYS = 50;
-const SETTLE_S = 20;
+const SETTLE_S = 180;
 const at = process.argv.indexOf('--minutes');
 const minutes = at >= 0 ? Number(process.argv[at + 1]) : 60;
 if (!Number.isFinite(minutes) || minutes <= 0) {
@@ -22,8 +22,9 @@ for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.once(sign
 try {
   const windowS = Math.round(minutes * 60);
   process.stderr.write(`[soak] ${GATEWAYS} idle gateways under each daemon for ${minutes} min\n`);
-  const [supervisor, pm2] = await Promise.all([supervisorSide(GATEWAYS, 1, SETTLE_S, windowS), pm2Side(GATEWAYS, 1, SETTLE_S, windowS)]);
-  const report = { generated_at: new Date().toISOString(), ...machineInfo(), gateways: GATEWAYS, settle_s: SETTLE_S, window_s: windowS, supervisor, pm2 };
+  const idle = await measureIdleCost(GATEWAYS, windowS, { settleS: SETTLE_S });
+  const { supervisor, pm2 } = idle;
+  const report = { generated_at: new Date().toISOString(), ...machineInfo(), ...idle };
   const dir = path.join(repoRoot, 'bench-results');
   mkdirSync(dir, { recursive: true });
   writeFileSync(path.join(dir, 'soak.json'), `${JSON.stringify(report, null, 2)}\n`);
