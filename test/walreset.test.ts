@@ -127,14 +127,14 @@ test('a WAL board held on a vulnerable SQLite shows in status, check and one eve
 
   // A refusal for a process outside the fleet is right while it holds the board; one that was
   // gone by the next look (a process passing through, on a loaded host) is asked again.
-  const switchToDelete = async () => {
+  const switchTo = async (mode: 'delete' | 'wal', ...flags: string[]) => {
     for (let attempt = 1; ; attempt++) {
-      const result = await fleet.cli('kanban', 'journal-mode', 'default', 'delete');
+      const result = await fleet.cli('kanban', 'journal-mode', 'default', mode, ...flags);
       const outsider = /held by \S+ \(pid (\d+)\) outside the fleet/.exec(result.stderr);
       if (result.code === 0 || outsider === null || attempt === 5 || existsSync(`/proc/${outsider[1]}`)) return result;
     }
   };
-  const toDelete = await switchToDelete();
+  const toDelete = await switchTo('delete');
   t.is(toDelete.code, 0, toDelete.stderr + toDelete.stdout);
   t.regex(toDelete.stdout, /board default: journal mode wal -> delete \(header bytes 18\/19 1\/1\), integrity ok/);
   t.regex(toDelete.stdout, /gateways back: writer$/m);
@@ -148,7 +148,7 @@ test('a WAL board held on a vulnerable SQLite shows in status, check and one eve
   t.is(after.boards[0]!.journal_mode, 'delete');
   t.deepEqual(riskOf(after), []);
 
-  const toWal = await fleet.cli('kanban', 'journal-mode', 'default', 'wal');
+  const toWal = await switchTo('wal');
   if (pythonVulnerable) {
     t.is(toWal.code, 1, toWal.stdout);
     t.is(toWal.stderr.trim().split('\n').length, 1, toWal.stderr);
@@ -158,7 +158,7 @@ test('a WAL board held on a vulnerable SQLite shows in status, check and one eve
   } else {
     t.is(toWal.code, 0, toWal.stderr);
   }
-  const forced = await fleet.cli('kanban', 'journal-mode', 'default', 'wal', '--force');
+  const forced = await switchTo('wal', '--force');
   t.is(forced.code, 0, forced.stderr + forced.stdout);
   t.is(headerBytes(fleet.board), '2/2');
   t.is(integrityCheck(fleet.board), 'ok');
