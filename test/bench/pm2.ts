@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { repoRoot } from '../helpers/paths.js';
 
@@ -89,8 +89,10 @@ export class Pm2 {
   async kill(): Promise<void> {
     const pids = new Set<number>();
     try {
-      pids.add(this.daemonPid());
-      for (const app of await this.list()) if (app.pid > 0) pids.add(app.pid);
+      const daemon = this.daemonPid();
+      pids.add(daemon);
+      // jlist would start a new daemon when none runs: ask only a live one.
+      if (existsSync(`/proc/${daemon}`)) for (const app of await this.list()) if (app.pid > 0) pids.add(app.pid);
     } catch {
       // No daemon (it never started, or is gone already): nothing to list.
     }
