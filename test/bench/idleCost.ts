@@ -119,7 +119,7 @@ function slopePerHour(values: number[]): number {
 }
 
 /** Samples every pid once a second, in the same window, for `windowS` seconds. */
-export async function sampleIdle(pids: number[], windowS: number): Promise<IdleSide[]> {
+async function sampleIdle(pids: number[], windowS: number): Promise<IdleSide[]> {
   const sides = pids.map((pid) => ({ pid, meter: new CpuMeter(pid), lastNs: 0, slices: [] as number[], rss: [rssMb(pid)], priv: [privateMb(pid)] }));
   for (let s = 0; s < windowS; s++) {
     await sleep(1000);
