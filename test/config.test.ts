@@ -29,6 +29,8 @@ const badCases: BadCase[] = [
   { name: 'missing gateway.command', config: { gateway: { env: {} } }, file: 'config', key: 'gateway.command', expect: /required/ },
   { name: 'command as a shell string', config: { gateway: { command: 'hermes -p x gateway run' } }, file: 'config', key: 'gateway.command', expect: /list of strings/ },
   { name: 'grant variable in gateway.env', config: { gateway: { ...gateway, env: { HERMES_KANBAN_DB: '/x.db' } } }, file: 'config', key: 'gateway.env.HERMES_KANBAN_DB', expect: /set by the supervisor/ },
+  { name: 'an env name a map cannot hold', config: { gateway: { ...gateway, env: { constructor: 'x' } } }, file: 'config', key: 'gateway.env.constructor', expect: /expected another name/ },
+  { name: 'a service name a map cannot hold', config: { gateway, services: { prototype: { command: ['python3'] } } }, file: 'config', key: 'services.prototype', expect: /expected another name/ },
   { name: 'bad kanban.boards', config: { gateway, kanban: { boards: 'all' } }, file: 'config', key: 'kanban.boards', expect: /"auto" or a list/ },
   { name: 'bad enum', config: { gateway, kanban: { on_corruption: 'explode' } }, file: 'config', key: 'kanban.on_corruption', expect: /rebuild|stop/ },
   { name: 'bad topology', config: { gateway, topology: 'mesh' }, file: 'config', key: 'topology', expect: /expected "per-profile" or "host", got "mesh"$/ },

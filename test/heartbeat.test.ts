@@ -1,6 +1,7 @@
 import { renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import test from 'ava';
+import * as v from 'valibot';
 import { supervisorSchema } from '../src/config/schema.js';
 import { heartbeatCheckMs, heartbeatVerdict } from '../src/fleet/index.js';
 import { parseUpdatedAt, type GatewayStateRecord } from '../src/hermes/index.js';
@@ -37,7 +38,7 @@ test('a heartbeat is stale when older than the threshold, of another process, or
 test('the check runs on a slow schedule, and heartbeat_stale_after defaults to 120s with 0 for off', (t) => {
   t.is(heartbeatCheckMs(120_000), 30_000);
   t.is(heartbeatCheckMs(2_000), 5_000);
-  const parse = (health: Record<string, unknown>) => supervisorSchema.parse({ gateway: { command: ['hermes'] }, health }).health.heartbeat_stale_after;
+  const parse = (health: Record<string, unknown>) => v.parse(supervisorSchema, { gateway: { command: ['hermes'] }, health }).health.heartbeat_stale_after;
   t.is(parse({}), 120_000);
   t.is(parse({ heartbeat_stale_after: 0 }), 0);
   t.is(parse({ heartbeat_stale_after: '0' }), 0);

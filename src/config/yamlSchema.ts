@@ -1,13 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { closest, distance } from 'fastest-levenshtein';
 import { LineCounter, isMap, isScalar, parseDocument, type Document } from 'yaml';
-import type { z } from 'zod';
+import * as v from 'valibot';
+import { UNKNOWN_KEY, issuePath } from './fields.js';
 import { keyPath, type ConfigIssue } from './issues.js';
 
 export type Parsed<T> = { ok: true; value: T } | { ok: false; issues: ConfigIssue[] };
 
-/** Reads a YAML file and validates it against a zod schema; every issue names the file, line and key. */
-export function loadYamlFile<S extends z.ZodType>(file: string, schema: S): Parsed<z.output<S>> {
+/** Reads a YAML file and validates it against a schema; every issue names the file, line and key. */
+export function loadYamlFile<S extends v.GenericSchema>(file: string, schema: S): Parsed<v.InferOutput<S>> {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -17,7 +18,7 @@ export function loadYamlFile<S extends z.ZodType>(file: string, schema: S): Pars
   return parseYamlText(file, text, schema);
 }
 
-export function parseYamlText<S extends z.ZodType>(file: string, text: string, schema: S): Parsed<z.output<S>> {
+export function parseYamlText<S extends v.GenericSchema>(file: string, text: string, schema: S): Parsed<v.InferOutput<S>> {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false });
   if (doc.errors.length > 0) {
@@ -37,39 +38,35 @@ export function parseYamlText<S extends z.ZodType>(file: string, text: string, s
     // Alias expansion past the yaml library's limit (a "billion laughs" file) throws here, not at parse.
     return { ok: false, issues: [{ file, message: `invalid YAML: ${(err as Error).message}` }] };
   }
-  const result = schema.safeParse(data);
-  if (result.success) return { ok: true, value: result.data };
-  return { ok: false, issues: result.error.issues.flatMap((issue) => describeIssue(file, doc, lineCounter, schema, issue, data)) };
+  const result = v.safeParse(schema, data);
+  if (result.success) return { ok: true, value: result.output };
+  return { ok: false, issues: result.issues.map((issue) => describeIssue(file, doc, lineCounter, schema, issue, data)) };
 }
 
 function describeIssue(
   file: string,
   doc: Document,
   lineCounter: LineCounter,
-  schema: z.ZodType,
-  issue: z.core.$ZodIssue,
+  schema: v.GenericSchema,
+  issue: v.BaseIssue<unknown>,
   data: unknown,
-): ConfigIssue[] {
+): ConfigIssue {
   const lineOf = (path: PropertyKey[], key?: string) => {
     const offset = nodeOffset(doc, path, key);
     return offset === undefined ? undefined : lineCounter.linePos(offset).line;
   };
-  if (issue.code === 'unrecognized_keys') {
-    const known = knownKeys(schema, issue.path);
-    return issue.keys.map((key) => {
-      const suggestion = known.length > 0 ? closest(key, known) : undefined;
-      const hint = suggestion && similar(key, suggestion) ? ` (did you mean "${suggestion}"?)` : '';
-      return {
-        file,
-        line: lineOf(issue.path, key),
-        key: keyPath([...issue.path, key]),
-        message: `unknown key${hint}; expected one of: ${known.join(', ')}`,
-      };
-    });
+  const path = issuePath(issue);
+  if (issue.message === UNKNOWN_KEY) {
+    const where = path.slice(0, -1);
+    const key = String(path.at(-1));
+    const known = knownKeys(schema, where);
+    const suggestion = known.length > 0 ? closest(key, known) : undefined;
+    const hint = suggestion && similar(key, suggestion) ? ` (did you mean "${suggestion}"?)` : '';
+    return { file, line: lineOf(where, key), key: keyPath(path), message: `unknown key${hint}; expected one of: ${known.join(', ')}` };
   }
-  const path = issue.path;
-  const message = issue.code === 'invalid_type' && valueAt(data, path) === undefined ? 'is required' : issue.message.replace(/^Invalid input: /, '');
-  return [{ file, line: lineOf(path), key: path.length > 0 ? keyPath(path) : undefined, message }];
+  // A wrong type where nothing was given: a missing key.
+  const message = issue.kind === 'schema' && valueAt(data, path) === undefined ? 'is required' : issue.message.replace(/^Invalid input: /, '');
+  return { file, line: lineOf(path), key: path.length > 0 ? keyPath(path) : undefined, message };
 }
 
 function similar(a: string, b: string): boolean {
@@ -98,33 +95,41 @@ function nodeOffset(doc: Document, path: PropertyKey[], key?: string): number | 
   return path.length > 0 ? nodeOffset(doc, path.slice(0, -1)) : undefined;
 }
 
-interface ZodInternals {
-  _zod: { def: { type: string; innerType?: unknown; in?: unknown; shape?: Record<string, unknown>; valueType?: unknown } };
+/** The parts of a valibot schema that say which keys it accepts. */
+interface SchemaShape {
+  kind: string;
+  type: string;
+  entries?: Record<string, SchemaShape>;
+  wrapped?: SchemaShape;
+  pipe?: SchemaShape[];
+  value?: SchemaShape;
 }
 
-/** The keys an object schema accepts at `path`, seen through optional/default/transform wrappers. */
-function knownKeys(schema: z.ZodType, path: PropertyKey[]): string[] {
-  let node = unwrap(schema as unknown as ZodInternals);
+/** The keys an object schema accepts at `path`, seen through optional and piped wrappers. */
+function knownKeys(schema: v.GenericSchema, path: PropertyKey[]): string[] {
+  let node = unwrap(schema as SchemaShape);
   for (const part of path) {
     // A map keyed by name (services): every entry has the value's keys.
-    if (node?._zod.def.type === 'record') {
-      node = unwrap(node._zod.def.valueType as ZodInternals);
+    if (node.type === 'record' && node.value) {
+      node = unwrap(node.value);
       continue;
     }
-    const shape = node?._zod.def.shape;
-    if (!shape || typeof part !== 'string' || !(part in shape)) return [];
-    node = unwrap(shape[part] as ZodInternals);
+    if (!node.entries || typeof part !== 'string' || !Object.hasOwn(node.entries, part)) return [];
+    node = unwrap(node.entries[part]!);
   }
-  return Object.keys(node?._zod.def.shape ?? {});
+  return Object.keys(node.entries ?? {});
 }
 
-function unwrap(node: ZodInternals | undefined): ZodInternals | undefined {
+function unwrap(node: SchemaShape): SchemaShape {
   let current = node;
-  for (let depth = 0; current && depth < 8; depth++) {
-    const def = current._zod.def;
-    const inner = def.innerType ?? (def.type === 'pipe' ? def.in : undefined);
-    if (!inner) break;
-    current = inner as ZodInternals;
+  for (;;) {
+    if (current.pipe) {
+      // The last schema of a pipe shapes the value: the ones before it only check what it is given (a map, not a list).
+      current = current.pipe.findLast((item) => item.kind === 'schema')!;
+    } else if (current.wrapped) {
+      current = current.wrapped;
+    } else {
+      return current;
+    }
   }
-  return current;
 }

@@ -3,45 +3,45 @@
  * each) and its result. The server dispatches through this table and the client calls through it, so
  * both sides agree on every shape at compile time.
  */
-import { z } from 'zod';
-import { keyPath } from '../config/index.js';
+import * as v from 'valibot';
+import { issuePath, keyPath, strictMap, UNKNOWN_KEY } from '../config/index.js';
 import type { OutsideReport } from '../outside/index.js';
 import { request, type RequestOptions } from './client.js';
 import type { CommandHandler } from './connection.js';
 import { ControlError } from './protocol.js';
 
-const names = (what: string) => z.array(z.string({ error: `expected each ${what} to be a string` }), { error: `expected a list of ${what} names` });
-const flag = z.boolean({ error: 'expected true or false' });
+const names = (what: string) => v.array(v.string(`expected each ${what} to be a string`), `expected a list of ${what} names`);
+const flag = v.boolean('expected true or false');
 
 /** Argument schemas, one per command; unknown arguments are refused rather than ignored. */
 export const commandArgs = {
-  status: z.strictObject({}),
-  restart: z.strictObject({
-    profiles: names('profile').default([]),
-    all: flag.default(false),
-    stale: flag.default(false),
-    reason: z.string({ error: 'expected a text' }).optional(),
-    wait: flag.default(true),
-    graceful: flag.default(false),
+  status: strictMap({}),
+  restart: strictMap({
+    profiles: v.optional(names('profile'), []),
+    all: v.optional(flag, false),
+    stale: v.optional(flag, false),
+    reason: v.optional(v.string('expected a text')),
+    wait: v.optional(flag, true),
+    graceful: v.optional(flag, false),
   }),
-  stop: z.strictObject({ profiles: names('profile').min(1, 'expected at least one profile to stop') }),
-  start: z.strictObject({ profiles: names('profile').min(1, 'expected at least one profile to start') }),
-  reload: z.strictObject({}),
-  check: z.strictObject({ full: flag.default(false) }),
-  kanban_init: z.strictObject({ board: z.string({ error: 'expected a board slug' }).default('default') }),
-  kanban_journal_mode: z.strictObject({
-    board: z.string({ error: 'expected a board slug' }),
-    mode: z.enum(['delete', 'wal'], { error: 'expected the journal mode: delete or wal' }),
-    force: flag.default(false),
+  stop: strictMap({ profiles: v.pipe(names('profile'), v.minLength(1, 'expected at least one profile to stop')) }),
+  start: strictMap({ profiles: v.pipe(names('profile'), v.minLength(1, 'expected at least one profile to start')) }),
+  reload: strictMap({}),
+  check: strictMap({ full: v.optional(flag, false) }),
+  kanban_init: strictMap({ board: v.optional(v.string('expected a board slug'), 'default') }),
+  kanban_journal_mode: strictMap({
+    board: v.string('expected a board slug'),
+    mode: v.picklist(['delete', 'wal'], 'expected the journal mode: delete or wal'),
+    force: v.optional(flag, false),
   }),
-  shutdown: z.strictObject({}),
+  shutdown: strictMap({}),
 };
 
 export type CommandName = keyof typeof commandArgs;
 /** What a caller passes (defaults may be left out). */
-export type ArgsOf<K extends CommandName> = z.input<(typeof commandArgs)[K]>;
+export type ArgsOf<K extends CommandName> = v.InferInput<(typeof commandArgs)[K]>;
 /** What a handler receives: checked, with every default filled in. */
-export type ValidArgsOf<K extends CommandName> = z.output<(typeof commandArgs)[K]>;
+export type ValidArgsOf<K extends CommandName> = v.InferOutput<(typeof commandArgs)[K]>;
 
 export interface StatusReport {
   supervisor: { pid: number; started_at: string; config: string; state_dir: string };
@@ -191,18 +191,20 @@ export type ResultOf<K extends CommandName> = Results[K];
 export type CommandHandlers = { [K in CommandName]: (args: ValidArgsOf<K>) => Promise<ResultOf<K>> };
 
 /** One line naming the command, the argument and what was expected. */
-function argumentError(name: CommandName, error: z.ZodError): ControlError {
-  const issue = error.issues[0]!;
-  const unknown = issue.code === 'unrecognized_keys' ? `unknown argument${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((key) => `"${key}"`).join(', ')}` : null;
-  const where = keyPath(issue.path);
+function argumentError(name: CommandName, issues: [v.BaseIssue<unknown>, ...v.BaseIssue<unknown>[]]): ControlError {
+  const issue = issues[0];
+  // Unknown arguments come after every other issue, each with one of its own: all are named at once.
+  const keys = issues.filter((each) => each.message === UNKNOWN_KEY).map((each) => String(issuePath(each).at(-1)));
+  const unknown = issue.message === UNKNOWN_KEY ? `unknown argument${keys.length > 1 ? 's' : ''} ${keys.map((key) => `"${key}"`).join(', ')}` : null;
+  const where = keyPath(issuePath(issue));
   return new ControlError('bad_request', `${name}: ${unknown ?? `${where ? `"${where}": ` : ''}${issue.message}`}`);
 }
 
 /** Checks one command's arguments; throws a bad_request ControlError naming what is wrong. */
 export function parseArgs<K extends CommandName>(name: K, args: unknown): ValidArgsOf<K> {
-  const parsed = commandArgs[name].safeParse(args);
-  if (!parsed.success) throw argumentError(name, parsed.error);
-  return parsed.data as ValidArgsOf<K>;
+  const parsed = v.safeParse(commandArgs[name], args);
+  if (!parsed.success) throw argumentError(name, parsed.issues);
+  return parsed.output as ValidArgsOf<K>;
 }
 
 /** The server's table: each command's arguments checked against its schema before its handler runs. */

@@ -1,5 +1,5 @@
-import { z } from 'zod';
-import { argv, bool, envMap } from '../config/index.js';
+import * as v from 'valibot';
+import { argv, bool, envMap, finiteNumber, map, strictMap } from '../config/index.js';
 import { readStandalone } from '../hermes/index.js';
 
 interface KanbanKeys {
@@ -8,33 +8,46 @@ interface KanbanKeys {
   notify_in_gateway?: boolean;
 }
 
-const optionalBool = bool.nullish().transform((value) => value ?? undefined);
+const optionalBool = v.pipe(
+  v.nullish(bool),
+  v.transform((value) => value ?? undefined),
+);
+
+const supervisorBlock = strictMap(
+  {
+    enabled: v.optional(bool, true),
+    command: v.optional(argv),
+    env: v.optional(envMap, {}),
+    priority: v.optional(v.pipe(finiteNumber('expected a whole number'), v.safeInteger('expected a whole number')), 100),
+    ready_from: v.optional(v.picklist(['state_file', 'timer'], 'expected "state_file" or "timer"')),
+  },
+  'expected a mapping',
+);
 
 /**
  * The parts of a Hermes profile config the supervisor reads. Hermes configs hold many other keys,
  * which are left alone; only the `supervisor:` block is ours and so strict.
  */
-export const profileSchema = z.looseObject({
-  kanban: z
-    .looseObject({
-      enabled: optionalBool,
-      dispatch_in_gateway: optionalBool,
-      notify_in_gateway: optionalBool,
-    }, { error: 'expected a mapping' })
-    .nullish()
-    .transform((value): KanbanKeys => value ?? {}),
-  // Hermes's own key, read as Hermes reads it (a truthy token): whatever else is there is Hermes's business.
-  gateway: z.unknown().optional().transform((value) => ({ standalone: readStandalone(value) })),
-  supervisor: z
-    .strictObject({
-      enabled: bool.default(true),
-      command: argv.optional(),
-      env: envMap.prefault({}),
-      priority: z.number({ error: 'expected a whole number' }).int('expected a whole number').default(100),
-      ready_from: z.enum(['state_file', 'timer'], { error: 'expected "state_file" or "timer"' }).optional(),
-    }, { error: 'expected a mapping' })
-    .nullish()
-    .transform((value) => value ?? { enabled: true, env: {}, priority: 100, command: undefined, ready_from: undefined }),
-}, { error: 'expected a mapping at the top of the profile config' });
+export const profileSchema = v.pipe(
+  map(
+    v.looseObject({
+      kanban: v.nullish(map(v.looseObject({ enabled: optionalBool, dispatch_in_gateway: optionalBool, notify_in_gateway: optionalBool }), 'expected a mapping')),
+      // Hermes's own key, read as Hermes reads it (a truthy token): whatever else is there is Hermes's business.
+      gateway: v.optional(v.unknown()),
+      supervisor: v.nullish(supervisorBlock),
+    }),
+    'expected a mapping at the top of the profile config',
+  ),
+  // Each of the three is read even when left out (or empty).
+  v.transform(({ kanban, gateway, supervisor, ...rest }) => {
+    const keys: KanbanKeys = kanban ?? {};
+    return {
+      kanban: keys,
+      gateway: { standalone: readStandalone(gateway) },
+      supervisor: supervisor ?? { enabled: true, env: {}, priority: 100, command: undefined, ready_from: undefined },
+      ...rest,
+    };
+  }),
+);
 
-export type ProfileSettings = z.output<typeof profileSchema>;
+export type ProfileSettings = v.InferOutput<typeof profileSchema>;
