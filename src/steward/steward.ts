@@ -196,7 +196,7 @@ export class BoardSteward {
   /**
    * Stats a board's files and acts on an identity change. The hot path of a swap. `cause` says what
    * made it look: a file event, the poll, or the supervisor's own work (a job's re-stat, the look
-   * before a probe or a checkpoint opens the board). The poll, a safety net run every second, stats
+   * before a probe or a checkpoint opens the board). The poll, a safety net run every `health.poll_interval`, stats
    * the board file alone unless `sidecars` asks for its -wal and -shm too (before an audit).
    */
   check(state: BoardRecord, detectedBy: RestatCause, sidecars = detectedBy !== 'poll'): void {
@@ -315,7 +315,9 @@ export class BoardSteward {
     const now = Date.now();
     const audits = now < this.auditsUntil || now - this.lastAuditMs >= this.config.health.audit_interval;
     for (const state of this.boards.values()) this.check(state, 'poll', audits);
-    if (this.config.kanban.boards === 'auto') this.discover();
+    // A new board's kanban.db is a file event; the poll's own look for new boards is a safety net
+    // that rides on the audit's schedule, or on every poll when nothing watches.
+    if (this.config.kanban.boards === 'auto' && (audits || !this.config.health.watch)) this.discover();
     for (const listener of this.pollListeners) listener();
     if (!audits) return;
     // A stale holder the swap path could not see (it opened the old file in between) is fenced now.
