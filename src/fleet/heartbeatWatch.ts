@@ -1,4 +1,4 @@
-import { ENV, gatewayStateStamp, readGatewayState, type GatewayStateRecord } from '../hermes/index.js';
+import { ENV, gatewayStatePath, gatewayStateStamp, readGatewayState, type GatewayStateRecord } from '../hermes/index.js';
 import { heartbeatCheckMs, heartbeatVerdict, type HeartbeatView } from './heartbeat.js';
 import type { GatewayState } from './lifecycle.js';
 import { inGroup } from './readiness.js';
@@ -18,6 +18,8 @@ export interface HeartbeatEvents {
 /** The last read of one gateway's state file, and whether its stale episode was reported. */
 interface Sample {
   pid: number;
+  /** The gateway's gateway_state.json, its path worked out once. */
+  file: string;
   stamp: string | null;
   record: GatewayStateRecord | null;
   ours: boolean;
@@ -68,13 +70,13 @@ export class HeartbeatWatch {
     if (this.staleAfterMs === 0 || gateway.state !== 'running' || gateway.pid === null || home === undefined || gateway.profile.role === 'service') return null;
     let sample = this.samples.get(gateway.name);
     if (sample === undefined || sample.pid !== gateway.pid) {
-      sample = { pid: gateway.pid, stamp: null, record: null, ours: false, reported: false };
+      sample = { pid: gateway.pid, file: gatewayStatePath(home), stamp: null, record: null, ours: false, reported: false };
       this.samples.set(gateway.name, sample);
     }
-    const stamp = gatewayStateStamp(home);
+    const stamp = gatewayStateStamp(sample.file);
     if (stamp !== sample.stamp) {
       sample.stamp = stamp;
-      sample.record = stamp === null ? null : readGatewayState(home);
+      sample.record = stamp === null ? null : readGatewayState(sample.file);
       sample.ours = sample.record?.pid != null && inGroup(gateway.pid)(sample.record.pid);
     }
     return heartbeatVerdict(sample.record, sample.ours, Date.now(), this.staleAfterMs);

@@ -1,5 +1,5 @@
 import { readProcStat } from '../board/proc.js';
-import { gatewayStateStamp, readGatewayState, type GatewayStateRecord } from '../hermes/index.js';
+import { gatewayStatePath, gatewayStateStamp, readGatewayState, type GatewayStateRecord } from '../hermes/index.js';
 
 /** Where a gateway's readiness comes from: Hermes's `gateway_state.json`, or being alive for `ready_after`. */
 export type ReadyFrom = 'state_file' | 'timer';
@@ -54,6 +54,7 @@ function ownRecord(record: GatewayStateRecord | null, ours: (pid: number) => boo
 /** Watches a starting gateway until it is ready; `stop` ends the watch (an exit, a stop). */
 export function watchReadiness(options: ReadinessOptions): { stop(): void } {
   const { home, leader, from } = options;
+  const file = home === undefined ? undefined : gatewayStatePath(home);
   let stamp: string | null = null;
   const ours = inGroup(leader);
   const finish = (how: ReadyFrom, record: GatewayStateRecord | null) => {
@@ -61,18 +62,18 @@ export function watchReadiness(options: ReadinessOptions): { stop(): void } {
     options.ready(how, record?.servedProfiles ?? null);
   };
   const poll =
-    from === 'state_file' && home !== undefined
+    from === 'state_file' && file !== undefined
       ? setInterval(() => {
-          const now = gatewayStateStamp(home);
+          const now = gatewayStateStamp(file);
           if (now === null || now === stamp) return;
           stamp = now;
-          const record = readGatewayState(home);
+          const record = readGatewayState(file);
           if (stateVerdict(record, ours) === 'running') finish('state_file', record);
         }, STATE_POLL_MS)
       : undefined;
   const timer = setTimeout(() => {
-    if (readyAtTimer(from, home !== undefined)) finish('timer', home === undefined ? null : ownRecord(readGatewayState(home), ours));
-    else if (stamp === null && gatewayStateStamp(home!) === null) options.noStateFile?.();
+    if (readyAtTimer(from, file !== undefined)) finish('timer', file === undefined ? null : ownRecord(readGatewayState(file), ours));
+    else if (stamp === null && gatewayStateStamp(file!) === null) options.noStateFile?.();
   }, options.readyAfterMs);
   const stop = () => {
     clearInterval(poll);

@@ -16,11 +16,11 @@ export interface GatewayStateRecord {
 
 export const gatewayStatePath = (home: string): string => path.join(home, GATEWAY_STATE_FILE);
 
-/** What a gateway's state file says, or null while there is none (or only half of one) to read. */
-export function readGatewayState(home: string): GatewayStateRecord | null {
+/** What a gateway's state file (gatewayStatePath) says, or null while there is none (or only half of one) to read. */
+export function readGatewayState(file: string): GatewayStateRecord | null {
   let record: unknown;
   try {
-    record = JSON.parse(readFileSync(gatewayStatePath(home), 'utf8'));
+    record = JSON.parse(readFileSync(file, 'utf8'));
   } catch {
     return null;
   }
@@ -50,13 +50,13 @@ export function parseUpdatedAt(value: unknown): number | null {
 }
 
 /**
- * The file's change stamp (mtime, size and inode: a file replaced by a rename has a new one), so a poll
- * reads it only when it changed; null when absent or unreadable. A missing file is no exception: a
- * gateway that never writes one costs no throw per poll.
+ * The state file's (gatewayStatePath) change stamp (mtime, size and inode: a file replaced by a rename
+ * has a new one), so a poll reads it only when it changed; null when absent or unreadable. A missing
+ * file is no exception: a gateway that never writes one costs no throw per poll.
  */
-export function gatewayStateStamp(home: string): string | null {
+export function gatewayStateStamp(file: string): string | null {
   try {
-    const stat = statSync(gatewayStatePath(home), { throwIfNoEntry: false });
+    const stat = statSync(file, { throwIfNoEntry: false });
     return stat === undefined ? null : `${stat.mtimeMs}:${stat.size}:${stat.ino}`;
   } catch {
     return null;
