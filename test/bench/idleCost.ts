@@ -141,9 +141,15 @@ async function sampleIdle(pids: number[], windowS: number): Promise<IdleSide[]> 
   }));
 }
 
+/**
+ * Hermes re-stamps gateway_state.json about once a minute (src/hermes/gatewayState.ts), not every
+ * second as the fixture does by default for the tests: the idle fixtures keep Hermes's pace.
+ */
+const IDLE_HEARTBEAT = ['--heartbeat-ms', '60000'];
+
 const idleProfiles = (gateways: number): Record<string, BenchProfile> => {
   const profiles: Record<string, BenchProfile> = {};
-  for (let i = 1; i <= gateways; i++) profiles[`idle${String(i).padStart(3, '0')}`] = { mode: 'idle' };
+  for (let i = 1; i <= gateways; i++) profiles[`idle${String(i).padStart(3, '0')}`] = { mode: 'idle', args: IDLE_HEARTBEAT };
   return profiles;
 };
 
