@@ -53,6 +53,7 @@ test('npm pack from a clean checkout gives a tarball that installs and runs', as
   const { stdout: listing } = await run('tar', ['-tzf', tarball]);
   const files = listing.split('\n').filter(Boolean).map((file) => file.replace(/^package\//, ''));
   t.true(files.includes('dist/src/cli/index.js'), 'the compiled CLI is shipped');
+  t.true(files.includes('dist/bundle/cli/index.js') && files.includes('dist/bundle/cli/probeWorker.js'), 'the bundled CLI and its probe worker are shipped');
   t.true(files.includes('bin/hermes-supervisor.js'));
   t.true(files.includes('supervisor/supervisor.yaml'));
   t.true(files.includes('supervisor/hermes-supervisor.service'));

@@ -59,7 +59,8 @@ function readableEvent(line: string): string {
 function program(setResult: (result: Promise<number> | number) => void): Command {
   const root = new Command('hermes-supervisor')
     .description('Supervises a fleet of Hermes gateways, one per profile, and keeps their shared kanban boards safe.')
-    // Read at run time, so an installed copy reports the version it was packed as.
+    // Read at run time, so an installed copy reports the version it was packed as. The bundle
+    // (dist/bundle/cli/) sits as deep as this module (dist/src/cli/), so one path serves both.
     .version((JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version, '-V, --version')
     .exitOverride()
     .showSuggestionAfterError()

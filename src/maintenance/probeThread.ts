@@ -2,6 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import type { ProbeOptions, ProbeResult } from './probe.js';
 
+// Beside this module, and beside the bundle, which has the worker as an entry of its own.
 const WORKER_URL = new URL('./probeWorker.js', import.meta.url);
 
 /**
