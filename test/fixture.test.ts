@@ -617,7 +617,7 @@ function queryBoard<T>(db: string, sql: string): T[] {
 
 test.serial('external supervisor: gateway_state.json goes starting -> running with a heartbeat; gateway.pid, gateway.lock and gateway.sock name the pid', async (t) => {
   const dir = tempDir(t);
-  const { gw, home, log, state } = startSupervised(t, dir, 'alpha', ['--startup-delay-ms', '300', '--heartbeat-ms', '100']);
+  const { gw, home, log, state } = startSupervised(t, dir, 'alpha', ['--startup-delay-ms', '300', '--heartbeat-ms', '100', '--loop-heartbeat-ms', '100']);
   await waitRunning(log, gw.pid);
   t.deepEqual(statesOf(logLines(log), gw.pid).slice(0, 2), ['starting', 'running']);
   const running = state();
@@ -625,6 +625,10 @@ test.serial('external supervisor: gateway_state.json goes starting -> running wi
   t.true((running.argv as string[]).includes('--external-supervisor'));
   t.regex(running.updated_at as string, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+\+00:00$/);
   t.true(await poll(() => state().updated_at !== running.updated_at, Boolean), 'the heartbeat re-stamps updated_at');
+  const loopBeat = () => readJson(path.join(home, 'state', 'gateway.heartbeat'));
+  const beat = loopBeat();
+  t.like(beat, { pid: gw.pid, start_time: startTicks(gw.pid) });
+  t.true(await poll(() => loopBeat().updated_at !== beat.updated_at, Boolean), 'the loop heartbeat is rewritten on its own timer');
   t.like(readJson(path.join(home, 'gateway.pid')), { pid: gw.pid, kind: 'hermes-gateway', start_time: startTicks(gw.pid), hermes_home: home });
 
   const socketPath = path.join(home, 'gateway.sock');

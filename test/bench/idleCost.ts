@@ -142,8 +142,8 @@ async function sampleIdle(pids: number[], windowS: number): Promise<IdleSide[]> 
 }
 
 /**
- * Hermes re-stamps gateway_state.json about once a minute (src/hermes/gatewayState.ts), not every
- * second as the fixture does by default for the tests: the idle fixtures keep Hermes's pace.
+ * Hermes's pace, not the tests' quicker one: gateway_state.json re-stamped once a minute by newer
+ * versions' housekeeping, and (the fixture's default) the loop heartbeat every 30 s.
  */
 const IDLE_HEARTBEAT = ['--heartbeat-ms', '60000'];
 
