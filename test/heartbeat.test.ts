@@ -1,4 +1,4 @@
-import { renameSync, writeFileSync } from 'node:fs';
+import { renameSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import test from 'ava';
 import * as v from 'valibot';
@@ -9,7 +9,7 @@ import { ofType } from './helpers/events.js';
 import { brisk, startFleet, type Fleet } from './helpers/fleet.js';
 import { poll } from './helpers/wait.js';
 
-// A stale Hermes heartbeat (gateway_state.json's updated_at) is a warning in events and status, never a restart.
+// A stale Hermes heartbeat (gateway_state.json's updated_at, or the loop heartbeat in state/gateway.heartbeat) is a warning in events and status, never a restart.
 
 const NOW = Date.parse('2026-11-30T05:00:00Z');
 const record = (fields: Partial<GatewayStateRecord>): GatewayStateRecord => ({ state: 'running', pid: 10, updatedAt: NOW - 30_000, servedProfiles: null, ...fields });
@@ -24,15 +24,24 @@ test('updated_at reads as ISO-8601 UTC or as epoch seconds, and nothing else', (
 });
 
 test('a heartbeat is stale when older than the threshold, of another process, or in a state of a gateway not serving', (t) => {
-  const fresh = heartbeatVerdict(record({}), true, NOW, 120_000);
+  const fresh = heartbeatVerdict(record({}), true, null, NOW, 120_000);
   t.deepEqual(fresh, { age_s: 30, state: 'running', stale: false, reason: null });
-  t.like(heartbeatVerdict(record({ updatedAt: NOW - 121_000 }), true, NOW, 120_000), { age_s: 121, stale: true, reason: 'updated_at 121s old' });
-  t.like(heartbeatVerdict(record({ pid: 11 }), false, NOW, 120_000), { stale: true, reason: 'names another pid (11)' });
-  t.like(heartbeatVerdict(record({ state: 'degraded' }), true, NOW, 120_000), { state: 'degraded', stale: true, reason: 'says degraded' });
-  t.like(heartbeatVerdict(record({ state: 'startup_failed' }), true, NOW, 120_000), { stale: true });
-  t.like(heartbeatVerdict(record({ state: 'draining' }), true, NOW, 120_000), { stale: false }, "Hermes's own drain (/restart) is no warning");
-  t.like(heartbeatVerdict(record({ updatedAt: null }), true, NOW, 120_000), { age_s: null, stale: true, reason: 'no readable updated_at' });
-  t.deepEqual(heartbeatVerdict(null, false, NOW, 120_000), { age_s: null, state: null, stale: false, reason: null }, 'no file, no verdict');
+  t.like(heartbeatVerdict(record({ updatedAt: NOW - 121_000 }), true, null, NOW, 120_000), { age_s: 121, stale: true, reason: 'no heartbeat for 121s' });
+  t.like(heartbeatVerdict(record({ pid: 11 }), false, null, NOW, 120_000), { stale: true, reason: 'names another pid (11)' });
+  t.like(heartbeatVerdict(record({ state: 'degraded' }), true, null, NOW, 120_000), { state: 'degraded', stale: true, reason: 'says degraded' });
+  t.like(heartbeatVerdict(record({ state: 'startup_failed' }), true, null, NOW, 120_000), { stale: true });
+  t.like(heartbeatVerdict(record({ state: 'draining' }), true, null, NOW, 120_000), { stale: false }, "Hermes's own drain (/restart) is no warning");
+  t.like(heartbeatVerdict(record({ updatedAt: null }), true, null, NOW, 120_000), { age_s: null, stale: true, reason: 'no readable updated_at' });
+  t.deepEqual(heartbeatVerdict(null, false, null, NOW, 120_000), { age_s: null, state: null, stale: false, reason: null }, 'no file, no verdict');
+});
+
+test("the gateway's own loop heartbeat keeps a quiet state file fresh; the fresher of the two counts", (t) => {
+  const quiet = record({ updatedAt: NOW - 3_600_000 });
+  t.deepEqual(heartbeatVerdict(quiet, true, NOW - 20_000, NOW, 120_000), { age_s: 20, state: 'running', stale: false, reason: null });
+  t.like(heartbeatVerdict(quiet, true, NOW - 125_000, NOW, 120_000), { age_s: 125, stale: true, reason: 'no heartbeat for 125s' });
+  t.like(heartbeatVerdict(record({ updatedAt: NOW - 5_000 }), true, NOW - 200_000, NOW, 120_000), { age_s: 5, stale: false }, 'an old loop beat does not age a fresh state file');
+  t.like(heartbeatVerdict(record({ updatedAt: null }), true, NOW - 10_000, NOW, 120_000), { age_s: 10, stale: false });
+  t.like(heartbeatVerdict(record({ state: 'degraded' }), true, NOW, NOW, 120_000), { stale: true, reason: 'says degraded' }, 'a live loop does not hide a state that is not serving');
 });
 
 test('the check runs on a slow schedule, and heartbeat_stale_after defaults to 120s with 0 for off', (t) => {
@@ -67,8 +76,8 @@ test('a stalled heartbeat and a degraded state are reported once each, shown in 
   const fleet = await startFleet(t, {
     config: brisk({ health: { heartbeat_stale_after: '2s' } }),
     profiles: {
-      // Stamps updated_at once when running, then never again until asked.
-      stalled: { mode: 'idle', args: ['--heartbeat-ms', '0'] },
+      // Stamps updated_at once when running and beats its loop once, then never again until asked.
+      stalled: { mode: 'idle', args: ['--heartbeat-ms', '0', '--loop-heartbeat-ms', '0'] },
       degraded: { mode: 'idle', args: ['--heartbeat-ms', '200'] },
       healthy: { mode: 'idle', args: ['--heartbeat-ms', '200'] },
     },
@@ -84,10 +93,10 @@ test('a stalled heartbeat and a degraded state are reported once each, shown in 
 
   const seen = await heartbeats(fleet);
   t.like(seen.stalled, { state: 'running', stale: true });
-  t.regex(seen.stalled!.reason!, /^updated_at \d+s old$/);
+  t.regex(seen.stalled!.reason!, /^no heartbeat for \d+s$/);
   t.like(seen.degraded, { state: 'degraded', stale: true });
   t.like(seen.healthy, { state: 'running', stale: false, reason: null });
-  t.regex((await fleet.cli('status')).stdout, /STALE \(updated_at \d+s old\)/);
+  t.regex((await fleet.cli('status')).stdout, /STALE \(no heartbeat for \d+s\)/);
 
   // Another check or more goes by with the heartbeat still stale: the episode is reported only once.
   const later = await poll(() => heartbeats(fleet), (now) => (now.stalled?.age_s ?? 0) >= (stale.age_s as number) + heartbeatCheckMs(2000) / 1000 + 1);
@@ -100,4 +109,23 @@ test('a stalled heartbeat and a degraded state are reported once each, shown in 
   t.deepEqual(ofType(events, 'gateway.heartbeat_stale', 'healthy'), []);
   for (const profile of ['stalled', 'degraded', 'healthy']) t.is(ofType(events, 'gateway.spawn', profile).length, 1, `${profile} was never restarted`);
   t.deepEqual(ofType(events, 'gateway.exit'), []);
+});
+
+test('a gateway whose state file is written only on transitions stays fresh while its loop beats, and is warned about when the loop stops', async (t) => {
+  const fleet = await startFleet(t, {
+    config: brisk({ health: { heartbeat_stale_after: '2s' } }),
+    // As Hermes versions before the housekeeping re-stamp: gateway_state.json on transitions only.
+    profiles: { quiet: { mode: 'idle', args: ['--heartbeat-ms', '0', '--loop-heartbeat-ms', '200'] } },
+  });
+  const stateFile = path.join(fleet.hermesHome, 'profiles', 'quiet', 'gateway_state.json');
+  // Long enough for the state file alone to be stale and for a check or more to have looked at it.
+  const longEnough = (2 + heartbeatCheckMs(2000) / 1000 + 1) * 1000;
+  await poll(() => Date.now() - statSync(stateFile).mtimeMs, (age) => age > longEnough);
+  t.like((await heartbeats(fleet)).quiet, { state: 'running', stale: false, reason: null });
+  t.deepEqual(ofType(fleet.events(), 'gateway.heartbeat_stale', 'quiet'), []);
+
+  request(fleet, 'quiet', 'loop-heartbeat off');
+  const events = await fleet.waitForEvent((all) => ofType(all, 'gateway.heartbeat_stale', 'quiet').length === 1);
+  t.regex(ofType(events, 'gateway.heartbeat_stale', 'quiet')[0]!.reason as string, /^no heartbeat for \d+s$/);
+  t.is(ofType(events, 'gateway.spawn', 'quiet').length, 1, 'never restarted');
 });

@@ -1,8 +1,8 @@
 import type { GatewayStateRecord } from '../hermes/index.js';
 
-/** What a running gateway's state file says of its heartbeat, as `status` shows it. */
+/** What a running gateway's state file and loop heartbeat say of it, as `status` shows it. */
 export interface HeartbeatView {
-  /** Seconds since `updated_at`; null when the file has none that reads as a time. */
+  /** Seconds since the fresher of `updated_at` and the loop heartbeat; null when neither reads as a time. */
   age_s: number | null;
   /** `gateway_state` as written; null when there is no file. */
   state: string | null;
@@ -18,19 +18,29 @@ export interface HeartbeatView {
 const LIVE_STATES: ReadonlySet<string> = new Set(['starting', 'running', 'draining']);
 
 /**
- * The heartbeat verdict on a live gateway's state file at `now`: stale when `updated_at` is older than
- * `staleAfterMs` (Hermes's own reader calls 120 s stale), when the file names another process, or when
- * it says a state of a gateway that is not serving. No file at all is no verdict: a command that writes
+ * The heartbeat verdict on a live gateway at `now`, from its state file and the time of its own
+ * process's latest loop heartbeat (`loopBeatAt`, null when it writes none). Stale when the fresher of
+ * `updated_at` and the loop heartbeat is older than `staleAfterMs` (Hermes's own reader calls a state
+ * file older than 120 s stale; a quiet gateway of a version that writes it only on transitions stays
+ * fresh through its loop heartbeat), when the state file names another process, or when it says a
+ * state of a gateway that is not serving. No state file at all is no verdict: a command that writes
  * none (ready by the timer) is never warned about.
  */
-export function heartbeatVerdict(record: GatewayStateRecord | null, ours: boolean, now: number, staleAfterMs: number): HeartbeatView {
+export function heartbeatVerdict(
+  record: GatewayStateRecord | null,
+  ours: boolean,
+  loopBeatAt: number | null,
+  now: number,
+  staleAfterMs: number,
+): HeartbeatView {
   if (record === null) return { age_s: null, state: null, stale: false, reason: null };
-  const age = record.updatedAt === null ? null : Math.max(0, Math.round((now - record.updatedAt) / 1000));
+  const beatAt = record.updatedAt === null ? loopBeatAt : Math.max(record.updatedAt, loopBeatAt ?? record.updatedAt);
+  const age = beatAt === null ? null : Math.max(0, Math.round((now - beatAt) / 1000));
   const view = (reason: string | null): HeartbeatView => ({ age_s: age, state: record.state, stale: reason !== null, reason });
   if (!ours) return view(record.pid === null ? 'names no pid' : `names another pid (${record.pid})`);
   if (record.state === null || !LIVE_STATES.has(record.state)) return view(`says ${record.state ?? 'no state'}`);
-  if (record.updatedAt === null) return view('no readable updated_at');
-  if (now - record.updatedAt > staleAfterMs) return view(`updated_at ${age}s old`);
+  if (beatAt === null) return view('no readable updated_at');
+  if (now - beatAt > staleAfterMs) return view(`no heartbeat for ${age}s`);
   return view(null);
 }
 

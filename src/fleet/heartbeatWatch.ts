@@ -1,4 +1,4 @@
-import { ENV, gatewayStatePath, gatewayStateStamp, readGatewayState, type GatewayStateRecord } from '../hermes/index.js';
+import { ENV, gatewayStatePath, loopHeartbeatPath, readGatewayState, readLoopHeartbeat, stateFileStamp, type GatewayStateRecord } from '../hermes/index.js';
 import { heartbeatCheckMs, heartbeatVerdict, type HeartbeatView } from './heartbeat.js';
 import type { GatewayState } from './lifecycle.js';
 import { inGroup } from './readiness.js';
@@ -15,7 +15,7 @@ export interface HeartbeatEvents {
   emit(type: string, fields?: Record<string, unknown>): unknown;
 }
 
-/** The last read of one gateway's state file, and whether its stale episode was reported. */
+/** The last read of one gateway's state file and loop heartbeat, and whether its stale episode was reported. */
 interface Sample {
   pid: number;
   /** The gateway's gateway_state.json, its path worked out once. */
@@ -23,14 +23,20 @@ interface Sample {
   stamp: string | null;
   record: GatewayStateRecord | null;
   ours: boolean;
+  /** Its state/gateway.heartbeat, likewise. */
+  beatFile: string;
+  beatStamp: string | null;
+  /** When its own process last beat; null when the file is absent or another process's (a previous run's). */
+  beatAt: number | null;
   reported: boolean;
 }
 
 /**
- * Warns about running gateways whose Hermes heartbeat (`updated_at` in gateway_state.json) went
- * stale: one `gateway.heartbeat_stale` per episode, `gateway.heartbeat_ok` when it recovers. A warning
- * only: Hermes's own liveness keys off the pid, so nothing is restarted for it. One look at the
- * fleet per check, riding on the board poll; each look is a stat, and a read only when the file's stamp changed.
+ * Warns about running gateways whose Hermes heartbeat (`updated_at` in gateway_state.json, or the
+ * loop heartbeat in state/gateway.heartbeat, whichever is fresher) went stale: one
+ * `gateway.heartbeat_stale` per episode, `gateway.heartbeat_ok` when it recovers. A warning only:
+ * Hermes's own liveness keys off the pid, so nothing is restarted for it. One look at the fleet per
+ * check, riding on the board poll; each look is two stats, and a read only of a file whose stamp changed.
  */
 export class HeartbeatWatch {
   private readonly samples = new Map<string, Sample>();
@@ -70,16 +76,32 @@ export class HeartbeatWatch {
     if (this.staleAfterMs === 0 || gateway.state !== 'running' || gateway.pid === null || home === undefined || gateway.profile.role === 'service') return null;
     let sample = this.samples.get(gateway.name);
     if (sample === undefined || sample.pid !== gateway.pid) {
-      sample = { pid: gateway.pid, file: gatewayStatePath(home), stamp: null, record: null, ours: false, reported: false };
+      sample = {
+        pid: gateway.pid,
+        file: gatewayStatePath(home),
+        stamp: null,
+        record: null,
+        ours: false,
+        beatFile: loopHeartbeatPath(home),
+        beatStamp: null,
+        beatAt: null,
+        reported: false,
+      };
       this.samples.set(gateway.name, sample);
     }
-    const stamp = gatewayStateStamp(sample.file);
+    const stamp = stateFileStamp(sample.file);
     if (stamp !== sample.stamp) {
       sample.stamp = stamp;
       sample.record = stamp === null ? null : readGatewayState(sample.file);
       sample.ours = sample.record?.pid != null && inGroup(gateway.pid)(sample.record.pid);
     }
-    return heartbeatVerdict(sample.record, sample.ours, Date.now(), this.staleAfterMs);
+    const beatStamp = stateFileStamp(sample.beatFile);
+    if (beatStamp !== sample.beatStamp) {
+      sample.beatStamp = beatStamp;
+      const beat = beatStamp === null ? null : readLoopHeartbeat(sample.beatFile);
+      sample.beatAt = beat?.pid != null && inGroup(gateway.pid)(beat.pid) ? beat.updatedAt : null;
+    }
+    return heartbeatVerdict(sample.record, sample.ours, sample.beatAt, Date.now(), this.staleAfterMs);
   }
 
   private onPulse(): void {

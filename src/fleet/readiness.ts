@@ -1,5 +1,5 @@
 import { readProcStat } from '../board/proc.js';
-import { gatewayStatePath, gatewayStateStamp, readGatewayState, type GatewayStateRecord } from '../hermes/index.js';
+import { gatewayStatePath, stateFileStamp, readGatewayState, type GatewayStateRecord } from '../hermes/index.js';
 
 /** Where a gateway's readiness comes from: Hermes's `gateway_state.json`, or being alive for `ready_after`. */
 export type ReadyFrom = 'state_file' | 'timer';
@@ -64,7 +64,7 @@ export function watchReadiness(options: ReadinessOptions): { stop(): void } {
   const poll =
     from === 'state_file' && file !== undefined
       ? setInterval(() => {
-          const now = gatewayStateStamp(file);
+          const now = stateFileStamp(file);
           if (now === null || now === stamp) return;
           stamp = now;
           const record = readGatewayState(file);
@@ -73,7 +73,7 @@ export function watchReadiness(options: ReadinessOptions): { stop(): void } {
       : undefined;
   const timer = setTimeout(() => {
     if (readyAtTimer(from, file !== undefined)) finish('timer', file === undefined ? null : ownRecord(readGatewayState(file), ours));
-    else if (stamp === null && gatewayStateStamp(file!) === null) options.noStateFile?.();
+    else if (stamp === null && stateFileStamp(file!) === null) options.noStateFile?.();
   }, options.readyAfterMs);
   const stop = () => {
     clearInterval(poll);

@@ -8,7 +8,7 @@ export const GATEWAY_STATE_FILE = 'gateway_state.json';
 export interface GatewayStateRecord {
   state: string | null;
   pid: number | null;
-  /** `updated_at` in ms since the epoch: Hermes re-stamps it about every 60 s while the gateway lives. */
+  /** `updated_at` in ms since the epoch: written on each transition and, in newer Hermes, on a 60 s housekeeping tick. */
   updatedAt: number | null;
   /** The profiles a multiplexing gateway serves (`served_profiles`); null when the file names none. */
   servedProfiles: string[] | null;
@@ -50,11 +50,11 @@ export function parseUpdatedAt(value: unknown): number | null {
 }
 
 /**
- * The state file's (gatewayStatePath) change stamp (mtime, size and inode: a file replaced by a rename
- * has a new one), so a poll reads it only when it changed; null when absent or unreadable. A missing
- * file is no exception: a gateway that never writes one costs no throw per poll.
+ * A Hermes state file's change stamp (mtime, size and inode: a file replaced by a rename has a new
+ * one), so a poll reads it only when it changed; null when absent or unreadable. A missing file is
+ * no exception: a gateway that never writes one costs no throw per poll.
  */
-export function gatewayStateStamp(file: string): string | null {
+export function stateFileStamp(file: string): string | null {
   try {
     const stat = statSync(file, { throwIfNoEntry: false });
     return stat === undefined ? null : `${stat.mtimeMs}:${stat.size}:${stat.ino}`;

@@ -58,7 +58,8 @@ export const SERVICE_MANAGER_ENV_KEYS: ReadonlySet<string> = new Set([
 /** Set only by the supervisor: configs may not override them, and inherited values are dropped. */
 export const RESERVED_ENV_KEYS: ReadonlySet<string> = new Set([...Object.values(ENV), STATE_DIR_MARK, ...Object.keys(SUPERVISED_GATEWAY_ENV)]);
 
-export { GATEWAY_STATE_FILE, gatewayStatePath, readGatewayState, gatewayStateStamp, parseUpdatedAt, type GatewayStateRecord } from './gatewayState.js';
+export { GATEWAY_STATE_FILE, gatewayStatePath, readGatewayState, stateFileStamp, parseUpdatedAt, type GatewayStateRecord } from './gatewayState.js';
+export { loopHeartbeatPath, readLoopHeartbeat, type LoopHeartbeat } from './loopHeartbeat.js';
 export { STANDALONE_KEY, STANDALONE_DEPRECATION_NOTICE, PARKED_MARKER, isTruthy, readStandalone, servedProfileNames } from './topology.js';
 export { PLANNED_STOP_MARKER, writePlannedStop, clearPlannedStop, plannedStopRecord, type PlannedStop } from './plannedStop.js';
 
