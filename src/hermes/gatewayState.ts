@@ -16,19 +16,28 @@ export interface GatewayStateRecord {
 
 export const gatewayStatePath = (home: string): string => path.join(home, GATEWAY_STATE_FILE);
 
-/** What a gateway's state file (gatewayStatePath) says, or null while there is none (or only half of one) to read. */
-export function readGatewayState(file: string): GatewayStateRecord | null {
+/** A Hermes JSON state file's fields, or null while there is none (or only half of one) to read: Hermes replaces them whole. */
+export function readStateObject(file: string): Record<string, unknown> | null {
   let record: unknown;
   try {
     record = JSON.parse(readFileSync(file, 'utf8'));
   } catch {
     return null;
   }
-  if (typeof record !== 'object' || record === null) return null;
-  const { gateway_state: state, pid, updated_at: updatedAt, served_profiles: served } = record as Record<string, unknown>;
+  return typeof record === 'object' && record !== null ? (record as Record<string, unknown>) : null;
+}
+
+/** A pid as Hermes writes one, or null. */
+export const pidField = (value: unknown): number | null => (typeof value === 'number' && Number.isInteger(value) ? value : null);
+
+/** What a gateway's state file (gatewayStatePath) says, or null while there is none (or only half of one) to read. */
+export function readGatewayState(file: string): GatewayStateRecord | null {
+  const record = readStateObject(file);
+  if (record === null) return null;
+  const { gateway_state: state, pid, updated_at: updatedAt, served_profiles: served } = record;
   return {
     state: typeof state === 'string' ? state : null,
-    pid: typeof pid === 'number' && Number.isInteger(pid) ? pid : null,
+    pid: pidField(pid),
     updatedAt: parseUpdatedAt(updatedAt),
     servedProfiles: servedProfileNames(served),
   };

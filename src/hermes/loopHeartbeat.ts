@@ -1,6 +1,5 @@
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { parseUpdatedAt } from './gatewayState.js';
+import { parseUpdatedAt, pidField, readStateObject } from './gatewayState.js';
 
 /**
  * Hermes's event-loop heartbeat in the gateway's HERMES_HOME: rewritten every 30 s whether or not
@@ -19,13 +18,6 @@ export interface LoopHeartbeat {
 
 /** What a loop heartbeat file says, or null while there is none (or only half of one) to read. */
 export function readLoopHeartbeat(file: string): LoopHeartbeat | null {
-  let record: unknown;
-  try {
-    record = JSON.parse(readFileSync(file, 'utf8'));
-  } catch {
-    return null;
-  }
-  if (typeof record !== 'object' || record === null) return null;
-  const { pid, updated_at: updatedAt } = record as Record<string, unknown>;
-  return { pid: typeof pid === 'number' && Number.isInteger(pid) ? pid : null, updatedAt: parseUpdatedAt(updatedAt) };
+  const record = readStateObject(file);
+  return record === null ? null : { pid: pidField(record.pid), updatedAt: parseUpdatedAt(record.updated_at) };
 }
