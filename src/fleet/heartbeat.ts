@@ -34,7 +34,8 @@ export function heartbeatVerdict(
   staleAfterMs: number,
 ): HeartbeatView {
   if (record === null) return { age_s: null, state: null, stale: false, reason: null };
-  const beatAt = record.updatedAt === null ? loopBeatAt : Math.max(record.updatedAt, loopBeatAt ?? record.updatedAt);
+  const stamps = [record.updatedAt, loopBeatAt].filter((at): at is number => at !== null);
+  const beatAt = stamps.length === 0 ? null : Math.max(...stamps);
   const age = beatAt === null ? null : Math.max(0, Math.round((now - beatAt) / 1000));
   const view = (reason: string | null): HeartbeatView => ({ age_s: age, state: record.state, stale: reason !== null, reason });
   if (!ours) return view(record.pid === null ? 'names no pid' : `names another pid (${record.pid})`);
