@@ -154,6 +154,32 @@ test('a second job on a busy board is refused, never run beside the first', asyn
   t.true(ran);
 });
 
+test('a job asked for while a staged init runs beside the gateways waits for it, then fences and runs', async (t) => {
+  const writer = new ProcessGateway(t, 'writer', true);
+  const { jobs, record } = setup(t, [writer]);
+  let finish!: () => void;
+  const order: string[] = [];
+  const staged = jobs.run(record, {
+    name: 'kanban init',
+    hold: 'h',
+    fence: false,
+    reason: 'swap',
+    work: () => new Promise<void>((resolve) => (finish = resolve)).then(() => void order.push('staged')),
+  });
+  await until('the staged init to start its work', () => finish !== undefined);
+  const operator = jobs.run(record, { name: 'kanban init', hold: 'h', fence: true, reason: 'kanban.init', work: async (_, stopped) => void order.push(`operator ${stopped.join()}`) });
+  // The operator's job is neither refused nor started while the staged one works.
+  const early = await Promise.race([operator.then(() => 'settled', () => 'refused'), new Promise((resolve) => setImmediate(() => resolve('waiting')))]);
+  t.is(early, 'waiting');
+  t.true(alive(writer.pid!));
+  finish();
+  await staged;
+  const outcome = await operator;
+  t.deepEqual(order, ['staged', 'operator writer']);
+  t.deepEqual(outcome.profiles, ['writer']);
+  t.is(record.job, null);
+});
+
 test('a job that leaves the board held keeps its gateways down and asks for no wave', async (t) => {
   const writer = new ProcessGateway(t, 'writer', true);
   const { jobs, waves, record } = setup(t, [writer]);

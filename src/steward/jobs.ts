@@ -50,14 +50,22 @@ export interface BoardJobsDeps {
 
 /**
  * The one place an exclusive job runs on a board: fence, hold, stop, do the work, re-stat, release,
- * request the wave. A second job on a busy board is refused, never run beside the first.
+ * request the wave. A second job waits for one running beside the gateways (a staged init: short,
+ * bounded by its timeout, started by the supervisor at a moment the operator cannot see) and is
+ * refused while any other job runs or the board is held, never run beside the first.
  */
 export class BoardJobs {
+  private readonly beside = new Map<BoardRecord, Promise<void>>();
+
   constructor(private readonly deps: BoardJobsDeps) {}
 
   async run<T>(record: BoardRecord, job: BoardJob<T>): Promise<JobOutcome<T>> {
+    // Looked at again after each wait: another job may have started in the turns between.
+    while (this.beside.has(record)) await this.settled(record);
     if (isBusy(record)) throw new BoardBusyError(record.slug, record.job ?? record.heldFor ?? 'busy');
     record.job = job.name;
+    let ended = () => {};
+    if (!job.fence) this.beside.set(record, new Promise<void>((resolve) => (ended = resolve)));
     const gateways = job.fence ? this.grantedRunnable() : [];
     // A gateway never started (the supervisor is starting) is started by the fleet, not by this job's
     // wave; one fenced off the board before the job began comes back with the rest.
@@ -77,6 +85,8 @@ export class BoardJobs {
       // Take the file's identity now rather than at the next event, so the wave lands on it.
       this.deps.restat(record);
       record.job = null;
+      this.beside.delete(record);
+      ended();
       if (heldFor !== null) {
         record.heldFor = heldFor;
       } else {
@@ -87,6 +97,11 @@ export class BoardJobs {
       }
     }
     return { result, profiles: gateways.map((gateway) => gateway.name), wave };
+  }
+
+  /** Resolves once no job runs beside the board's gateways. */
+  async settled(record: BoardRecord): Promise<void> {
+    for (let running = this.beside.get(record); running; running = this.beside.get(record)) await running;
   }
 
   /**

@@ -54,6 +54,7 @@ export class JournalSwitch {
   async run(slug: string, mode: JournalMode, force: boolean): Promise<JournalSwitchReport> {
     const record = this.deps.steward.boards.get(slug);
     if (!record) throw new UnknownBoardError(slug, [...this.deps.steward.boards.keys()]);
+    await this.deps.jobs.settled(record);
     if (isBusy(record)) throw new BoardBusyError(slug, record.job ?? record.heldFor ?? 'busy');
     const before = await readHeaderInChild(record.path);
     if (!before.ok) throw new Error(before.error);
