@@ -1,6 +1,6 @@
 import { plainTable } from './table.js';
 import { outsideSection } from './outside.js';
-import type { CheckReport, HolderRow, KanbanJournalModeResult, RestartResult, StatusReport, WalRiskRow } from '../control/index.js';
+import type { CheckReport, HolderRow, KanbanJournalModeResult, KanbanRestoreResult, RestartResult, StatusReport, WalRiskRow } from '../control/index.js';
 import { outsideConflict } from '../outside/index.js';
 import { formatDuration } from '../util/index.js';
 
@@ -125,8 +125,24 @@ export function journalModeText(result: KanbanJournalModeResult): string {
     result.ok
       ? `board ${result.board}: journal mode ${result.from ?? 'unknown'} -> ${result.mode} (header bytes 18/19 ${result.header}), integrity ${result.integrity?.status ?? 'not checked'}`
       : `board ${result.board}: journal mode NOT switched to ${result.mode}: ${result.error}`,
-    `gateways back: ${result.wave.restarted.join(', ') || 'none'}${result.wave.failed.length ? `; not ready: ${result.wave.failed.join(', ')}` : ''}`,
+    gatewaysBack(result.wave),
   ];
+  return lines.join('\n');
+}
+
+/** The line every board verb ends with: who came back in its wave, and who did not come up ready. */
+export function gatewaysBack(wave: KanbanJournalModeResult['wave']): string {
+  return `gateways back: ${wave.restarted.join(', ') || 'none'}${wave.failed.length ? `; not ready: ${wave.failed.join(', ')}` : ''}`;
+}
+
+export function restoreText(result: KanbanRestoreResult): string {
+  const head = result.ok
+    ? `board ${result.board}: restored from ${result.source} (${result.journal_mode} mode), integrity ${result.integrity?.status ?? 'not checked'}, generation ${result.generation}`
+    : `board ${result.board}: restore from ${result.source} FAILED: ${result.error}`;
+  const lines = [head];
+  if (result.kept) lines.push(`the replaced board is kept as ${result.kept}`);
+  if (!result.ok && result.init?.output) lines.push(result.init.output.trimEnd());
+  lines.push(gatewaysBack(result.wave));
   return lines.join('\n');
 }
 

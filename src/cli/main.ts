@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { processStartTime, readProcStat } from '../board/index.js';
@@ -8,7 +9,7 @@ import { EXIT_FAILED, EXIT_USAGE, exitCodeOf, UsageError } from './errors.js';
 import { safeText } from '../util/index.js';
 import { eventsFile, logFile } from './files.js';
 import { showFile } from './tailFile.js';
-import { checkFailed, checkText, journalModeText, restartText, statusText } from './format.js';
+import { checkFailed, checkText, gatewaysBack, journalModeText, restartText, restoreText, statusText } from './format.js';
 import { ask } from './remote.js';
 import { startCommand } from './start.js';
 import { validateCommand } from './validate.js';
@@ -82,6 +83,7 @@ Examples:
   hermes-supervisor events -f                       follow the event log
   hermes-supervisor kanban init --board default     the safe way to re-init a board
   hermes-supervisor kanban journal-mode default delete   take a board out of WAL, its gateways stopped for it
+  hermes-supervisor kanban restore ~/backup/kanban.db   replace a board with a backup, every holder stopped first
   hermes-supervisor shutdown                        stop every gateway and the supervisor
 
 The config is --config FILE, else $HERMES_SUPERVISOR_CONFIG, else $HERMES_HOME/supervisor.yaml
@@ -238,7 +240,7 @@ option, a rejected reload).`,
         ask(options.config, 'kanban_init', { board: options.board }, true).then((result) => {
           out(`board ${options.board}: init ${result.ok ? 'ok' : 'FAILED'} (exit ${result.init.code ?? result.init.error}), integrity ${result.integrity?.status ?? 'not checked'}, generation ${result.generation}`);
           if (!result.ok && result.init.output) out(result.init.output.trimEnd());
-          out(`gateways back: ${result.wave.restarted.join(', ') || 'none'}${result.wave.failed.length ? `; not ready: ${result.wave.failed.join(', ')}` : ''}`);
+          out(gatewaysBack(result.wave));
           return result.ok && result.wave.failed.length === 0 ? 0 : EXIT_FAILED;
         }),
       );
@@ -254,6 +256,19 @@ option, a rejected reload).`,
       setResult(
         ask(options.config, 'kanban_journal_mode', { board, mode, force: options.force === true }, true).then((result) => {
           out(journalModeText(result));
+          return result.ok && result.wave.failed.length === 0 ? 0 : EXIT_FAILED;
+        }),
+      );
+    });
+  withConfig(kanban.command('restore'))
+    .description("replace a board with a backup: copy and check it beside the board, stop every holder, keep the old file in quarantine, rename the copy in, run kanban.init_command, restart the gateways in a wave")
+    .argument('<file>', 'the backup, an SQLite database file')
+    .option('--board <slug>', 'the board', 'default')
+    .action((file: string, _options: unknown, command: Command) => {
+      const options = command.optsWithGlobals<{ config?: string; board: string }>();
+      setResult(
+        ask(options.config, 'kanban_restore', { board: options.board, file: path.resolve(file) }, true).then((result) => {
+          out(restoreText(result));
           return result.ok && result.wave.failed.length === 0 ? 0 : EXIT_FAILED;
         }),
       );

@@ -34,6 +34,10 @@ export const commandArgs = {
     mode: v.picklist(['delete', 'wal'], 'expected the journal mode: delete or wal'),
     force: v.optional(flag, false),
   }),
+  kanban_restore: strictMap({
+    board: v.optional(v.string('expected a board slug'), 'default'),
+    file: v.pipe(v.string('expected the path of the backup'), v.minLength(1, 'expected the path of the backup')),
+  }),
   shutdown: strictMap({}),
 };
 
@@ -173,6 +177,24 @@ export interface KanbanJournalModeResult {
   wave: { restarted: string[]; failed: string[]; vetoed: string[]; duration_ms: number };
 }
 
+export interface KanbanRestoreResult {
+  board: string;
+  /** The backup, as given. */
+  source: string;
+  ok: boolean;
+  /** The journal mode the restored file was installed in: the replaced board's own. */
+  journal_mode: string;
+  /** Where the replaced board was kept (the quarantine folder); null when there was none. */
+  kept: string | null;
+  init: { code: number | null; signal: string | null; output: string; duration_ms: number; error: string | null } | null;
+  integrity: { status: string; detail: string } | null;
+  error: string | null;
+  generation: number;
+  /** The gateways stopped for the restore. */
+  profiles: string[];
+  wave: { restarted: string[]; failed: string[]; vetoed: string[]; duration_ms: number };
+}
+
 interface Results {
   status: StatusReport;
   restart: RestartResult;
@@ -182,6 +204,7 @@ interface Results {
   check: CheckReport;
   kanban_init: KanbanInitResult;
   kanban_journal_mode: KanbanJournalModeResult;
+  kanban_restore: KanbanRestoreResult;
   shutdown: { stopping: true; pid: number };
 }
 

@@ -43,4 +43,5 @@ export {
   type WaveSummary,
   type WalRiskRow,
   type KanbanJournalModeResult,
+  type KanbanRestoreResult,
 } from './api.js';

@@ -64,5 +64,10 @@ export function commandHandlers(verbs: SupervisorVerbs): CommandHandlers {
       checkBoard(verbs, args.board);
       return verbs.switchJournalMode(args);
     },
+
+    kanban_restore: async (args) => {
+      checkBoard(verbs, args.board);
+      return verbs.restoreBoard(args);
+    },
   };
 }

@@ -12,13 +12,14 @@ import {
   type ControlServer,
   type KanbanInitResult,
   type KanbanJournalModeResult,
+  type KanbanRestoreResult,
   type ResultOf,
   type StatusReport,
   type ValidArgsOf,
 } from '../control/index.js';
 import { EventLog, formatEvent } from '../events/index.js';
 import { escapeControl, parseSize } from '../util/index.js';
-import { Fleet, HeartbeatWatch, HOLD, WaveRunner, type Echo } from '../fleet/index.js';
+import { Fleet, HeartbeatWatch, HOLD, WaveRunner, type Echo, type WaveResult } from '../fleet/index.js';
 import { fleetView, outsideReport } from '../outside/index.js';
 import { buildPlan, diffPlans, type FleetPlan, type PlanDiff } from '../plan/index.js';
 import { forgetGateway, gatewaysFile, reapLeftovers, recordGateway, removeDeadTemps } from '../recovery/index.js';
@@ -37,10 +38,13 @@ import {
   BoardCare,
   BoardHeldError,
   BoardJobs,
+  BoardRestore,
   BoardSteward,
   JournalRefusedError,
+  type InitResult,
   JournalSwitch,
   NoInitCommandError,
+  RestoreRefusedError,
   UnknownBoardError,
   WalRiskWatch,
 } from '../steward/index.js';
@@ -63,7 +67,7 @@ function asControlError<T>(verb: () => T): T {
     if (err instanceof NoInitCommandError) throw new ControlError('no_init_command', err.message);
     if (err instanceof BoardBusyError) throw new ControlError('board_busy', err.message);
     if (err instanceof BoardHeldError) throw new ControlError('board_held', err.message);
-    if (err instanceof JournalRefusedError) throw new ControlError('refused', err.message);
+    if (err instanceof JournalRefusedError || err instanceof RestoreRefusedError) throw new ControlError('refused', err.message);
     throw err;
   };
   try {
@@ -72,6 +76,16 @@ function asControlError<T>(verb: () => T): T {
   } catch (err) {
     return mapped(err);
   }
+}
+
+/** What a board verb's reply says of the wave that brought its gateways back (none: all empty). */
+/** What a board verb's reply says of the init it ran. */
+function initSummary(init: InitResult): KanbanInitResult['init'] {
+  return { code: init.code, signal: init.signal, output: init.output, duration_ms: init.durationMs, error: init.error ?? null };
+}
+
+function waveSummary(wave: WaveResult | null): KanbanInitResult['wave'] {
+  return { restarted: wave?.restarted ?? [], failed: wave?.failed ?? [], vetoed: wave?.vetoed ?? [], duration_ms: wave?.durationMs ?? 0 };
 }
 
 /** The one owner process on a host: runs the fleet of a plan and records every state change. */
@@ -84,6 +98,7 @@ export class Supervisor implements SupervisorVerbs {
   readonly heartbeats: HeartbeatWatch;
   readonly walRisk: WalRiskWatch;
   private readonly journalSwitch: JournalSwitch;
+  private readonly restore: BoardRestore;
   readonly startedAt = new Date();
   /** Resolves once a shutdown, however it began, is over. */
   readonly stopped: Promise<void>;
@@ -137,6 +152,7 @@ export class Supervisor implements SupervisorVerbs {
     const runtimes = new SqliteRuntimes();
     this.walRisk = new WalRiskWatch({ steward: this.steward, events: this.events, runtimes });
     this.journalSwitch = new JournalSwitch({ steward: this.steward, jobs, fleet: this.fleet, events: this.events, runtimes });
+    this.restore = new BoardRestore({ plan: () => this.plan, steward: this.steward, jobs, events: this.events });
   }
 
   /**
@@ -404,10 +420,10 @@ export class Supervisor implements SupervisorVerbs {
     return {
       board: report.board,
       ok: report.ok,
-      init: { code: init.code, signal: init.signal, output: init.output, duration_ms: init.durationMs, error: init.error ?? null },
+      init: initSummary(init),
       integrity: integrity ? { status: integrity.status, detail: integrity.detail } : null,
       generation: report.generation,
-      wave: { restarted: wave?.restarted ?? [], failed: wave?.failed ?? [], vetoed: wave?.vetoed ?? [], duration_ms: wave?.durationMs ?? 0 },
+      wave: waveSummary(wave),
     };
   }
 
@@ -426,9 +442,29 @@ export class Supervisor implements SupervisorVerbs {
       integrity: integrity ? { status: integrity.status, detail: integrity.detail } : null,
       error: report.error,
       profiles: report.profiles,
-      wave: { restarted: wave?.restarted ?? [], failed: wave?.failed ?? [], vetoed: wave?.vetoed ?? [], duration_ms: wave?.durationMs ?? 0 },
+      wave: waveSummary(wave),
     };
   }
+  /** Replaces one board with a backup as a job: every holder stopped first, the old file kept, one wave. */
+  async restoreBoard(request: ValidArgsOf<'kanban_restore'>): Promise<KanbanRestoreResult> {
+    this.refuseWhileStarting();
+    const report = await asControlError(() => this.restore.run(request.board, request.file));
+    const { init, integrity, wave } = report;
+    return {
+      board: report.board,
+      source: report.source,
+      ok: report.ok,
+      journal_mode: report.journal,
+      kept: report.kept,
+      init: init ? initSummary(init) : null,
+      integrity: integrity ? { status: integrity.status, detail: integrity.detail } : null,
+      error: report.error,
+      generation: report.generation,
+      profiles: report.profiles,
+      wave: waveSummary(wave),
+    };
+  }
+
 
   /**
    * A thorough look at every board: holders through fds and maps, the stale ones, those breaking the

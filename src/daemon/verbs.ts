@@ -1,4 +1,4 @@
-import type { CheckReport, KanbanInitResult, KanbanJournalModeResult, ResultOf, StatusReport, ValidArgsOf } from '../control/index.js';
+import type { CheckReport, KanbanInitResult, KanbanJournalModeResult, KanbanRestoreResult, ResultOf, StatusReport, ValidArgsOf } from '../control/index.js';
 import type { PlanDiff } from '../plan/index.js';
 
 /** A reload that cannot be applied: the running fleet is left as it was. */
@@ -21,6 +21,8 @@ export interface SupervisorVerbs {
   reinitBoard(slug: string): Promise<KanbanInitResult>;
   /** The switch of one board's journal mode, its gateways stopped for it and brought back in one wave. */
   switchJournalMode(request: ValidArgsOf<'kanban_journal_mode'>): Promise<KanbanJournalModeResult>;
+  /** Replaces one board with a backup, every holder stopped first, the old file kept, the gateways back in one wave. */
+  restoreBoard(request: ValidArgsOf<'kanban_restore'>): Promise<KanbanRestoreResult>;
   /** A thorough holder audit, an integrity probe (`integrity_check` when full) and the gateways outside the supervisor. */
   check(full: boolean): Promise<CheckReport>;
   /** Re-reads every config; rejects with ReloadRejected when the new config cannot be applied. */

@@ -5,4 +5,5 @@ export const HOLD = {
   corruption: 'corruption',
   initFailed: 'init failed',
   journalMode: 'journal mode',
+  restore: 'restore',
 } as const;

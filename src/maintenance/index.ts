@@ -9,6 +9,8 @@ export { moveAsideSidecars, sidecarPaths, SIDECAR_SUFFIXES } from './sidecars.js
 export { rebuildBoard } from './rebuild.js';
 export type { RebuildOptions, RebuildResult, TableSalvage } from './rebuild.js';
 export { installRebuilt } from './install.js';
+export { copyForRestore } from './restoreCopy.js';
+export type { RestoreCopy } from './restoreCopy.js';
 export { passiveCheckpoint, walNeedsCheckpoint, walSize, DEFAULT_CHECKPOINT_BUSY_TIMEOUT_MS } from './checkpoint.js';
 export type { CheckpointResult } from './checkpoint.js';
 export { filesystemOf, fsTypeName, isNetworkFs } from './fsguard.js';

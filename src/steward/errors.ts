@@ -29,3 +29,6 @@ export class JournalRefusedError extends Error {}
 
 /** A board held by a process outside the fleet: the supervisor cannot stop it, so it cannot own the file alone. */
 export class BoardHeldError extends Error {}
+
+/** A restore the supervisor will not make: the backup is missing, not a database, damaged, or the board itself. */
+export class RestoreRefusedError extends Error {}

@@ -1,0 +1,122 @@
+import { createHash } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import test from 'ava';
+import Database from 'better-sqlite3';
+import { initBoard, integrityCheck } from './helpers/board.js';
+import { ofType } from './helpers/events.js';
+import { fixture, python } from './helpers/fixture.js';
+import { brisk, startFleet, type Fleet } from './helpers/fleet.js';
+import { makeFleetDir } from './helpers/fleetDir.js';
+import type { Scope } from './helpers/scope.js';
+
+const sha = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
+
+function query<T>(file: string, sql: string): T {
+  const db = new Database(file, { readonly: true });
+  try {
+    return db.prepare(sql).pluck().get() as T;
+  } finally {
+    db.close();
+  }
+}
+
+const journalMode = (file: string) => query<string>(file, 'PRAGMA journal_mode');
+const hasColumn = (file: string, column: string) => query<number>(file, `SELECT count(*) FROM pragma_table_info('tasks') WHERE name = '${column}'`) === 1;
+const rowsWithId = (file: string, id: string) => query<number>(file, `SELECT count(*) FROM tasks WHERE id = '${id}'`);
+
+/** A backup as an older Hermes left it (WAL, none of the newer columns) holding one task of its own. */
+function olderBackup(file: string): void {
+  execFileSync(python, [fixture, '--mode', 'tick', '--ticks', '1', '--db', file]);
+  const db = new Database(file);
+  try {
+    db.prepare("INSERT INTO tasks (id, title, status, created_at) VALUES ('from-backup', 'b', 'todo', 0)").run();
+    db.pragma('wal_checkpoint(TRUNCATE)');
+  } finally {
+    db.close();
+  }
+}
+
+/** A writer holding a rollback-journal board, committing every 50 ms, and an init that migrates it in that mode. */
+async function deleteBoardFleet(t: Scope): Promise<Fleet> {
+  const dir = makeFleetDir(t, 'hs-restore-');
+  return startFleet(t, {
+    dir,
+    board: (board) => initBoard(board, 'delete'),
+    config: brisk({ kanban: { init_command: [python, fixture, '--mode', 'init', '--journal', 'delete', '--profile', 'board-init'] } }),
+    profiles: {
+      writer: { mode: 'hold', intervalMs: 50, grant: true, args: ['--journal', 'delete'] },
+      denied: { mode: 'idle', grant: false },
+    },
+  });
+}
+
+test('kanban restore stops every holder before the backup is renamed in, keeps the old board, migrates the backup in the board\'s journal mode', async (t) => {
+  const fleet = await deleteBoardFleet(t);
+  await fleet.waitForEvent(() => fleet.log('writer').some((event) => event.event === 'write'));
+  const backup = path.join(fleet.root, 'backup.db');
+  olderBackup(backup);
+  const backupSha = sha(backup);
+  const oldIno = statSync(fleet.board).ino;
+
+  const result = await fleet.cli('kanban', 'restore', backup);
+  t.is(result.code, 0, result.stderr + result.stdout);
+  t.regex(result.stdout, /board default: restored from .*backup\.db \(delete mode\), integrity ok/);
+  t.regex(result.stdout, /gateways back: writer/);
+
+  const events = fleet.events();
+  const start = ofType(events, 'kanban.restore.start')[0]!;
+  t.deepEqual(start.profiles, ['writer'], 'the granted gateway is stopped for it; the denied one is not');
+  const done = ofType(events, 'kanban.restore.done')[0]!;
+  t.like(done, { board: 'default', ok: true, journal_mode: 'delete', integrity: 'ok' });
+  t.like(ofType(events, 'board.swap')[0], { board: 'default', job: 'restore' }, 'the restore\'s own rename, seen as such');
+  t.is(ofType(events, 'board.fence').length, 0, 'nobody was left on the old file to fence');
+  t.is(ofType(events, 'gateway.spawn').filter((event) => event.profile === 'denied').length, 1, 'denied gateway untouched');
+
+  // The writer was gone before the work (and so the rename) began, and none of its writes went to the old file after.
+  const exitedAt = ofType(events, 'gateway.exit', 'writer')[0]!.ts_ms as number;
+  t.true(exitedAt <= (start.ts_ms as number));
+  const newIno = statSync(fleet.board).ino;
+  t.not(newIno, oldIno);
+  await fleet.waitForEvent(() => fleet.log('writer').some((event) => event.event === 'write' && event.ino === newIno));
+  t.false(fleet.log('writer').some((event) => event.event === 'write' && event.ino === oldIno && event.ts_ms > exitedAt));
+
+  t.is(journalMode(fleet.board), 'delete', 'a rollback-journal board stays one, though the backup was WAL');
+  t.true(hasColumn(fleet.board, 'consecutive_failures'), 'the older backup was migrated by the init before the gateways came back');
+  t.is(rowsWithId(fleet.board, 'from-backup'), 1);
+  t.is(integrityCheck(fleet.board), 'ok');
+  t.false(existsSync(`${fleet.board}-journal`));
+  t.is(sha(backup), backupSha, 'the backup itself is never written');
+  const kept = done.kept as string;
+  t.true(kept.startsWith(path.join(fleet.stateDir, 'quarantine', 'default')), kept);
+  t.is(rowsWithId(kept, 'from-backup'), 0, 'the replaced board is kept as it was');
+  t.regex(result.stdout, new RegExp(`kept as ${kept.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
+});
+
+test('kanban restore refuses a backup that is not a database, is missing, or is the board itself, and changes nothing', async (t) => {
+  const fleet = await deleteBoardFleet(t);
+  const ino = statSync(fleet.board).ino;
+  const notADb = path.join(fleet.root, 'notes.txt');
+  writeFileSync(notADb, 'root:x:0:0:root:/root:/bin/bash\n');
+  const cases: Array<[string, RegExp]> = [
+    [notADb, /the backup .*notes\.txt is not an SQLite database: header starts with 'root:x/],
+    [path.join(fleet.root, 'missing.db'), /cannot read the backup .*missing\.db: ENOENT/],
+    [fleet.board, /is board "default" itself; name a backup/],
+  ];
+  for (const [file, message] of cases) {
+    const result = await fleet.cli('kanban', 'restore', file);
+    t.is(result.code, 1, result.stdout);
+    t.regex(result.stderr, message);
+    t.is(result.stderr.trim().split('\n').length, 1, 'one line');
+  }
+  t.is(readFileSync(notADb, 'utf8'), 'root:x:0:0:root:/root:/bin/bash\n');
+  t.is(statSync(fleet.board).ino, ino, 'the board was not replaced');
+  const events = fleet.events();
+  t.is(ofType(events, 'kanban.restore.refused').length, 3);
+  t.is(ofType(events, 'kanban.restore.start').length, 0);
+  t.is(ofType(events, 'gateway.spawn').length, 2, 'no gateway was stopped');
+  const unknown = await fleet.cli('kanban', 'restore', '--board', 'nope', notADb);
+  t.is(unknown.code, 2);
+  t.regex(unknown.stderr, /unknown board "nope"; known: default/);
+});
