@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import test from 'ava';
 import Database from 'better-sqlite3';
@@ -119,4 +119,32 @@ test('kanban restore refuses a backup that is not a database, is missing, or is 
   const unknown = await fleet.cli('kanban', 'restore', '--board', 'nope', notADb);
   t.is(unknown.code, 2);
   t.regex(unknown.stderr, /unknown board "nope"; known: default/);
+});
+
+test('a restore whose init fails keeps the granted gateways held off the restored file until restart --all', async (t) => {
+  const dir = makeFleetDir(t, 'hs-restore-');
+  const flag = path.join(dir.root, 'init-fails');
+  const init = dir.script('init.py', `import os, sys\nsys.exit(3 if os.path.exists(${JSON.stringify(flag)}) else 0)\n`);
+  const fleet = await startFleet(t, {
+    dir,
+    board: true,
+    config: brisk({ kanban: { init_command: [python, init] } }),
+    profiles: { writer: { mode: 'hold', intervalMs: 50, grant: true } },
+  });
+  const backup = path.join(fleet.root, 'backup.db');
+  olderBackup(backup);
+  writeFileSync(flag, '');
+  const result = await fleet.cli('kanban', 'restore', backup);
+  t.is(result.code, 1, result.stdout);
+  t.regex(result.stdout, /restore from .*backup\.db FAILED: kanban\.init_command failed on the restored file \(exit 3\)/);
+  t.regex(result.stdout, /gateways back: none/);
+  const status = JSON.parse((await fleet.cli('status', '--json')).stdout);
+  t.like(status.profiles.find((profile: { name: string }) => profile.name === 'writer'), { state: 'stopped', pid: null });
+  t.regex(status.boards[0].health, /^restore: kanban\.init_command failed/);
+  t.is(rowsWithId(fleet.board, 'from-backup'), 1, 'the backup is in place, the old board kept');
+  rmSync(flag);
+  const restart = await fleet.cli('restart', '--all');
+  t.is(restart.code, 0, restart.stderr + restart.stdout);
+  const after = JSON.parse((await fleet.cli('status', '--json')).stdout);
+  t.like(after.profiles.find((profile: { name: string }) => profile.name === 'writer'), { state: 'running' });
 });

@@ -236,7 +236,7 @@ export class BoardCare {
 
   /**
    * An operator's `restart --all` after fixing a board held for them (a corruption with
-   * `on_corruption: stop`, a failed rebuild or init) releases it. Refused while any board's job runs.
+   * `on_corruption: stop`, a failed rebuild, init or restore) releases it. Refused while any board's job runs.
    */
   release(): string[] {
     // A job in hand holds its gateways under the same holds: lifting them now would let them back mid-job.
@@ -250,6 +250,7 @@ export class BoardCare {
     for (const gateway of this.deps.fleet.gateways.values()) {
       gateway.release(HOLD.corruption);
       gateway.release(HOLD.initFailed);
+      gateway.release(HOLD.restore);
     }
     return released.map((board) => board.slug);
   }

@@ -1,3 +1,5 @@
+import type { Holder } from '../board/index.js';
+
 /** Refusals of the board verbs, each naming what was asked for and why it cannot be done now. */
 
 export class UnknownBoardError extends Error {
@@ -32,3 +34,8 @@ export class BoardHeldError extends Error {}
 
 /** A restore the supervisor will not make: the backup is missing, not a database, damaged, or the board itself. */
 export class RestoreRefusedError extends Error {}
+
+/** Holders as a refusal names them: `owner (pid N)`, each process once. */
+export function namedHolders(holders: readonly Holder[]): string {
+  return [...new Map(holders.map((holder) => [holder.pid, `${holder.owner} (pid ${holder.pid})`])).values()].join(', ');
+}

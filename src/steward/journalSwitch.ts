@@ -3,7 +3,7 @@ import type { EventLog } from '../events/index.js';
 import { HOLD, type Fleet, type WaveResult } from '../fleet/index.js';
 import { probeIntegrityInThread, readHeaderInChild, setJournalMode, type JournalMode, type ProbeResult } from '../maintenance/index.js';
 import type { SqliteRuntimes } from '../sqlite/index.js';
-import { BoardBusyError, BoardHeldError, JournalRefusedError, UnknownBoardError } from './errors.js';
+import { BoardBusyError, BoardHeldError, JournalRefusedError, namedHolders, UnknownBoardError } from './errors.js';
 import type { BoardJobs } from './jobs.js';
 import { isBusy, type BoardRecord } from './record.js';
 import type { BoardSteward } from './steward.js';
@@ -41,7 +41,6 @@ interface SwitchResult {
 
 const BUG = 'the WAL-reset bug (3.7.0-3.51.2; fixed in 3.51.3, 3.50.7, 3.44.6)';
 
-const named = (holders: readonly Holder[]) => [...new Map(holders.map((holder) => [holder.pid, `${holder.owner} (pid ${holder.pid})`])).values()].join(', ');
 
 /**
  * Switches a board between WAL and rollback-journal (DELETE) mode as a board job: only the
@@ -65,7 +64,7 @@ export class JournalSwitch {
 
     const { fleet, foreign } = this.deps.steward.holdersOf(record);
     if (foreign.length > 0) {
-      throw this.refuse(slug, mode, `board "${slug}" is held by ${named(foreign)} outside the fleet, which the supervisor does not stop; stop them first`, BoardHeldError);
+      throw this.refuse(slug, mode, `board "${slug}" is held by ${namedHolders(foreign)} outside the fleet, which the supervisor does not stop; stop them first`, BoardHeldError);
     }
     if (mode === 'wal' && !force) {
       const risky = await this.vulnerable(fleet);
@@ -125,7 +124,7 @@ export class JournalSwitch {
     const { fleet, foreign } = this.deps.steward.holdersOf(record);
     const left = [...fleet, ...foreign];
     if (left.length > 0) {
-      return { ok: false, header: null, integrity: null, error: `still held by ${named(left)} once its gateways were stopped (a kanban worker?); nothing was changed` };
+      return { ok: false, header: null, integrity: null, error: `still held by ${namedHolders(left)} once its gateways were stopped (a kanban worker?); nothing was changed` };
     }
     let reported: string;
     try {

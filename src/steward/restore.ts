@@ -1,6 +1,6 @@
 import { rmSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { realBoardPath, type Holder } from '../board/index.js';
+import { realBoardPath } from '../board/index.js';
 import type { EventLog } from '../events/index.js';
 import { HOLD, type WaveResult } from '../fleet/index.js';
 import {
@@ -20,7 +20,7 @@ import {
 import type { FleetPlan } from '../plan/index.js';
 import { quarantineDir } from '../statedir/index.js';
 import { runBoardInit, type InitResult } from './boardInit.js';
-import { BoardBusyError, BoardHeldError, RestoreRefusedError, UnknownBoardError } from './errors.js';
+import { BoardBusyError, BoardHeldError, namedHolders, RestoreRefusedError, UnknownBoardError } from './errors.js';
 import type { BoardJobs } from './jobs.js';
 import { isBusy, pathsOf, type BoardRecord } from './record.js';
 import type { BoardSteward } from './steward.js';
@@ -64,8 +64,6 @@ interface Installed {
   error: string | null;
 }
 
-const named = (holders: readonly Holder[]) => [...new Map(holders.map((holder) => [holder.pid, `${holder.owner} (pid ${holder.pid})`])).values()].join(', ');
-
 /**
  * Replaces a board with a backup the one safe way: the backup is copied and checked beside the board
  * while everything runs, then every holder is stopped before the file is renamed in, so no process
@@ -88,7 +86,7 @@ export class BoardRestore {
     await this.checkSource(slug, record, source);
     const { foreign } = this.deps.steward.holdersOf(record);
     if (foreign.length > 0) {
-      throw this.refuse(slug, source, `board "${slug}" is held by ${named(foreign)} outside the fleet, which the supervisor does not stop; stop them first`, BoardHeldError);
+      throw this.refuse(slug, source, `board "${slug}" is held by ${namedHolders(foreign)} outside the fleet, which the supervisor does not stop; stop them first`, BoardHeldError);
     }
     const staged = await this.stage(slug, record, source);
     try {
@@ -195,7 +193,7 @@ export class BoardRestore {
     const { fleet, foreign } = this.deps.steward.holdersOf(record);
     const left = [...fleet, ...foreign];
     if (left.length > 0) {
-      return { ok: false, installed: false, kept: null, init: null, integrity: null, error: `still held by ${named(left)} once its gateways were stopped (a kanban worker?); nothing was changed` };
+      return { ok: false, installed: false, kept: null, init: null, integrity: null, error: `still held by ${namedHolders(left)} once its gateways were stopped (a kanban worker?); nothing was changed` };
     }
     const { config } = this;
     const dir = quarantineDir(config.state_dir, record.slug);
