@@ -44,7 +44,7 @@ async function deleteBoardFleet(t: Scope): Promise<Fleet> {
   return startFleet(t, {
     dir,
     board: (board) => initBoard(board, 'delete'),
-    config: brisk({ kanban: { init_command: [python, fixture, '--mode', 'init', '--journal', 'delete', '--profile', 'board-init'] } }),
+    config: brisk({ kanban: { quarantine_keep: 1, init_command: [python, fixture, '--mode', 'init', '--journal', 'delete', '--profile', 'board-init'] } }),
     profiles: {
       writer: { mode: 'hold', intervalMs: 50, grant: true, args: ['--journal', 'delete'] },
       denied: { mode: 'idle', grant: false },

@@ -7,7 +7,6 @@ import {
   copyForRestore,
   installRebuilt,
   journalFor,
-  moveAsideSidecars,
   notSqliteReason,
   probeIntegrityInThread,
   pruneQuarantine,
@@ -201,7 +200,9 @@ export class BoardRestore {
     if (statSync(record.realPath, { throwIfNoEntry: false })) {
       // Kept whole, with any journal left by a process killed mid-transaction: it belongs to this file.
       kept = (await quarantineBoard(record.path, { dir, slug: record.slug, keep: config.kanban.quarantine_keep })).path;
-      await moveAsideSidecars(record.path, dir, 'restored');
+      // Their bytes are in the kept set beside its copy; moved aside as a set of their own they could
+      // push that copy out of a quarantine_keep of 1. Nobody holds them: checked just above.
+      for (const sidecar of sidecarPaths(record.realPath)) rmSync(sidecar, { force: true });
     }
     installRebuilt(staged.file, record.path, { journal: staged.journal });
     const init = config.kanban.init_command ? await runBoardInit(config, record) : null;
@@ -211,9 +212,14 @@ export class BoardRestore {
     return { ok: error === null, installed: true, kept, init, integrity, error };
   }
 
+  /** After the install: a prune that fails is reported, never taken for a failed restore. */
   private prune(record: BoardRecord): void {
-    const removed = pruneQuarantine({ dir: quarantineDir(this.config.state_dir, record.slug), slug: record.slug, dbPath: record.path, keep: this.config.kanban.quarantine_keep });
-    if (removed.length > 0) this.deps.events.emit('board.quarantine_pruned', { board: record.slug, removed });
+    try {
+      const removed = pruneQuarantine({ dir: quarantineDir(this.config.state_dir, record.slug), slug: record.slug, dbPath: record.path, keep: this.config.kanban.quarantine_keep });
+      if (removed.length > 0) this.deps.events.emit('board.quarantine_pruned', { board: record.slug, removed });
+    } catch (err) {
+      this.deps.events.emit('supervisor.error', { during: 'quarantine prune', board: record.slug, error: (err as Error).message });
+    }
   }
 
   private refuse<E extends Error>(slug: string, source: string, reason: string, Kind: new (message: string) => E = RestoreRefusedError as unknown as new (message: string) => E): E {
