@@ -13,6 +13,7 @@ import {
   quarantineBoard,
   readHeaderInChild,
   sidecarPaths,
+  type BoardHeader,
   type JournalMode,
   type ProbeResult,
 } from '../maintenance/index.js';
@@ -82,12 +83,12 @@ export class BoardRestore {
     if (!record) throw new UnknownBoardError(slug, [...this.deps.steward.boards.keys()]);
     await this.deps.jobs.settled(record);
     if (isBusy(record)) throw new BoardBusyError(slug, record.job ?? record.heldFor ?? 'busy');
-    await this.checkSource(slug, record, source);
+    const backup = await this.checkSource(slug, record, source);
     const { foreign } = this.deps.steward.holdersOf(record);
     if (foreign.length > 0) {
       throw this.refuse(slug, source, `board "${slug}" is held by ${namedHolders(foreign)} outside the fleet, which the supervisor does not stop; stop them first`, BoardHeldError);
     }
-    const staged = await this.stage(slug, record, source);
+    const staged = await this.stage(slug, record, source, backup);
     try {
       const outcome = await this.deps.jobs.run(record, {
         name: 'restore',
@@ -136,8 +137,8 @@ export class BoardRestore {
     }
   }
 
-  /** The backup must be an SQLite file of its own, not the board itself; checked before anything is stopped. */
-  private async checkSource(slug: string, record: BoardRecord, source: string): Promise<void> {
+  /** The backup must be an SQLite file of its own, not the board itself; checked before anything is stopped. Returns its header. */
+  private async checkSource(slug: string, record: BoardRecord, source: string): Promise<BoardHeader> {
     if (!path.isAbsolute(source)) throw this.refuse(slug, source, `the backup must be named by an absolute path, got "${source}"`);
     let stat;
     try {
@@ -154,6 +155,7 @@ export class BoardRestore {
       const found = header.header.kind === 'empty' ? 'an empty file' : notSqliteReason(header.header.prefix);
       throw this.refuse(slug, source, `the backup ${source} is ${found}; nothing was changed`);
     }
+    return header.header;
   }
 
   /**
@@ -161,13 +163,12 @@ export class BoardRestore {
    * journal mode of the board it replaces: a rollback-journal board stays one, as Hermes chose it for
    * an SQLite with the WAL-reset bug.
    */
-  private async stage(slug: string, record: BoardRecord, source: string): Promise<Staged> {
+  private async stage(slug: string, record: BoardRecord, source: string, backup: BoardHeader): Promise<Staged> {
     const current = await readHeaderInChild(record.path);
     if (current.ok && current.header.kind === 'not_sqlite') {
       throw this.refuse(slug, source, `board "${slug}" (${record.path}) is ${notSqliteReason(current.header.prefix)}; it is not replaced`);
     }
-    const backup = await readHeaderInChild(source);
-    const own = current.ok && current.header.kind === 'sqlite' ? current.header : backup.ok ? backup.header : { kind: 'empty' as const };
+    const own = current.ok && current.header.kind === 'sqlite' ? current.header : backup;
     const journal = journalFor(own).mode;
     const real = realBoardPath(record.path);
     const file = path.join(path.dirname(real), `.${path.basename(real)}.restore-${process.pid}`);
