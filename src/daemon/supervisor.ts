@@ -22,6 +22,7 @@ import { escapeControl, parseSize } from '../util/index.js';
 import { Fleet, HeartbeatWatch, HOLD, WaveRunner, type Echo, type WaveResult } from '../fleet/index.js';
 import { fleetView, outsideReport } from '../outside/index.js';
 import { buildPlan, diffPlans, type FleetPlan, type PlanDiff } from '../plan/index.js';
+import type { ProbeResult } from '../maintenance/index.js';
 import { forgetGateway, gatewaysFile, reapLeftovers, recordGateway, removeDeadTemps } from '../recovery/index.js';
 import {
   deniedHome,
@@ -41,12 +42,12 @@ import {
   BoardRestore,
   BoardSteward,
   JournalRefusedError,
-  type InitResult,
   JournalSwitch,
   NoInitCommandError,
   RestoreRefusedError,
   UnknownBoardError,
   WalRiskWatch,
+  type InitResult,
 } from '../steward/index.js';
 import { SqliteRuntimes } from '../sqlite/index.js';
 import { wireHooks } from './hookWiring.js';
@@ -78,12 +79,17 @@ function asControlError<T>(verb: () => T): T {
   }
 }
 
-/** What a board verb's reply says of the wave that brought its gateways back (none: all empty). */
 /** What a board verb's reply says of the init it ran. */
 function initSummary(init: InitResult): KanbanInitResult['init'] {
   return { code: init.code, signal: init.signal, output: init.output, duration_ms: init.durationMs, error: init.error ?? null };
 }
 
+/** What a board verb's reply says of the check it ran on the file; null when none ran. */
+function probeSummary(probe: ProbeResult | null): KanbanInitResult['integrity'] {
+  return probe ? { status: probe.status, detail: probe.detail } : null;
+}
+
+/** What a board verb's reply says of the wave that brought its gateways back (none: all empty). */
 function waveSummary(wave: WaveResult | null): KanbanInitResult['wave'] {
   return { restarted: wave?.restarted ?? [], failed: wave?.failed ?? [], vetoed: wave?.vetoed ?? [], duration_ms: wave?.durationMs ?? 0 };
 }
@@ -421,7 +427,7 @@ export class Supervisor implements SupervisorVerbs {
       board: report.board,
       ok: report.ok,
       init: initSummary(init),
-      integrity: integrity ? { status: integrity.status, detail: integrity.detail } : null,
+      integrity: probeSummary(integrity),
       generation: report.generation,
       wave: waveSummary(wave),
     };
@@ -439,12 +445,13 @@ export class Supervisor implements SupervisorVerbs {
       changed: report.changed,
       ok: report.ok,
       header: report.header,
-      integrity: integrity ? { status: integrity.status, detail: integrity.detail } : null,
+      integrity: probeSummary(integrity),
       error: report.error,
       profiles: report.profiles,
       wave: waveSummary(wave),
     };
   }
+
   /** Replaces one board with a backup as a job: every holder stopped first, the old file kept, one wave. */
   async restoreBoard(request: ValidArgsOf<'kanban_restore'>): Promise<KanbanRestoreResult> {
     this.refuseWhileStarting();
@@ -457,14 +464,13 @@ export class Supervisor implements SupervisorVerbs {
       journal_mode: report.journal,
       kept: report.kept,
       init: init ? initSummary(init) : null,
-      integrity: integrity ? { status: integrity.status, detail: integrity.detail } : null,
+      integrity: probeSummary(integrity),
       error: report.error,
       generation: report.generation,
       profiles: report.profiles,
       wave: waveSummary(wave),
     };
   }
-
 
   /**
    * A thorough look at every board: holders through fds and maps, the stale ones, those breaking the
