@@ -10,6 +10,7 @@ import { fixture, python } from './helpers/fixture.js';
 import { brisk, startFleet, type Fleet } from './helpers/fleet.js';
 import { makeFleetDir } from './helpers/fleetDir.js';
 import type { Scope } from './helpers/scope.js';
+import { until } from './helpers/wait.js';
 
 const sha = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
 
@@ -25,6 +26,15 @@ function query<T>(file: string, sql: string): T {
 const journalMode = (file: string) => query<string>(file, 'PRAGMA journal_mode');
 const hasColumn = (file: string, column: string) => query<number>(file, `SELECT count(*) FROM pragma_table_info('tasks') WHERE name = '${column}'`) === 1;
 const rowsWithId = (file: string, id: string) => query<number>(file, `SELECT count(*) FROM tasks WHERE id = '${id}'`);
+
+/** Gone, or a zombie waiting for whichever parent it was handed to. */
+function ended(pid: number): boolean {
+  try {
+    return /\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return true;
+  }
+}
 
 /** A backup as an older Hermes left it (WAL, none of the newer columns) holding one task of its own. */
 function olderBackup(file: string): void {
@@ -147,4 +157,45 @@ test('a restore whose init fails keeps the granted gateways held off the restore
   t.is(restart.code, 0, restart.stderr + restart.stdout);
   const after = JSON.parse((await fleet.cli('status', '--json')).stdout);
   t.like(after.profiles.find((profile: { name: string }) => profile.name === 'writer'), { state: 'running' });
+});
+
+test('kanban restore ends the kanban workers on the replaced board, which outlive their gateway, before renaming the backup in', async (t) => {
+  const dir = makeFleetDir(t, 'hs-restore-');
+  const fleet = await startFleet(t, {
+    dir,
+    board: true,
+    config: brisk({ kanban: { init_command: [python, fixture, '--mode', 'init', '--profile', 'board-init'] } }),
+    profiles: {
+      // One worker at a time, holding its connection, on a task far longer than the test.
+      dispatcher: {
+        mode: 'hold',
+        intervalMs: 100,
+        args: ['--spawn-worker-every-ms', '200', '--max-workers', '1', '--worker-ms', '600000', '--worker-holds'],
+        config: { kanban: { enabled: true, dispatch_in_gateway: true } },
+      },
+    },
+  });
+  const spawn = await until('a worker spawned', () => fleet.log('dispatcher').find((event) => event.event === 'spawn'));
+  const workerPid = spawn.worker as number;
+  await until('the worker writing', () => fleet.log('dispatcher').some((event) => event.event === 'write' && event.pid === workerPid));
+  const backup = path.join(fleet.root, 'backup.db');
+  olderBackup(backup);
+  const oldIno = statSync(fleet.board).ino;
+
+  const result = await fleet.cli('kanban', 'restore', backup);
+  t.is(result.code, 0, result.stderr + result.stdout);
+  t.regex(result.stdout, new RegExp(`kanban workers ended: task ${spawn.task} \\(pid ${workerPid}, SIGTERM\\)`));
+  const events = fleet.events();
+  t.like(ofType(events, 'board.worker_stop')[0], { board: 'default', pid: workerPid, task: spawn.task, signal: 'SIGTERM', result: 'term', job: 'restore' });
+  t.like(ofType(events, 'kanban.restore.done')[0], { ok: true });
+  t.true(ended(workerPid), 'the worker is gone');
+
+  // The worker wrote only to the old file, and stopped on the SIGTERM before the backup was renamed in.
+  const newIno = statSync(fleet.board).ino;
+  t.not(newIno, oldIno);
+  const workerEvents = fleet.log('dispatcher').filter((event) => event.pid === workerPid);
+  t.like(workerEvents.findLast((event) => event.event === 'stop'), { signal: 'SIGTERM' });
+  t.false(workerEvents.some((event) => event.event === 'write' && event.ino === newIno));
+  t.is(rowsWithId(fleet.board, 'from-backup'), 1);
+  t.is(integrityCheck(fleet.board), 'ok');
 });

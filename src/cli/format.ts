@@ -141,6 +141,9 @@ export function restoreText(result: KanbanRestoreResult): string {
     : `board ${result.board}: restore from ${result.source} FAILED: ${result.error}`;
   const lines = [head];
   if (result.kept) lines.push(`the replaced board is kept as ${result.kept}`);
+  if (result.workers.length > 0) {
+    lines.push(`kanban workers ended: ${result.workers.map((worker) => `task ${worker.task} (pid ${worker.pid}, ${worker.signal ?? 'already gone'})`).join(', ')}`);
+  }
   if (!result.ok && result.init?.output) lines.push(result.init.output.trimEnd());
   lines.push(gatewaysBack(result.wave));
   return lines.join('\n');

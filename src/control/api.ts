@@ -192,6 +192,8 @@ export interface KanbanRestoreResult {
   generation: number;
   /** The gateways stopped for the restore. */
   profiles: string[];
+  /** The kanban workers on the replaced board that were ended, and how (see `board.worker_stop`). */
+  workers: Array<{ pid: number; task: string; run_id: string | null; signal: string | null; result: string }>;
   wave: { restarted: string[]; failed: string[]; vetoed: string[]; duration_ms: number };
 }
 

@@ -468,6 +468,7 @@ export class Supervisor implements SupervisorVerbs {
       error: report.error,
       generation: report.generation,
       profiles: report.profiles,
+      workers: report.workers.map(({ pid, task, runId, signal, result }) => ({ pid, task, run_id: runId, signal, result })),
       wave: waveSummary(wave),
     };
   }

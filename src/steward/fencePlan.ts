@@ -18,6 +18,11 @@ export interface StaleWorker {
   runId: string | null;
 }
 
+/** A kanban worker holding a board, with its start time so that a reused pid is never signalled. */
+export interface BoardWorker extends StaleWorker {
+  startTime: number;
+}
+
 export interface FencePlan {
   /** Profiles whose gateway holds an older generation: frozen, stopped and brought back in the wave. */
   profiles: string[];

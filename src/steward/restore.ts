@@ -21,9 +21,11 @@ import type { FleetPlan } from '../plan/index.js';
 import { quarantineDir } from '../statedir/index.js';
 import { runBoardInit, type InitResult } from './boardInit.js';
 import { BoardBusyError, BoardHeldError, namedHolders, RestoreRefusedError, UnknownBoardError } from './errors.js';
+import type { BoardWorker, StaleWorker } from './fencePlan.js';
 import type { BoardJobs } from './jobs.js';
 import { isBusy, pathsOf, type BoardRecord } from './record.js';
 import type { BoardSteward } from './steward.js';
+import { stopWorker, type WorkerStop } from './workerStop.js';
 
 export interface BoardRestoreDeps {
   plan: () => FleetPlan;
@@ -46,6 +48,8 @@ export interface RestoreReport {
   generation: number;
   /** The gateways stopped for the restore. */
   profiles: string[];
+  /** The kanban workers on the replaced board that were ended. */
+  workers: StoppedWorker[];
   wave: WaveResult | null;
 }
 
@@ -53,6 +57,9 @@ interface Staged {
   file: string;
   journal: JournalMode;
 }
+
+/** A kanban worker the restore ended, and how. */
+export interface StoppedWorker extends StaleWorker, WorkerStop {}
 
 interface Installed {
   ok: boolean;
@@ -62,6 +69,7 @@ interface Installed {
   init: InitResult | null;
   integrity: ProbeResult | null;
   error: string | null;
+  workers: StoppedWorker[];
 }
 
 /**
@@ -97,7 +105,7 @@ export class BoardRestore {
         reason: 'kanban.restore',
         work: async (_, profiles) => {
           this.deps.events.emit('kanban.restore.start', { board: slug, ...pathsOf(record), source, journal_mode: staged.journal, profiles });
-          return this.installAlone(record, staged).catch((err: Error): Installed => ({ ok: false, installed: false, kept: null, init: null, integrity: null, error: err.message }));
+          return this.installAlone(record, staged).catch((err: Error): Installed => notInstalled(err.message, []));
         },
         // A restored file whose init or check failed is not one to run gateways on: held for an operator.
         heldFor: (installed) => (installed.ok || !installed.installed ? null : `restore: ${installed.error}`),
@@ -130,6 +138,7 @@ export class BoardRestore {
         error: installed.error,
         generation: record.generation,
         profiles: outcome.profiles,
+        workers: installed.workers,
         wave: outcome.wave ? await outcome.wave : null,
       };
     } finally {
@@ -188,13 +197,20 @@ export class BoardRestore {
     return { file, journal };
   }
 
-  /** With every holder stopped: keep the old board, move its sidecars aside, rename the copy in, init, check. */
+  /**
+   * With every holder stopped: keep the old board, move its sidecars aside, rename the copy in, init,
+   * check. Kanban workers outlive their gateway, and their tasks would be stale on the restored board:
+   * they are ended as a swap ends them, so Hermes's dispatcher reclaims each task there.
+   */
   private async installAlone(record: BoardRecord, staged: Staged): Promise<Installed> {
+    const holders = this.deps.steward.holdersOf(record);
+    const workerPids = new Set(holders.workers.map((worker) => worker.pid));
+    const others = [...holders.fleet.filter((holder) => !workerPids.has(holder.pid)), ...holders.foreign];
+    if (others.length > 0) return notInstalled(`still held by ${namedHolders(others)} once its gateways were stopped; nothing was changed`, []);
+    const workers = await this.stopWorkers(record, holders.workers);
     const { fleet, foreign } = this.deps.steward.holdersOf(record);
     const left = [...fleet, ...foreign];
-    if (left.length > 0) {
-      return { ok: false, installed: false, kept: null, init: null, integrity: null, error: `still held by ${namedHolders(left)} once its gateways were stopped (a kanban worker?); nothing was changed` };
-    }
+    if (left.length > 0) return notInstalled(`still held by ${namedHolders(left)} once its gateways and workers were stopped; nothing was changed`, workers);
     const { config } = this;
     const dir = quarantineDir(config.state_dir, record.slug);
     let kept: string | null = null;
@@ -210,7 +226,18 @@ export class BoardRestore {
     const integrity = await probeIntegrityInThread(record.path);
     this.prune(record);
     const error = init && !init.ok ? `kanban.init_command failed on the restored file (exit ${init.code ?? init.error})` : integrity.status !== 'ok' ? `the restored file fails quick_check: ${integrity.detail}` : null;
-    return { ok: error === null, installed: true, kept, init, integrity, error };
+    return { ok: error === null, installed: true, kept, init, integrity, error, workers };
+  }
+
+  /** The board is still the old file here, so each worker gets SIGTERM and may close its connection. */
+  private async stopWorkers(record: BoardRecord, workers: readonly BoardWorker[]): Promise<StoppedWorker[]> {
+    return Promise.all(
+      workers.map(async ({ pid, startTime, task, runId }) => {
+        const stop = await stopWorker(pid, startTime);
+        this.deps.events.emit('board.worker_stop', { board: record.slug, pid, task, run_id: runId, generation: record.generation, signal: stop.signal, result: stop.result, job: 'restore' });
+        return { pid, task, runId, ...stop };
+      }),
+    );
   }
 
   /** After the install: a prune that fails is reported, never taken for a failed restore. */
@@ -227,6 +254,10 @@ export class BoardRestore {
     this.deps.events.emit('kanban.restore.refused', { board: slug, source, reason });
     return new Kind(reason);
   }
+}
+
+function notInstalled(error: string, workers: StoppedWorker[]): Installed {
+  return { ok: false, installed: false, kept: null, init: null, integrity: null, error, workers };
 }
 
 function removeStaged(file: string): void {

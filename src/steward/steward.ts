@@ -35,7 +35,7 @@ import { quarantineDir } from '../statedir/index.js';
 import { moveAsideSidecars } from '../maintenance/index.js';
 import { killProcess, readEnviron } from '../proc/index.js';
 import { freeze } from './fence.js';
-import { planFence, staleHolders, type FencePlan, type FleetMember, type StaleWorker } from './fencePlan.js';
+import { planFence, staleHolders, type BoardWorker, type FencePlan, type FleetMember, type StaleWorker } from './fencePlan.js';
 import { stopFrozenWorker } from './workerStop.js';
 import { isLinked, newBoardRecord, pathsOf, type BoardRecord, type RestatCause } from './record.js';
 
@@ -137,11 +137,15 @@ export class BoardSteward {
    * (the gateways' trees by profile, and processes carrying the supervisor's marks: escapees, kanban
    * workers) and the host's others (named `pid:<comm>`), which the supervisor never signals.
    */
-  holdersOf(record: BoardRecord): { fleet: Holder[]; foreign: Holder[] } {
+  holdersOf(record: BoardRecord): { fleet: Holder[]; foreign: Holder[]; workers: BoardWorker[] } {
     const targets = holderTargets([record]);
     const audit = auditHolders(targets, this.owners(), { maps: true });
     const host = findHostHolders(targets, new Set([process.pid, ...audit.scannedPids]), this.config.state_dir, { maps: true });
-    return { fleet: [...audit.holders, ...host.filter((holder) => holder.tie !== null)], foreign: host.filter((holder) => holder.tie === null) };
+    const workers = new Map<number, BoardWorker>();
+    for (const { pid, startTime, tie } of host) {
+      if (tie?.kind === 'worker') workers.set(pid, { pid, startTime, task: tie.task, runId: tie.runId });
+    }
+    return { fleet: [...audit.holders, ...host.filter((holder) => holder.tie !== null)], foreign: host.filter((holder) => holder.tie === null), workers: [...workers.values()] };
   }
 
   /** Each board's generation now, by slug. */

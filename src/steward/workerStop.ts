@@ -30,10 +30,7 @@ export interface WorkerStop {
  * catch SIGTERM (the kernel ends it as it wakes), else SIGKILL at once; SIGKILL too after `graceMs`.
  */
 export async function stopFrozenWorker(pid: number, startTime: number, graceMs = WORKER_STOP_GRACE_MS): Promise<WorkerStop> {
-  const alive = () => {
-    const stat = readProcStat(pid);
-    return stat !== null && stat.startTime === startTime && stat.state !== 'Z' && stat.state !== 'X';
-  };
+  const alive = aliveCheck(pid, startTime);
   if (!alive()) return { signal: null, result: 'gone' };
   if (catchesSignal(readStatus(pid), SIGTERM_NUMBER) === false) {
     send(pid, 'SIGTERM');
@@ -42,6 +39,27 @@ export async function stopFrozenWorker(pid: number, startTime: number, graceMs =
   }
   send(pid, 'SIGKILL');
   return { signal: 'SIGKILL', result: (await gone(alive, KILL_WAIT_MS)) ? 'kill' : 'stuck' };
+}
+
+/**
+ * Ends a kanban worker on a board that is still in place (before a restore replaces it), only while
+ * `pid` is still the process started at `startTime`: SIGTERM, so it may finish its transaction and
+ * close its connection on the file it opened, then SIGKILL after `graceMs`.
+ */
+export async function stopWorker(pid: number, startTime: number, graceMs = WORKER_STOP_GRACE_MS): Promise<WorkerStop> {
+  const alive = aliveCheck(pid, startTime);
+  if (!alive()) return { signal: null, result: 'gone' };
+  send(pid, 'SIGTERM');
+  if (await gone(alive, graceMs)) return { signal: 'SIGTERM', result: 'term' };
+  send(pid, 'SIGKILL');
+  return { signal: 'SIGKILL', result: (await gone(alive, KILL_WAIT_MS)) ? 'kill' : 'stuck' };
+}
+
+function aliveCheck(pid: number, startTime: number): () => boolean {
+  return () => {
+    const stat = readProcStat(pid);
+    return stat !== null && stat.startTime === startTime && stat.state !== 'Z' && stat.state !== 'X';
+  };
 }
 
 function readStatus(pid: number): string {
