@@ -6,7 +6,6 @@ import { HOLD, type Fleet, type WaveResult } from '../fleet/index.js';
 import {
   installRebuilt,
   journalFor,
-  moveAsideSidecars,
   notSqliteReason,
   passiveCheckpoint,
   probeIntegrityInThread,
@@ -392,8 +391,10 @@ export class BoardCare {
         const error = 'the rebuild recovered no tables; nothing was installed and the file was left as it was';
         return { kind: 'refused', heldFor: 'corrupt: rebuild recovered no tables', event: 'board.rebuild_failed', fields: { error, copy: copy.path } };
       }
-      // The corrupt file's sidecars are in the copy; SQLite must not pair them with the rebuilt file.
-      await moveAsideSidecars(board.path, dir, 'corrupt');
+      // SQLite must not pair the corrupt file's sidecars with the rebuilt file. Their bytes are in the
+      // copy's set; moved aside as a set of their own they could push that copy out of a small
+      // quarantine_keep. The board's gateways are stopped for this job.
+      for (const sidecar of sidecarPaths(board.realPath)) rmSync(sidecar, { force: true });
       installRebuilt(temp, board.path, { journal: journal.mode });
       this.pruneQuarantine(board);
       return { kind: 'rebuilt', rebuilt, journal };
