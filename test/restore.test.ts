@@ -4,7 +4,7 @@ import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:
 import path from 'node:path';
 import test from 'ava';
 import Database from 'better-sqlite3';
-import { initBoard, integrityCheck } from './helpers/board.js';
+import { corruptPages, initBoard, integrityCheck, seed } from './helpers/board.js';
 import { ofType } from './helpers/events.js';
 import { fixture, python } from './helpers/fixture.js';
 import { brisk, startFleet, type Fleet } from './helpers/fleet.js';
@@ -198,4 +198,41 @@ test('kanban restore ends the kanban workers on the replaced board, which outliv
   t.false(workerEvents.some((event) => event.event === 'write' && event.ino === newIno));
   t.is(rowsWithId(fleet.board, 'from-backup'), 1);
   t.is(integrityCheck(fleet.board), 'ok');
+});
+
+test('kanban restore mends a board held as corrupt in one command: the held gateways come back on the restored file', async (t) => {
+  const fleet = await startFleet(t, {
+    dir: makeFleetDir(t, 'hs-restore-'),
+    board: (board) => seed(board, 2000),
+    config: brisk({ kanban: { on_corruption: 'stop' } }),
+    profiles: { writer: { mode: 'tick', intervalMs: 500, grant: true }, denied: { mode: 'idle', grant: false } },
+  });
+  const backup = path.join(fleet.root, 'good.db');
+  const source = new Database(fleet.board, { readonly: true });
+  await source.backup(backup);
+  source.close();
+  corruptPages(fleet.board, 40, 2);
+  await fleet.cli('check');
+  await fleet.waitForEvent((all) => ofType(all, 'board.stopped').length >= 1);
+  const healthOf = async () => JSON.parse((await fleet.cli('status', '--json')).stdout).boards[0].health as string;
+  t.is(await healthOf(), 'corrupt: stopped');
+
+  // A refused restore leaves the hold as it was.
+  const notADb = path.join(fleet.root, 'notes.txt');
+  writeFileSync(notADb, 'not a database\n');
+  t.is((await fleet.cli('kanban', 'restore', notADb)).code, 1);
+  t.is(await healthOf(), 'corrupt: stopped');
+
+  const result = await fleet.cli('kanban', 'restore', backup);
+  t.is(result.code, 0, result.stderr + result.stdout);
+  t.regex(result.stdout, /gateways back: writer/);
+  const status = JSON.parse((await fleet.cli('status', '--json')).stdout);
+  t.like(status.profiles.find((profile: { name: string }) => profile.name === 'writer'), { state: 'running' });
+  t.is(status.boards[0].health, 'ok');
+  t.is(integrityCheck(fleet.board), 'ok');
+  const check = await fleet.cli('check');
+  t.is(check.code, 0, check.stdout);
+  const kept = ofType(fleet.events(), 'kanban.restore.done')[0]!.kept as string;
+  t.true(existsSync(kept), 'the corrupt board is kept in quarantine');
+  t.is(ofType(fleet.events(), 'gateway.spawn').filter((event) => event.profile === 'denied').length, 1, 'denied gateway untouched');
 });

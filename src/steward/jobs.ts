@@ -1,7 +1,7 @@
 import type { GatewayState, WaveResult, WaveRunner } from '../fleet/index.js';
 import { BoardBusyError } from './errors.js';
 import { freeze } from './fence.js';
-import { isBusy, type BoardRecord } from './record.js';
+import type { BoardRecord } from './record.js';
 
 /** One exclusive piece of work on a board: an init, a quarantine and rebuild, a hold for an operator. */
 export interface BoardJob<T> {
@@ -15,8 +15,17 @@ export interface BoardJob<T> {
   reason: string;
   /** Runs once the gateways named are stopped. */
   work(record: BoardRecord, stopped: string[]): Promise<T>;
-  /** After the work: why the board stays held for an operator (its gateways stay down), or null. */
-  heldFor?(result: T): string | null;
+  /**
+   * After the work: why the board stays held for an operator (its gateways stay down), or null.
+   * `previous` is the hold a `takeOver` job found the board under.
+   */
+  heldFor?(result: T, previous: string | null): string | null;
+  /**
+   * Runs on a board held for an operator too, taking that hold over: when the board ends up unheld,
+   * the gateways held down under `lifts` are released and come back in the job's wave. A job that
+   * throws leaves the hold it found.
+   */
+  takeOver?: { lifts: readonly string[] };
 }
 
 export interface JobOutcome<T> {
@@ -52,7 +61,8 @@ export interface BoardJobsDeps {
  * The one place an exclusive job runs on a board: fence, hold, stop, do the work, re-stat, release,
  * request the wave. A second job waits for one running beside the gateways (a staged init: short,
  * bounded by its timeout, started by the supervisor at a moment the operator cannot see) and is
- * refused while any other job runs or the board is held, never run beside the first.
+ * refused while any other job runs, or while the board is held unless it takes that hold over; it is
+ * never run beside the first.
  */
 export class BoardJobs {
   private readonly beside = new Map<BoardRecord, Promise<void>>();
@@ -62,7 +72,9 @@ export class BoardJobs {
   async run<T>(record: BoardRecord, job: BoardJob<T>): Promise<JobOutcome<T>> {
     // Looked at again after each wait: another job may have started in the turns between.
     while (this.beside.has(record)) await this.settled(record);
-    if (isBusy(record)) throw new BoardBusyError(record.slug, record.job ?? record.heldFor ?? 'busy');
+    const previous = record.heldFor;
+    if (record.job !== null || (previous !== null && !job.takeOver)) throw new BoardBusyError(record.slug, record.job ?? previous ?? 'busy');
+    record.heldFor = null;
     record.job = job.name;
     let ended = () => {};
     if (!job.fence) this.beside.set(record, new Promise<void>((resolve) => (ended = resolve)));
@@ -74,13 +86,13 @@ export class BoardJobs {
     freeze(gateways.filter((gateway) => gateway.pid !== null && gateway.state !== 'stopping').map((gateway) => ({ pid: gateway.pid!, group: true })));
     // Held, so neither backoff nor a wave started by the job's own swap brings them back mid-job.
     for (const gateway of gateways) gateway.hold(job.hold);
-    let heldFor: string | null = null;
+    let heldFor = previous;
     let wave: Promise<WaveResult> | null = null;
     let result: T;
     try {
       await Promise.all(gateways.map((gateway) => gateway.stop()));
       result = await job.work(record, gateways.map((gateway) => gateway.name));
-      heldFor = job.heldFor?.(result) ?? null;
+      heldFor = job.heldFor?.(result, previous) ?? null;
     } finally {
       // Take the file's identity now rather than at the next event, so the wave lands on it.
       this.deps.restat(record);
@@ -91,6 +103,7 @@ export class BoardJobs {
         record.heldFor = heldFor;
       } else {
         for (const gateway of gateways) gateway.release(job.hold);
+        if (previous !== null) comeBack.push(...this.lift(job.takeOver?.lifts ?? [], comeBack));
         if (comeBack.length > 0) {
           wave = this.deps.waves.request({ profiles: comeBack, reason: job.reason, board: record.slug, mandatory: comeBack, immediate: true });
         }
@@ -102,6 +115,17 @@ export class BoardJobs {
   /** Resolves once no job runs beside the board's gateways. */
   async settled(record: BoardRecord): Promise<void> {
     for (let running = this.beside.get(record); running; running = this.beside.get(record)) await running;
+  }
+
+  /** Releases `holds` on granted gateways held down under them; returns those now free to come back. */
+  private lift(holds: readonly string[], already: readonly string[]): string[] {
+    const freed: string[] = [];
+    for (const gateway of this.deps.fleet.gateways.values()) {
+      if (!gateway.profile.grant || !gateway.held || already.includes(gateway.name)) continue;
+      for (const hold of holds) gateway.release(hold);
+      if (!gateway.held && gateway.pid === null && gateway.startedAt !== null) freed.push(gateway.name);
+    }
+    return freed;
   }
 
   /**

@@ -23,7 +23,7 @@ import { runBoardInit, type InitResult } from './boardInit.js';
 import { BoardBusyError, BoardHeldError, namedHolders, RestoreRefusedError, UnknownBoardError } from './errors.js';
 import type { BoardWorker, StaleWorker } from './fencePlan.js';
 import type { BoardJobs } from './jobs.js';
-import { isBusy, pathsOf, type BoardRecord } from './record.js';
+import { pathsOf, type BoardRecord } from './record.js';
 import type { BoardSteward } from './steward.js';
 import { stopWorker, type WorkerStop } from './workerStop.js';
 
@@ -90,13 +90,16 @@ export class BoardRestore {
     const record = this.deps.steward.boards.get(slug);
     if (!record) throw new UnknownBoardError(slug, [...this.deps.steward.boards.keys()]);
     await this.deps.jobs.settled(record);
-    if (isBusy(record)) throw new BoardBusyError(slug, record.job ?? record.heldFor ?? 'busy');
+    // A board held for an operator (corrupt, a failed rebuild, init or restore) is what a restore mends.
+    if (record.job !== null) throw new BoardBusyError(slug, record.job);
     const backup = await this.checkSource(slug, record, source);
     const { foreign } = this.deps.steward.holdersOf(record);
     if (foreign.length > 0) {
       throw this.refuse(slug, source, `board "${slug}" is held by ${namedHolders(foreign)} outside the fleet, which the supervisor does not stop; stop them first`, BoardHeldError);
     }
     const staged = await this.stage(slug, record, source, backup);
+    // Holds are per gateway, not per board: with another board still held they stay for `restart --all`.
+    const othersHeld = [...this.deps.steward.boards.values()].some((other) => other !== record && other.heldFor !== null);
     try {
       const outcome = await this.deps.jobs.run(record, {
         name: 'restore',
@@ -108,7 +111,9 @@ export class BoardRestore {
           return this.installAlone(record, staged).catch((err: Error): Installed => notInstalled(err.message, []));
         },
         // A restored file whose init or check failed is not one to run gateways on: held for an operator.
-        heldFor: (installed) => (installed.ok || !installed.installed ? null : `restore: ${installed.error}`),
+        // Nothing installed: the board is as it was, held or not.
+        heldFor: (installed, previous) => (!installed.installed ? previous : installed.ok ? null : `restore: ${installed.error}`),
+        takeOver: { lifts: othersHeld ? [] : [HOLD.corruption, HOLD.initFailed, HOLD.restore] },
       });
       const installed = outcome.result;
       if (installed.installed && installed.integrity) {
