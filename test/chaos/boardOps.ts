@@ -3,10 +3,11 @@ import { renameSync, rmSync, statSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fixture, python } from '../helpers/fixture.js';
 import type { CliResult } from '../helpers/cli.js';
+import type { EventTail } from './eventTail.js';
 import type { ChaosFleet } from './fleet.js';
 import type { Generation, GenerationOrigin } from './timeline.js';
 
-export type SwapKind = 'rm-recreate' | 'rename-over' | 'kanban-init-recreate';
+export type SwapKind = 'rm-recreate' | 'rename-over' | 'kanban-init-recreate' | 'kanban-restore';
 
 export interface FileIdentity {
   dev: number;
@@ -62,19 +63,24 @@ async function initAt(fleet: ChaosFleet, file: string, retries: { count: number 
  */
 export class BoardOps {
   readonly generations: Generation[] = [];
-  readonly swaps: Record<SwapKind, number> = { 'rm-recreate': 0, 'rename-over': 0, 'kanban-init-recreate': 0 };
+  readonly swaps: Record<SwapKind, number> = { 'rm-recreate': 0, 'rename-over': 0, 'kanban-init-recreate': 0, 'kanban-restore': 0 };
   /** `kanban init` on a board that was there: maintenance, no new file. */
   maintenanceInits = 0;
   /** Inits run again after losing a lock race with a gateway opening the new file. */
   readonly initRetries = { count: 0 };
   readonly kanbanInitFailures: Array<{ code: number | null; stderr: string }> = [];
+  /** `kanban restore` calls that did not replace the board (no `kanban.restore.done` with `ok`): the supervisor failed an operator's job. */
+  readonly restoreFailures: Array<{ code: number | null; stdout: string; stderr: string }> = [];
   private readonly next: string;
+  private readonly backup: string;
 
   constructor(
     private readonly fleet: ChaosFleet,
     private readonly cli: (args: string[], timeoutMs?: number) => Promise<CliResult>,
+    private readonly tail: EventTail,
   ) {
     this.next = `${fleet.board}.next`;
+    this.backup = `${fleet.board}.backup`;
   }
 
   get swapCount(): number {
@@ -131,6 +137,34 @@ export class BoardOps {
     }
     if (recreate) this.swaps['kanban-init-recreate'] += 1;
     else this.maintenanceInits += 1;
+    return result;
+  }
+
+  /**
+   * `hermes-supervisor kanban restore` of a fresh board: the supervisor stops every holder, then
+   * renames its copy in. The file is at the path from the rename on; the supervisor's own look at it
+   * (its `board.swap` with `job: "restore"`, before any gateway is back) stands for that moment.
+   */
+  async kanbanRestore(): Promise<CliResult> {
+    removeBoard(this.backup);
+    await initAt(this.fleet, this.backup, this.initRetries);
+    this.tail.poll();
+    const mark = this.tail.events.length;
+    const result = await this.cli(['kanban', 'restore', this.backup], 90_000);
+    this.tail.poll();
+    const since = this.tail.events.slice(mark);
+    const swap = since.find((event) => event.type === 'board.swap' && event.job === 'restore');
+    const done = since.find((event) => event.type === 'kanban.restore.done');
+    const after = statIdentity(this.fleet.board);
+    // Judged by what the supervisor did, not the exit code: a gateway the run SIGKILLs during the
+    // wave that follows makes it 1 ("not ready") after a restore that went through.
+    if (done?.ok !== true || !swap || !after) {
+      this.restoreFailures.push({ code: result.code, stdout: result.stdout.slice(-2000), stderr: result.stderr.slice(-2000) });
+      return result;
+    }
+    this.close(swap.ts_ms);
+    this.record(after, 'kanban-restore', swap.ts_ms);
+    this.swaps['kanban-restore'] += 1;
     return result;
   }
 

@@ -164,6 +164,51 @@ export function lateWrites(logs: ReadonlyMap<string, readonly GatewayEvent[]>, g
   return result;
 }
 
+/** Origins of a file the run put at the path behind the supervisor's back. */
+const UNANNOUNCED: ReadonlySet<string> = new Set(['rm-recreate', 'rename-over', 'kanban-init-recreate']);
+
+const BOARD_EVENTS: ReadonlySet<string> = new Set(['board.swap', 'board.new', 'board.gone', 'supervisor.start']);
+
+/**
+ * For each file put at the path behind the supervisor's back, when the supervisor had reacted to it:
+ * the fence that followed its board.swap/board.new (every stale holder frozen), or that event itself
+ * when nobody was stale; Infinity for a file replaced before it was seen. Until then, SQLite's own
+ * rules leave a window no observer can close: a holder mid-transaction on the old file has its
+ * `-journal` (or the old `-wal`) at the names an opener of the new file looks at. Files the
+ * supervisor put there itself (`kanban restore`: every holder stopped first) have no such window.
+ */
+export function reactionTimes(events: readonly SupervisorEvent[], generations: readonly Generation[]): Map<Generation, number> {
+  const ends = new Map<Generation, number>();
+  for (const generation of generations) {
+    if (!UNANNOUNCED.has(generation.origin)) continue;
+    const landedAt = events.findIndex((event) => {
+      const next = event.new as { dev?: number; ino?: number } | null | undefined;
+      return (
+        (event.type === 'board.swap' || event.type === 'board.new') &&
+        typeof next?.dev === 'number' &&
+        typeof next.ino === 'number' &&
+        sameFile({ dev: next.dev, ino: next.ino }, generation) &&
+        event.ts_ms >= generation.birthtimeMs
+      );
+    });
+    if (landedAt < 0) {
+      ends.set(generation, Number.POSITIVE_INFINITY);
+      continue;
+    }
+    const landed = events[landedAt]!;
+    let end = landed.ts_ms;
+    for (const event of events.slice(landedAt + 1)) {
+      if (BOARD_EVENTS.has(event.type)) break;
+      if (event.type === 'board.fence' && event.generation === landed.generation) {
+        end = event.ts_ms;
+        break;
+      }
+    }
+    ends.set(generation, end);
+  }
+  return ends;
+}
+
 export interface ErrorSummary {
   busy: number;
   /** I/O or corruption errors on the file at the path at that moment: violations. */
@@ -177,28 +222,41 @@ export interface ErrorSummary {
   ioOnOpenCurrent: ErrorEvent[];
   /** Raised while opening close to a swap: which file it was cannot be told. */
   ioUnattributed: ErrorEvent[];
+  /**
+   * I/O or corruption errors on the current file, raised after a swap nobody announced and before the
+   * supervisor's reaction to it (see reactionTimes), by the kind of swap: reported, not violations.
+   */
+  ioBeforeReaction: Record<string, ErrorEvent[]>;
   other: Record<string, number>;
 }
 
 /** An open takes a few ms (an I/O or corruption error does not wait on the busy timeout). */
 const STABLE_MS = 250;
 
-export function classifyErrors(logs: ReadonlyMap<string, readonly GatewayEvent[]>, generations: readonly Generation[]): ErrorSummary {
-  const summary: ErrorSummary = { busy: 0, ioCurrent: [], ioStale: 0, ioOnOpenCurrent: [], ioUnattributed: [], other: {} };
+export function classifyErrors(
+  logs: ReadonlyMap<string, readonly GatewayEvent[]>,
+  generations: readonly Generation[],
+  reactions: ReadonlyMap<Generation, number>,
+): ErrorSummary {
+  const summary: ErrorSummary = { busy: 0, ioCurrent: [], ioStale: 0, ioOnOpenCurrent: [], ioUnattributed: [], ioBeforeReaction: {}, other: {} };
+  const onCurrent = (event: ErrorEvent, atPath: Generation, list: ErrorEvent[]) => {
+    if (event.ts_ms < (reactions.get(atPath) ?? Number.NEGATIVE_INFINITY)) (summary.ioBeforeReaction[atPath.origin] ??= []).push(event);
+    else list.push(event);
+  };
   for (const events of logs.values()) {
     for (const event of events) {
       if (event.event !== 'error') continue;
       if (BUSY_ERROR.test(event.error)) {
         summary.busy += 1;
       } else if (IO_ERROR.test(event.error)) {
+        const atPath = generationAt(generations, event.ts_ms);
         if (event.dev === null || event.ino === null) {
-          const atPath = generationAt(generations, event.ts_ms);
           const stable = atPath !== null && atPath === generationAt(generations, event.ts_ms - STABLE_MS);
-          (stable ? summary.ioOnOpenCurrent : summary.ioUnattributed).push(event);
+          if (stable) onCurrent(event, atPath, summary.ioOnOpenCurrent);
+          else summary.ioUnattributed.push(event);
           continue;
         }
-        const atPath = generationAt(generations, event.ts_ms);
-        if (atPath && sameFile(event, atPath)) summary.ioCurrent.push(event);
+        if (atPath && sameFile(event, atPath)) onCurrent(event, atPath, summary.ioCurrent);
         else summary.ioStale += 1;
       } else {
         const key = `${event.stage ?? '?'}: ${event.error}`;

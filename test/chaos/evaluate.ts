@@ -1,7 +1,7 @@
 import Database from 'better-sqlite3';
 import { readGatewayLog, type GatewayEvent } from '../helpers/gatewayLog.js';
 import { statIdentity } from './boardOps.js';
-import { checkFinalWrites, checkSpawnExitAlternation, classifyErrors, lateWrites, swapFigures, type Violation } from './checks.js';
+import { checkFinalWrites, checkSpawnExitAlternation, classifyErrors, lateWrites, reactionTimes, swapFigures, type Violation } from './checks.js';
 import type { SupervisorEvent } from './eventTail.js';
 import { processesNaming, type Overlap } from './procWatch.js';
 import { CHECKS, type ChaosReport } from './report.js';
@@ -70,6 +70,10 @@ export function evaluate(driver: ChaosDriver, seed: number, startedAt: number): 
   const events = driver.tail.events;
   const violations: Violation[] = [...driver.violations];
   const notes = [...driver.notes];
+
+  for (const failure of driver.ops.restoreFailures) {
+    violations.push({ check: 'scenario', message: `kanban restore did not replace the board (exit ${failure.code}): ${(failure.stderr || failure.stdout).trim().split('\n')[0]}`, details: failure });
+  }
 
   const leftovers = processesNaming(fleet.root);
   for (const process of leftovers) {
@@ -145,7 +149,7 @@ export function evaluate(driver: ChaosDriver, seed: number, startedAt: number): 
     });
   }
 
-  const errors = classifyErrors(logs, generations);
+  const errors = classifyErrors(logs, generations, reactionTimes(events, generations));
   for (const error of errors.ioCurrent.slice(0, LISTED)) {
     violations.push({
       check: 'io-errors',
@@ -180,6 +184,7 @@ export function evaluate(driver: ChaosDriver, seed: number, startedAt: number): 
       bursts: driver.bursts,
       mid_wave_bursts: driver.midWaveBursts,
       kanban_init_failures: driver.ops.kanbanInitFailures,
+      restore_failures: driver.ops.restoreFailures,
       init_retries: driver.ops.initRetries.count,
     },
     supervisor_events: {
@@ -223,6 +228,11 @@ export function evaluate(driver: ChaosDriver, seed: number, startedAt: number): 
       io_current: errors.ioCurrent.length,
       io_stale: errors.ioStale,
       io_on_open_current: errors.ioOnOpenCurrent.length,
+      io_before_reaction: Object.fromEntries(Object.entries(errors.ioBeforeReaction).map(([kind, list]) => [kind, list.length])),
+      io_before_reaction_examples: Object.values(errors.ioBeforeReaction)
+        .flat()
+        .slice(0, LISTED)
+        .map((error) => ({ error, events: excerpt(events, error.ts_ms, undefined, 200) })),
       io_unattributed: errors.ioUnattributed.length,
       io_unattributed_examples: errors.ioUnattributed.slice(0, LISTED).map((error) => ({
         error,

@@ -20,6 +20,7 @@ export interface ChaosReport {
     bursts: number;
     mid_wave_bursts: number;
     kanban_init_failures: unknown[];
+    restore_failures: unknown[];
     init_retries: number;
   };
   supervisor_events: {
@@ -54,6 +55,9 @@ export interface ChaosReport {
     io_on_open_current: number;
     io_unattributed: number;
     io_unattributed_examples: unknown[];
+    /** By the kind of swap: errors inside the window SQLite's rules leave open until the supervisor reacts. */
+    io_before_reaction: Record<string, number>;
+    io_before_reaction_examples: unknown[];
     other: Record<string, number>;
   };
   generations: {
@@ -75,6 +79,11 @@ export function writeReport(file: string, report: ChaosReport): void {
   mkdirSync(path.dirname(file), { recursive: true });
   writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
 }
+
+const beforeReaction = (counts: Record<string, number>) =>
+  Object.entries(counts)
+    .map(([kind, n]) => `${kind} ${n}`)
+    .join(', ') || '0';
 
 const ms = (spread: Spread) => (spread.n === 0 ? 'n/a' : `p50 ${spread.p50} / p99 ${spread.p99} / max ${spread.max} (n=${spread.n})`);
 
@@ -105,6 +114,7 @@ export function summaryTable(report: ChaosReport): string {
       'errors: busy / io current / io stale',
       `${report.errors.busy_locked} / ${report.errors.io_current} (+${report.errors.io_on_open_current} on open) / ${report.errors.io_stale}; io on open near a swap ${report.errors.io_unattributed}`,
     ],
+    ['io on the new file before the supervisor reacted (unannounced swaps)', beforeReaction(report.errors.io_before_reaction)],
     ['/proc samples (two at once)', `${report.proc.samples} (${report.proc.overlaps})`],
     [
       'final board',

@@ -10,8 +10,8 @@ import { ChaosDriver } from './scenario.js';
 
 /**
  * `npm run chaos`: a supervised fleet on one shared board, hammered with board swaps, `kanban init`,
- * gateway SIGKILLs and one supervisor SIGKILL mid-wave; then the invariants are checked and a
- * report is written to bench-results/chaos.json. Exits 1 on any violation.
+ * `kanban restore`, gateway SIGKILLs and one supervisor SIGKILL mid-wave; then the invariants are
+ * checked and a report is written to bench-results/chaos.json. Exits 1 on any violation.
  *
  * Environment: CHAOS_SEED (replay a schedule), CHAOS_SWAPS (default 260), CHAOS_JOURNAL (`wal`, the
  * default, or `delete`: the journal mode of every board and process), CHAOS_KEEP=1 (keep the
@@ -38,7 +38,7 @@ async function main(): Promise<number> {
   const fleet = createChaosFleet(journal);
   const driver = new ChaosDriver(fleet, seededRandom(seed), {
     swaps,
-    kanbanInits: Math.max(2, Math.round(swaps / 12)),
+    boardJobs: Math.max(3, Math.round(swaps / 8)),
     deadlineMs: startedAt + SWAP_PHASE_LIMIT_MS,
     maxGatewayKills: 60,
   });

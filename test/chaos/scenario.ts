@@ -11,10 +11,10 @@ import type { Random } from './random.js';
 import { startSupervisorProcess, supervisorCli, type SupervisorProcess } from './supervisor.js';
 
 export interface ChaosOptions {
-  /** Board replacements to do (rm + recreate, rename-over, delete + `kanban init`). */
+  /** Board replacements to do (rm + recreate, rename-over, delete + `kanban init`, `kanban restore`). */
   swaps: number;
-  /** `kanban init` calls among them, half of them after deleting the board. */
-  kanbanInits: number;
+  /** Board jobs among them, in turn: `kanban init` on the board, `kanban init` after deleting it, `kanban restore`. */
+  boardJobs: number;
   /** The swap phase ends at this epoch ms even if fewer swaps were done. */
   deadlineMs: number;
   /** At most this many gateways SIGKILLed. */
@@ -50,7 +50,7 @@ const BURST_SIZES = [1, 1, 1, 1, 2, 2, 2, 3, 3, 4];
 const MIN_SWAPS = 100;
 
 /**
- * Drives the run: replaces the board in bursts with varied spacing, calls `kanban init`, kills
+ * Drives the run: replaces the board in bursts with varied spacing, calls `kanban init` and `kanban restore`, kills
  * gateways at random, and once kills the supervisor in the middle of a wave and starts a new one.
  */
 export class ChaosDriver {
@@ -74,8 +74,8 @@ export class ChaosDriver {
     private readonly random: Random,
     private readonly options: ChaosOptions,
   ) {
-    this.ops = new BoardOps(fleet, (args, timeoutMs) => supervisorCli(fleet.configFile, args, timeoutMs));
     this.tail = new EventTail(fleet.eventsFile);
+    this.ops = new BoardOps(fleet, (args, timeoutMs) => supervisorCli(fleet.configFile, args, timeoutMs), this.tail);
     this.markers = new Map(fleet.profiles.map((profile) => [profile.name, fleet.logFile(profile.name)]));
     this.watch = new ProcWatch(this.markers, fleet.board, 200);
   }
@@ -113,10 +113,10 @@ export class ChaosDriver {
   }
 
   private async swapPhase(): Promise<void> {
-    const { swaps, kanbanInits } = this.options;
-    const kanbanEvery = Math.max(1, Math.floor(swaps / Math.max(1, kanbanInits)));
-    let nextKanbanAt = Math.floor(kanbanEvery / 2);
-    let kanbanCalls = 0;
+    const { swaps, boardJobs } = this.options;
+    const jobEvery = Math.max(1, Math.floor(swaps / Math.max(1, boardJobs)));
+    let nextJobAt = Math.floor(jobEvery / 2);
+    let jobs = 0;
     const killSupervisorAt = Math.floor(swaps * 0.45);
     while (this.ops.swapCount < swaps) {
       if (Date.now() > this.options.deadlineMs) {
@@ -127,10 +127,11 @@ export class ChaosDriver {
       }
       if (!this.supervisorKill && this.ops.swapCount >= killSupervisorAt) {
         await this.killSupervisorMidWave();
-      } else if (kanbanCalls < kanbanInits && this.ops.swapCount >= nextKanbanAt) {
-        await this.ops.kanbanInit(kanbanCalls % 2 === 1);
-        kanbanCalls += 1;
-        nextKanbanAt += kanbanEvery;
+      } else if (jobs < boardJobs && this.ops.swapCount >= nextJobAt) {
+        if (jobs % 3 === 2) await this.ops.kanbanRestore();
+        else await this.ops.kanbanInit(jobs % 3 === 1);
+        jobs += 1;
+        nextJobAt += jobEvery;
         await this.settle();
       } else {
         await this.burst();

@@ -1,5 +1,5 @@
 /** Where a board file came from. */
-export type GenerationOrigin = 'initial' | 'rm-recreate' | 'rename-over' | 'kanban-init-recreate' | 'kanban-init' | 'unexplained';
+export type GenerationOrigin = 'initial' | 'rm-recreate' | 'rename-over' | 'kanban-init-recreate' | 'kanban-init' | 'kanban-restore' | 'unexplained';
 
 /** One file that sat at the board's path, and when. */
 export interface Generation {
