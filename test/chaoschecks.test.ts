@@ -48,3 +48,17 @@ test('a swap nobody was stale on ends its window at its board.swap; one replaced
   t.is(reactions.get(unseen[1]!), Number.POSITIVE_INFINITY);
   t.is(reactions.get(unseen[2]!), 1008, 'the next swap does not stand for this one\'s fence');
 });
+
+test('an error on the new file counts apart when a stale writer ended a transaction on the replaced file while the failing step ran', (t) => {
+  const reactions = reactionTimes(events, generations);
+  const failed = (began: number, ts: number): ErrorEvent => ({ ...ioError(ts, 11), began_ms: began });
+  // A stale commit into the initial file (ino 10) at 1040, long after the fence at 1020.
+  const staleCommit: GatewayEvent = { event: 'write', profile: 'tick-2', pid: 8, ts_ms: 1040, dev: 1, ino: 10, rowid: 1, mode: 'tick' };
+  const logs = new Map<string, GatewayEvent[]>([
+    ['tick-1', [failed(1015, 1050), failed(1030, 1045), failed(1041, 1060)]],
+    ['tick-2', [staleCommit]],
+  ]);
+  const summary = classifyErrors(logs, generations, reactions);
+  t.deepEqual(summary.ioBeforeReaction['rename-over']?.map((error) => error.ts_ms).sort(), [1045, 1050], 'begun before the fence, or running across the stale commit');
+  t.deepEqual(summary.ioCurrent.map((error) => error.ts_ms), [1060], 'begun after both: a violation');
+});

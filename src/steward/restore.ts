@@ -203,8 +203,8 @@ export class BoardRestore {
   }
 
   /**
-   * With every holder stopped: keep the old board, move its sidecars aside, rename the copy in, init,
-   * check. Kanban workers outlive their gateway, and their tasks would be stale on the restored board:
+   * With every holder stopped: keep the old board with its sidecars, remove those from beside it,
+   * rename the copy in, init, check. Kanban workers outlive their gateway, and their tasks would be stale on the restored board:
    * they are ended as a swap ends them, so Hermes's dispatcher reclaims each task there.
    */
   private async installAlone(record: BoardRecord, staged: Staged): Promise<Installed> {

@@ -209,6 +209,24 @@ export function reactionTimes(events: readonly SupervisorEvent[], generations: r
   return ends;
 }
 
+/**
+ * When a process committed into, or failed on, a file no longer at the path, sorted: a stale writer
+ * ending its transaction, which in rollback-journal mode deletes `<board>-journal` by name, whoever's
+ * journal that name holds by then.
+ */
+export function staleActivity(logs: ReadonlyMap<string, readonly GatewayEvent[]>, generations: readonly Generation[]): number[] {
+  const found: number[] = [];
+  for (const events of logs.values()) {
+    for (const event of events) {
+      if ((event.event !== 'write' && event.event !== 'error') || event.dev === null || event.ino === null) continue;
+      const atPath = generationAt(generations, event.ts_ms);
+      if (atPath && sameFile(event, atPath)) continue;
+      if (generationOf(generations, { dev: event.dev, ino: event.ino }, event.ts_ms)) found.push(event.ts_ms);
+    }
+  }
+  return found.sort((a, b) => a - b);
+}
+
 export interface ErrorSummary {
   busy: number;
   /** I/O or corruption errors on the file at the path at that moment: violations. */
@@ -223,8 +241,10 @@ export interface ErrorSummary {
   /** Raised while opening close to a swap: which file it was cannot be told. */
   ioUnattributed: ErrorEvent[];
   /**
-   * I/O or corruption errors on the current file, raised after a swap nobody announced and before the
-   * supervisor's reaction to it (see reactionTimes), by the kind of swap: reported, not violations.
+   * I/O or corruption errors on the current file, by the kind of swap, in the window a swap nobody
+   * announced leaves open: the failing step began before the supervisor's reaction to it ended (see
+   * reactionTimes), or a stale writer ended a transaction on the replaced file while the step ran
+   * (see staleActivity). Reported, not violations.
    */
   ioBeforeReaction: Record<string, ErrorEvent[]>;
   other: Record<string, number>;
@@ -239,8 +259,15 @@ export function classifyErrors(
   reactions: ReadonlyMap<Generation, number>,
 ): ErrorSummary {
   const summary: ErrorSummary = { busy: 0, ioCurrent: [], ioStale: 0, ioOnOpenCurrent: [], ioUnattributed: [], ioBeforeReaction: {}, other: {} };
+  const stale = staleActivity(logs, generations);
+  const inWindow = (event: ErrorEvent, atPath: Generation) => {
+    const end = reactions.get(atPath);
+    if (end === undefined) return false;
+    const began = event.began_ms ?? event.ts_ms;
+    return began < end || stale.some((ts) => ts >= began && ts <= event.ts_ms);
+  };
   const onCurrent = (event: ErrorEvent, atPath: Generation, list: ErrorEvent[]) => {
-    if (event.ts_ms < (reactions.get(atPath) ?? Number.NEGATIVE_INFINITY)) (summary.ioBeforeReaction[atPath.origin] ??= []).push(event);
+    if (inWindow(event, atPath)) (summary.ioBeforeReaction[atPath.origin] ??= []).push(event);
     else list.push(event);
   };
   for (const events of logs.values()) {

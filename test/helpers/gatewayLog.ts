@@ -35,6 +35,8 @@ export interface ErrorEvent extends Base {
   ino: number | null;
   error: string;
   stage: string | null;
+  /** When the failing step began (the board loop's errors only). */
+  began_ms?: number;
 }
 
 export interface DeniedEvent extends Base {
