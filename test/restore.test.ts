@@ -96,7 +96,10 @@ test('kanban restore stops every holder before the backup is renamed in, keeps t
   t.true(hasColumn(fleet.board, 'consecutive_failures'), 'the older backup was migrated by the init before the gateways came back');
   t.is(rowsWithId(fleet.board, 'from-backup'), 1);
   t.is(integrityCheck(fleet.board), 'ok');
-  t.false(existsSync(`${fleet.board}-journal`));
+  // The writer is back and commits every 50 ms: a journal there may be its own, never an older one.
+  const journal = statSync(`${fleet.board}-journal`, { throwIfNoEntry: false });
+  const restoredAt = ofType(events, 'board.swap')[0]!.ts_ms as number;
+  t.true(journal === undefined || journal.birthtimeMs > restoredAt, 'no journal of the old file beside the restored one');
   t.is(sha(backup), backupSha, 'the backup itself is never written');
   const kept = done.kept as string;
   t.true(kept.startsWith(path.join(fleet.stateDir, 'quarantine', 'default')), kept);
@@ -159,43 +162,48 @@ test('a restore whose init fails keeps the granted gateways held off the restore
   t.like(after.profiles.find((profile: { name: string }) => profile.name === 'writer'), { state: 'running' });
 });
 
-test('kanban restore ends the kanban workers on the replaced board, which outlive their gateway, before renaming the backup in', async (t) => {
-  const dir = makeFleetDir(t, 'hs-restore-');
+/** A dispatching gateway keeping one worker at a time on a task far longer than the test. */
+const dispatcher = (extra: string[] = []) => ({
+  mode: 'hold' as const,
+  intervalMs: 100,
+  args: ['--spawn-worker-every-ms', '200', '--max-workers', '1', '--worker-ms', '600000', ...extra],
+  config: { kanban: { enabled: true, dispatch_in_gateway: true } },
+});
+
+test('kanban restore ends the board\'s kanban workers, which outlive their gateway, before renaming the backup in: the one holding it and the one opening it per tool call', async (t) => {
   const fleet = await startFleet(t, {
-    dir,
+    dir: makeFleetDir(t, 'hs-restore-'),
     board: true,
     config: brisk({ kanban: { init_command: [python, fixture, '--mode', 'init', '--profile', 'board-init'] } }),
-    profiles: {
-      // One worker at a time, holding its connection, on a task far longer than the test.
-      dispatcher: {
-        mode: 'hold',
-        intervalMs: 100,
-        args: ['--spawn-worker-every-ms', '200', '--max-workers', '1', '--worker-ms', '600000', '--worker-holds'],
-        config: { kanban: { enabled: true, dispatch_in_gateway: true } },
-      },
-    },
+    profiles: { holding: dispatcher(['--worker-holds']), percall: dispatcher() },
   });
-  const spawn = await until('a worker spawned', () => fleet.log('dispatcher').find((event) => event.event === 'spawn'));
-  const workerPid = spawn.worker as number;
-  await until('the worker writing', () => fleet.log('dispatcher').some((event) => event.event === 'write' && event.pid === workerPid));
+  const workers = await Promise.all(
+    ['holding', 'percall'].map(async (profile) => {
+      const spawn = await until(`a worker of ${profile}`, () => fleet.log(profile).find((event) => event.event === 'spawn'));
+      const pid = spawn.worker as number;
+      await until(`${profile}'s worker writing`, () => fleet.log(profile).some((event) => event.event === 'write' && event.pid === pid));
+      return { profile, pid, task: spawn.task as string };
+    }),
+  );
   const backup = path.join(fleet.root, 'backup.db');
   olderBackup(backup);
   const oldIno = statSync(fleet.board).ino;
 
   const result = await fleet.cli('kanban', 'restore', backup);
   t.is(result.code, 0, result.stderr + result.stdout);
-  t.regex(result.stdout, new RegExp(`kanban workers ended: task ${spawn.task} \\(pid ${workerPid}, SIGTERM\\)`));
-  const events = fleet.events();
-  t.like(ofType(events, 'board.worker_stop')[0], { board: 'default', pid: workerPid, task: spawn.task, signal: 'SIGTERM', result: 'term', job: 'restore' });
-  t.like(ofType(events, 'kanban.restore.done')[0], { ok: true });
-  t.true(ended(workerPid), 'the worker is gone');
-
-  // The worker wrote only to the old file, and stopped on the SIGTERM before the backup was renamed in.
+  t.like(ofType(fleet.events(), 'kanban.restore.done')[0], { ok: true });
   const newIno = statSync(fleet.board).ino;
   t.not(newIno, oldIno);
-  const workerEvents = fleet.log('dispatcher').filter((event) => event.pid === workerPid);
-  t.like(workerEvents.findLast((event) => event.event === 'stop'), { signal: 'SIGTERM' });
-  t.false(workerEvents.some((event) => event.event === 'write' && event.ino === newIno));
+  const stops = ofType(fleet.events(), 'board.worker_stop');
+  for (const { profile, pid, task } of workers) {
+    t.regex(result.stdout, new RegExp(`task ${task} \\(pid ${pid}, SIGTERM\\)`), profile);
+    t.like(stops.find((event) => event.pid === pid), { board: 'default', task, signal: 'SIGTERM', result: 'term', job: 'restore' }, profile);
+    t.true(ended(pid), `${profile}'s worker is gone`);
+    // It wrote only to the old file, and stopped on the SIGTERM before the backup was renamed in.
+    const own = fleet.log(profile).filter((event) => event.pid === pid);
+    t.like(own.findLast((event) => event.event === 'stop'), { signal: 'SIGTERM' }, profile);
+    t.false(own.some((event) => event.event === 'write' && event.ino === newIno), profile);
+  }
   t.is(rowsWithId(fleet.board, 'from-backup'), 1);
   t.is(integrityCheck(fleet.board), 'ok');
 });

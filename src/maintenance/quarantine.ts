@@ -100,7 +100,13 @@ export async function quarantineBoard(dbPath: string, opts: QuarantineOptions): 
     for (const suffix of ['', ...SIDECAR_SUFFIXES]) {
       const source = real + suffix;
       if (suffix !== '' && !pathExists(source)) continue;
-      await copyInChild(source, temp + suffix);
+      try {
+        await copyInChild(source, temp + suffix);
+      } catch (err) {
+        // A rollback journal lives only as long as its transaction: one gone since the look is no part of the set.
+        if (suffix !== '' && !pathExists(source)) continue;
+        throw err;
+      }
       fs.chmodSync(temp + suffix, 0o600);
       copiedSuffixes.push(suffix);
     }

@@ -1,6 +1,6 @@
 import { rmSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { realBoardPath } from '../board/index.js';
+import { realBoardPath, scanWorkers, workerBoard } from '../board/index.js';
 import type { EventLog } from '../events/index.js';
 import { HOLD, type WaveResult } from '../fleet/index.js';
 import {
@@ -204,15 +204,16 @@ export class BoardRestore {
 
   /**
    * With every holder stopped: keep the old board with its sidecars, remove those from beside it,
-   * rename the copy in, init, check. Kanban workers outlive their gateway, and their tasks would be stale on the restored board:
-   * they are ended as a swap ends them, so Hermes's dispatcher reclaims each task there.
+   * rename the copy in, init, check. Kanban workers outlive their gateway, and their tasks would be
+   * stale on the restored board: they are ended as a swap ends them, so Hermes's dispatcher reclaims
+   * each task there.
    */
   private async installAlone(record: BoardRecord, staged: Staged): Promise<Installed> {
     const holders = this.deps.steward.holdersOf(record);
     const workerPids = new Set(holders.workers.map((worker) => worker.pid));
     const others = [...holders.fleet.filter((holder) => !workerPids.has(holder.pid)), ...holders.foreign];
     if (others.length > 0) return notInstalled(`still held by ${namedHolders(others)} once its gateways were stopped; nothing was changed`, []);
-    const workers = await this.stopWorkers(record, holders.workers);
+    const workers = await this.stopWorkers(record, [...holders.workers, ...this.workersOn(record, workerPids)]);
     const { fleet, foreign } = this.deps.steward.holdersOf(record);
     const left = [...fleet, ...foreign];
     if (left.length > 0) return notInstalled(`still held by ${namedHolders(left)} once its gateways and workers were stopped; nothing was changed`, workers);
@@ -232,6 +233,18 @@ export class BoardRestore {
     this.prune(record);
     const error = init && !init.ok ? `kanban.init_command failed on the restored file (exit ${init.code ?? init.error})` : integrity.status !== 'ok' ? `the restored file fails quick_check: ${integrity.detail}` : null;
     return { ok: error === null, installed: true, kept, init, integrity, error, workers };
+  }
+
+  /**
+   * The fleet's workers whose HERMES_KANBAN_DB names this board, beyond those holding it: one that opens
+   * the board per tool call holds nothing between calls, and its next call, in the middle of the copy
+   * or after the rename, would write into the old file or leave its journal beside the new one.
+   */
+  private workersOn(record: BoardRecord, known: ReadonlySet<number>): BoardWorker[] {
+    const boards = [...this.deps.steward.boards.values()].map(({ slug, path: file }) => ({ slug, path: file }));
+    return scanWorkers(this.config.state_dir)
+      .filter((worker) => !known.has(worker.pid) && workerBoard(worker.db, boards) === record.slug)
+      .map(({ pid, startTime, task, runId }) => ({ pid, startTime, task, runId }));
   }
 
   /** The board is still the old file here, so each worker gets SIGTERM and may close its connection. */
