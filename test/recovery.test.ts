@@ -67,17 +67,20 @@ async function startLeftover(t: ExecutionContext, mode: 'plain' | 'ignore-term' 
 
 const running = (pid: number, pgid: number) => liveGroupMembers(pgid).includes(pid);
 
-for (const [mode, expected] of [
-  ['plain', 'stopped'],
-  ['handler', 'stopped'],
-  ['ignore-term', 'killed'],
+for (const [mode, frozen, expected] of [
+  ['plain', false, 'stopped'],
+  ['handler', false, 'stopped'],
+  ['ignore-term', false, 'killed'],
+  ['handler', true, 'killed'],
 ] as const) {
-  test(`a verified leftover (${mode}) is found and its whole group reaped: ${expected}`, async (t) => {
+  test(`a verified leftover (${mode}${frozen ? ', frozen' : ''}) is found and its whole group reaped: ${expected}`, async (t) => {
     const stateDir = tempDir(t, 'hermes-recovery-');
     const events = new EventLog(stateDir);
     const gateway = await startLeftover(t, mode);
-    // A fenced gateway is stopped; reaping must still end it.
-    if (mode === 'handler') process.kill(-gateway.pid, 'SIGSTOP');
+    const exited = new Promise<NodeJS.Signals | null>((resolve) => gateway.leader.once('exit', (_, signal) => resolve(signal)));
+    // Frozen by a fence of the supervisor that died: its board was replaced, so it must never run
+    // again (its SIGTERM handler would finish a transaction into the old file): killed, not resumed.
+    if (frozen) process.kill(-gateway.pid, 'SIGSTOP');
     recordGateway(stateDir, { profile: 'ops', pid: gateway.pid, pgid: gateway.pid, startTime: gateway.startTime });
     t.true(running(gateway.grandchild, gateway.pid), 'the grandchild runs in the leftover group');
 
@@ -89,6 +92,7 @@ for (const [mode, expected] of [
     t.deepEqual(readGateways(stateDir), []);
     t.false(fs.existsSync(gatewaysFile(stateDir)));
     t.like(readEventFile(events.file)[0], { type: 'gateway.leftover', profile: 'ops', pid: gateway.pid, pgid: gateway.pid, result: expected });
+    t.is(await exited, expected === 'killed' ? 'SIGKILL' : mode === 'plain' ? 'SIGTERM' : null, 'how the leader ended');
   });
 }
 

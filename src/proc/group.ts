@@ -30,6 +30,9 @@ export function liveGroupMembers(pgid: number): number[] {
 
 export const groupAlive = (pgid: number): boolean => liveGroupMembers(pgid).length > 0;
 
+/** Whether a live member of the group is stopped (SIGSTOP): frozen by a fence. */
+export const groupFrozen = (pgid: number): boolean => liveGroupMembers(pgid).some((pid) => readProcStat(pid)?.state === 'T');
+
 /** Waits until no member of the group runs; false if some still do after timeoutMs. */
 export async function waitGroupGone(pgid: number, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;

@@ -1,7 +1,7 @@
 import { processStartTime, readProcStat } from '../board/proc.js';
 import type { EventLog } from '../events/index.js';
 import { ENV, STATE_DIR_MARK, writePlannedStop } from '../hermes/index.js';
-import { readEnviron, terminateGroup, type GroupKind, type Termination } from '../proc/index.js';
+import { groupFrozen, readEnviron, terminateGroup, type GroupKind, type Termination } from '../proc/index.js';
 import { findMarkedGroups } from './marked.js';
 import { forgetGroup, readGateways, readGroups, type GatewayRecord, type GroupRecord } from './records.js';
 
@@ -42,9 +42,15 @@ export function findLeftovers(stateDir: string): GatewayRecord[] {
 
 const RESULTS: Record<Termination, LeftoverResult> = { gone: 'gone', term: 'stopped', kill: 'killed', stuck: 'killed' };
 
+/**
+ * A group left frozen was fenced by the supervisor that died: its board was replaced, and resumed it
+ * would finish its transaction into the old file and delete the board's `-journal` by name, which may
+ * be a current writer's by now. It is killed as it is, as the fence would have (see Gateway.terminate).
+ */
 async function stopGroup(pgid: number, kind: GroupKind, stopTimeoutMs: number): Promise<LeftoverResult> {
-  if (kind === 'gateway') markPlannedStop(pgid);
-  return RESULTS[await terminateGroup(pgid, { graceMs: stopTimeoutMs })];
+  const kill = groupFrozen(pgid);
+  if (kind === 'gateway' && !kill) markPlannedStop(pgid);
+  return RESULTS[await terminateGroup(pgid, { graceMs: stopTimeoutMs, kill })];
 }
 
 /**
