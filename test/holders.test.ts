@@ -218,6 +218,21 @@ test('a process that kept only the -shm mapping is found when the audit reads ma
   t.deepEqual(foreign.filter((h) => h.pid === gw.holder).map((h) => h.role), ['shm']);
 });
 
+test('a mapping of a file that only shares a remembered inode number is no holder: the birthtime tells them apart', async (t) => {
+  const dir = tempDir(t);
+  const db = path.join(dir, 'kanban.db');
+  const gw = await startHolder(t, dir, ['mapped-only', db]);
+  const shm = readBoardIdentities(db).shm!;
+  const target = { key: fileKey(shm.dev, shm.ino), board: 'main', generation: 1, role: 'shm' as const };
+  const owners = [{ owner: 'eta', pid: gw.leader }];
+  const mapped = (birthtimeMs: number) =>
+    auditHolders([{ ...target, birthtimeMs }], owners, { maps: true }).holders.filter((h) => h.pid === gw.holder && h.via === 'maps');
+  t.is(mapped(shm.birthtimeMs).length, 1, 'the file remembered under that key');
+  // The key remembered for a file deleted since, whose inode number ext4 gave to this one.
+  t.deepEqual(mapped(shm.birthtimeMs - 60_000), []);
+  t.deepEqual(findForeignHolders([{ ...target, birthtimeMs: shm.birthtimeMs - 60_000 }], new Set([process.pid, gw.leader]), { maps: true }), []);
+});
+
 test('after rm + recreate the old holder holds the old keys only, and is classified stale', async (t) => {
   const dir = tempDir(t);
   const db = path.join(dir, 'kanban.db');

@@ -18,7 +18,7 @@ export interface OpenFile {
   key: string;
   via: 'fd' | 'maps';
   fd?: number;
-  /** The open file's birthtime (fds only): tells a reused inode number from the file that had it. */
+  /** The open file's birthtime (an fd's, or a mapping's whose path still names it): tells a reused inode number from the file that had it. */
   birthtimeMs?: number;
 }
 
@@ -206,14 +206,19 @@ export function openFiles(pid: number, wanted: Set<string>, options: OpenFilesOp
     if (wanted.has(key)) found.push({ pid, key, via: 'fd', fd: Number(name), birthtimeMs: st.birthtimeMs });
   }
   if (options.maps ?? true) {
-    for (const key of mappedFiles(pid, wanted)) found.push({ pid, key, via: 'maps' });
+    for (const [key, birthtimeMs] of mappedFiles(pid, wanted)) found.push({ pid, key, via: 'maps', ...(birthtimeMs === undefined ? {} : { birthtimeMs }) });
   }
   return found;
 }
 
-/** Wanted keys among the file mappings of /proc/<pid>/maps ("addr perms offset maj:min inode path"). */
-function mappedFiles(pid: number, wanted: Set<string>): Set<string> {
-  const hits = new Set<string>();
+/**
+ * Wanted keys among the file mappings of /proc/<pid>/maps ("addr perms offset maj:min inode path"),
+ * each with the mapped file's birthtime when its path still names it: a remembered key of a deleted
+ * file may have been handed to another file by now (ext4 reuses inode numbers at once), and only the
+ * birthtime tells a mapping of that other file (another program's `-shm`, say) from one of the board's.
+ */
+function mappedFiles(pid: number, wanted: Set<string>): Map<string, number | undefined> {
+  const hits = new Map<string, number | undefined>();
   const text = readProcText(`/proc/${pid}/maps`, 'latin1');
   if (text === null) return hits;
   // Look for each wanted inode number rather than splitting every line: a few indexOf calls over the
@@ -230,8 +235,21 @@ function mappedFiles(pid: number, wanted: Set<string>): Set<string> {
       const major = parseInt(dev.slice(0, colon), 16);
       const minor = parseInt(dev.slice(colon + 1), 16);
       const key = fileKey(encodeDev(major, minor), Number(inode));
-      if (wanted.has(key)) hits.add(key);
+      if (!wanted.has(key) || hits.has(key)) continue;
+      const lineEnd = text.indexOf('\n', at);
+      hits.set(key, mappedBirth(text.slice(at + needle.length, lineEnd < 0 ? undefined : lineEnd).trim(), key));
     }
   }
   return hits;
+}
+
+/** The birthtime of the file a mapping's path names, when that is still the mapped file; undefined when it cannot be told (deleted, renamed away). */
+function mappedBirth(mappedPath: string, key: string): number | undefined {
+  if (!mappedPath.startsWith('/') || mappedPath.endsWith(' (deleted)')) return undefined;
+  try {
+    const st = fs.statSync(mappedPath, { throwIfNoEntry: false });
+    return st !== undefined && fileKey(st.dev, st.ino) === key ? st.birthtimeMs : undefined;
+  } catch {
+    return undefined;
+  }
 }
