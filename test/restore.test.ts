@@ -244,3 +244,25 @@ test('kanban restore mends a board held as corrupt in one command: the held gate
   t.true(existsSync(kept), 'the corrupt board is kept in quarantine');
   t.is(ofType(fleet.events(), 'gateway.spawn').filter((event) => event.profile === 'denied').length, 1, 'denied gateway untouched');
 });
+
+test('a rebuild after a corruption ends the board\'s kanban workers before its copy, as a restore does', async (t) => {
+  const fleet = await startFleet(t, {
+    dir: makeFleetDir(t, 'hs-restore-'),
+    board: (board) => seed(board, 2000),
+    config: brisk({ kanban: { init_command: [python, fixture, '--mode', 'init', '--profile', 'board-init'] } }),
+    profiles: { percall: dispatcher() },
+  });
+  const spawn = await until('a worker spawned', () => fleet.log('percall').find((event) => event.event === 'spawn'));
+  const pid = spawn.worker as number;
+  await until('the worker writing', () => fleet.log('percall').some((event) => event.event === 'write' && event.pid === pid));
+  corruptPages(fleet.board, 40, 2);
+  await fleet.cli('check');
+  const events = await fleet.waitForEvent((all) => ofType(all, 'board.rebuilt').length >= 1);
+  const stop = ofType(events, 'board.worker_stop').find((event) => event.pid === pid);
+  t.like(stop, { board: 'default', task: spawn.task, signal: 'SIGTERM', job: 'quarantine and rebuild' });
+  t.true((stop!.ts_ms as number) <= (ofType(events, 'board.quarantine')[0]!.ts_ms as number), 'ended before the copy');
+  t.true(ended(pid));
+  const rebuiltIno = statSync(fleet.board).ino;
+  t.false(fleet.log('percall').some((event) => event.pid === pid && event.event === 'write' && event.ino === rebuiltIno));
+  t.is(integrityCheck(fleet.board), 'ok');
+});

@@ -368,6 +368,8 @@ export class BoardCare {
       return { kind: 'refused', heldFor: found, event: 'board.not_sqlite', fields: { found } };
     }
     const journal = journalFor(read.header);
+    // The rebuilt file replaces this one: its workers are ended as a restore ends them, before the copy.
+    await this.deps.steward.endWorkers(board, 'quarantine and rebuild');
     const dir = quarantineDir(config.state_dir, board.slug);
     const copy = await quarantineBoard(board.path, { dir, slug: board.slug, keep: config.kanban.quarantine_keep });
     // Beside the real file of a symlinked board: the install renames over that file, never over the link.

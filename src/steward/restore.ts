@@ -1,6 +1,6 @@
 import { rmSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { realBoardPath, scanWorkers, workerBoard } from '../board/index.js';
+import { realBoardPath } from '../board/index.js';
 import type { EventLog } from '../events/index.js';
 import { HOLD, type WaveResult } from '../fleet/index.js';
 import {
@@ -21,11 +21,10 @@ import type { FleetPlan } from '../plan/index.js';
 import { quarantineDir } from '../statedir/index.js';
 import { runBoardInit, type InitResult } from './boardInit.js';
 import { BoardBusyError, BoardHeldError, namedHolders, RestoreRefusedError, UnknownBoardError } from './errors.js';
-import type { BoardWorker, StaleWorker } from './fencePlan.js';
 import type { BoardJobs } from './jobs.js';
 import { pathsOf, type BoardRecord } from './record.js';
 import type { BoardSteward } from './steward.js';
-import { stopWorker, type WorkerStop } from './workerStop.js';
+import type { StoppedWorker } from './workerStop.js';
 
 export interface BoardRestoreDeps {
   plan: () => FleetPlan;
@@ -57,9 +56,6 @@ interface Staged {
   file: string;
   journal: JournalMode;
 }
-
-/** A kanban worker the restore ended, and how. */
-export interface StoppedWorker extends StaleWorker, WorkerStop {}
 
 interface Installed {
   ok: boolean;
@@ -213,7 +209,7 @@ export class BoardRestore {
     const workerPids = new Set(holders.workers.map((worker) => worker.pid));
     const others = [...holders.fleet.filter((holder) => !workerPids.has(holder.pid)), ...holders.foreign];
     if (others.length > 0) return notInstalled(`still held by ${namedHolders(others)} once its gateways were stopped; nothing was changed`, []);
-    const workers = await this.stopWorkers(record, [...holders.workers, ...this.workersOn(record, workerPids)]);
+    const workers = await this.deps.steward.endWorkers(record, 'restore', holders.workers);
     const { fleet, foreign } = this.deps.steward.holdersOf(record);
     const left = [...fleet, ...foreign];
     if (left.length > 0) return notInstalled(`still held by ${namedHolders(left)} once its gateways and workers were stopped; nothing was changed`, workers);
@@ -233,29 +229,6 @@ export class BoardRestore {
     this.prune(record);
     const error = init && !init.ok ? `kanban.init_command failed on the restored file (exit ${init.code ?? init.error})` : integrity.status !== 'ok' ? `the restored file fails quick_check: ${integrity.detail}` : null;
     return { ok: error === null, installed: true, kept, init, integrity, error, workers };
-  }
-
-  /**
-   * The fleet's workers whose HERMES_KANBAN_DB names this board, beyond those holding it: one that opens
-   * the board per tool call holds nothing between calls, and its next call, in the middle of the copy
-   * or after the rename, would write into the old file or leave its journal beside the new one.
-   */
-  private workersOn(record: BoardRecord, known: ReadonlySet<number>): BoardWorker[] {
-    const boards = [...this.deps.steward.boards.values()].map(({ slug, path: file }) => ({ slug, path: file }));
-    return scanWorkers(this.config.state_dir)
-      .filter((worker) => !known.has(worker.pid) && workerBoard(worker.db, boards) === record.slug)
-      .map(({ pid, startTime, task, runId }) => ({ pid, startTime, task, runId }));
-  }
-
-  /** The board is still the old file here, so each worker gets SIGTERM and may close its connection. */
-  private async stopWorkers(record: BoardRecord, workers: readonly BoardWorker[]): Promise<StoppedWorker[]> {
-    return Promise.all(
-      workers.map(async ({ pid, startTime, task, runId }) => {
-        const stop = await stopWorker(pid, startTime);
-        this.deps.events.emit('board.worker_stop', { board: record.slug, pid, task, run_id: runId, generation: record.generation, signal: stop.signal, result: stop.result, job: 'restore' });
-        return { pid, task, runId, ...stop };
-      }),
-    );
   }
 
   /** After the install: a prune that fails is reported, never taken for a failed restore. */

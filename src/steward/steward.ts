@@ -16,6 +16,7 @@ import {
   readProcStat,
   rememberFiles,
   resolveBoardPath,
+  scanWorkers,
   SIDECAR_ROLES,
   type SidecarRole,
   type BoardIdentities,
@@ -25,6 +26,7 @@ import {
   type Tie,
   tieOf,
   type Identity,
+  workerBoard,
 } from '../board/index.js';
 import type { BoardSpec } from '../config/index.js';
 import type { EventLog } from '../events/index.js';
@@ -36,7 +38,7 @@ import { moveAsideSidecars } from '../maintenance/index.js';
 import { killProcess, readEnviron } from '../proc/index.js';
 import { freeze } from './fence.js';
 import { planFence, staleHolders, type BoardWorker, type FencePlan, type FleetMember, type StaleWorker } from './fencePlan.js';
-import { stopFrozenWorker } from './workerStop.js';
+import { stopFrozenWorker, stopWorker, type StoppedWorker } from './workerStop.js';
 import { isLinked, newBoardRecord, pathsOf, type BoardRecord, type RestatCause } from './record.js';
 
 export interface StewardDeps {
@@ -146,6 +148,26 @@ export class BoardSteward {
       if (tie?.kind === 'worker') workers.set(pid, { pid, startTime, task: tie.task, runId: tie.runId });
     }
     return { fleet: [...audit.holders, ...host.filter((holder) => holder.tie !== null)], foreign: host.filter((holder) => holder.tie === null), workers: [...workers.values()] };
+  }
+
+  /**
+   * Ends the fleet's kanban workers on a board a job is about to replace (a restore, a rebuild), its
+   * gateways already stopped: those `holding` it, and those whose HERMES_KANBAN_DB names it, as one
+   * opening the board per tool call holds nothing between calls and its next call would land in the
+   * middle of the job. The board is still the old file, so each gets SIGTERM and may close its
+   * connection; their tasks would be stale on the new file, so Hermes's dispatcher reclaims them.
+   */
+  async endWorkers(record: BoardRecord, job: string, holding: readonly BoardWorker[] = this.holdersOf(record).workers): Promise<StoppedWorker[]> {
+    const boards = [...this.boards.values()].map(({ slug, path: file }) => ({ slug, path: file }));
+    const known = new Set(holding.map((worker) => worker.pid));
+    const named = scanWorkers(this.config.state_dir).filter((worker) => !known.has(worker.pid) && workerBoard(worker.db, boards) === record.slug);
+    return Promise.all(
+      [...holding, ...named].map(async ({ pid, startTime, task, runId }) => {
+        const stop = await stopWorker(pid, startTime);
+        this.deps.events.emit('board.worker_stop', { board: record.slug, pid, task, run_id: runId, generation: record.generation, signal: stop.signal, result: stop.result, job });
+        return { pid, task, runId, ...stop };
+      }),
+    );
   }
 
   /** Each board's generation now, by slug. */

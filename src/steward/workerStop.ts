@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { readProcStat } from '../board/index.js';
 import { KILL_WAIT_MS } from '../proc/index.js';
+import type { StaleWorker } from './fencePlan.js';
 
 /** What Hermes's own reclaim gives a worker between SIGTERM and SIGKILL (about 5 s). */
 export const WORKER_STOP_GRACE_MS = 5000;
@@ -14,6 +15,9 @@ export function catchesSignal(statusText: string, number: number): boolean | nul
   if (!match) return null;
   return ((BigInt(`0x${match[1]}`) >> BigInt(number - 1)) & 1n) === 1n;
 }
+
+/** A kanban worker a job ended, and how. */
+export interface StoppedWorker extends StaleWorker, WorkerStop {}
 
 export interface WorkerStop {
   /** The signal that ended it (SIGKILL when SIGTERM did not, or could not be used); null when it was gone already. */
