@@ -18,7 +18,7 @@ export interface StaleWorker {
   runId: string | null;
 }
 
-/** A kanban worker holding a board, with its start time so that a reused pid is never signalled. */
+/** A kanban worker of a board (holding it, or named by its HERMES_KANBAN_DB), with its start time so that a reused pid is never signalled. */
 export interface BoardWorker extends StaleWorker {
   startTime: number;
 }

@@ -46,9 +46,9 @@ export async function stopFrozenWorker(pid: number, startTime: number, graceMs =
 }
 
 /**
- * Ends a kanban worker on a board that is still in place (before a restore replaces it), only while
- * `pid` is still the process started at `startTime`: SIGTERM, so it may finish its transaction and
- * close its connection on the file it opened, then SIGKILL after `graceMs`.
+ * Ends a kanban worker on a board that is still in place (before a restore or a rebuild replaces
+ * it), only while `pid` is still the process started at `startTime`: SIGTERM, so it may finish its
+ * transaction and close its connection on the file it opened, then SIGKILL after `graceMs`.
  */
 export async function stopWorker(pid: number, startTime: number, graceMs = WORKER_STOP_GRACE_MS): Promise<WorkerStop> {
   const alive = aliveCheck(pid, startTime);
