@@ -257,9 +257,9 @@ export function classifyErrors(
   logs: ReadonlyMap<string, readonly GatewayEvent[]>,
   generations: readonly Generation[],
   reactions: ReadonlyMap<Generation, number>,
+  stale: readonly number[] = staleActivity(logs, generations),
 ): ErrorSummary {
   const summary: ErrorSummary = { busy: 0, ioCurrent: [], ioStale: 0, ioOnOpenCurrent: [], ioUnattributed: [], ioBeforeReaction: {}, other: {} };
-  const stale = staleActivity(logs, generations);
   const inWindow = (event: ErrorEvent, atPath: Generation) => {
     const end = reactions.get(atPath);
     if (end === undefined) return false;

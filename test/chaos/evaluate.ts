@@ -1,7 +1,7 @@
 import Database from 'better-sqlite3';
 import { readGatewayLog, type GatewayEvent } from '../helpers/gatewayLog.js';
 import { statIdentity } from './boardOps.js';
-import { checkFinalWrites, checkSpawnExitAlternation, classifyErrors, lateWrites, reactionTimes, swapFigures, type Violation } from './checks.js';
+import { checkFinalWrites, checkSpawnExitAlternation, classifyErrors, lateWrites, reactionTimes, staleActivity, swapFigures, type Violation } from './checks.js';
 import type { SupervisorEvent } from './eventTail.js';
 import { processesNaming, type Overlap } from './procWatch.js';
 import { CHECKS, type ChaosReport } from './report.js';
@@ -149,7 +149,9 @@ export function evaluate(driver: ChaosDriver, seed: number, startedAt: number): 
     });
   }
 
-  const errors = classifyErrors(logs, generations, reactionTimes(events, generations));
+  const reactions = reactionTimes(events, generations);
+  const stale = staleActivity(logs, generations);
+  const errors = classifyErrors(logs, generations, reactions, stale);
   for (const error of errors.ioCurrent.slice(0, LISTED)) {
     violations.push({
       check: 'io-errors',
@@ -232,7 +234,13 @@ export function evaluate(driver: ChaosDriver, seed: number, startedAt: number): 
       io_before_reaction_examples: Object.values(errors.ioBeforeReaction)
         .flat()
         .slice(0, LISTED)
-        .map((error) => ({ error, events: excerpt(events, error.ts_ms, undefined, 200) })),
+        .map((error) => {
+          // Why it counts apart: the reaction it began before, or the stale commits it ran across.
+          const reaction = reactions.get(generationAt(generations, error.ts_ms)!) ?? null;
+          const began = error.began_ms ?? error.ts_ms;
+          const across = stale.filter((ts) => ts >= began && ts <= error.ts_ms);
+          return { error, reaction_ended_ms: reaction, stale_commits_during_ms: across, events: excerpt(events, error.ts_ms, undefined, 200) };
+        }),
       io_unattributed: errors.ioUnattributed.length,
       io_unattributed_examples: errors.ioUnattributed.slice(0, LISTED).map((error) => ({
         error,
