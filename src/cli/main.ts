@@ -261,7 +261,7 @@ option, a rejected reload).`,
       );
     });
   withConfig(kanban.command('restore'))
-    .description("replace a board with a backup: copy and check it beside the board, stop every holder, keep the old file in quarantine, rename the copy in, run kanban.init_command, restart the gateways in a wave")
+    .description("replace a board with a backup: copy and check it beside the board, stop every holder and the board's kanban workers, keep the old file in quarantine, rename the copy in, run kanban.init_command, restart the gateways in a wave")
     .argument('<file>', 'the backup, an SQLite database file')
     .option('--board <slug>', 'the board', 'default')
     .action((file: string, _options: unknown, command: Command) => {
