@@ -9,7 +9,6 @@ import {
   notSqliteReason,
   passiveCheckpoint,
   probeIntegrityInThread,
-  pruneQuarantine,
   quarantineBoard,
   readHeaderInChild,
   rebuildBoard,
@@ -104,7 +103,7 @@ export class BoardCare {
       // A board that appears while running is probed at once, not first at the next interval.
       if (event.type === 'board.new') this.probeInBackground([board]);
       // Sidecars a swap moved aside count against quarantine_keep; pruned after the renames, off the swap path.
-      if (event.type === 'board.sidecars') setImmediate(() => this.pruneQuarantine(board));
+      if (event.type === 'board.sidecars') setImmediate(() => this.deps.steward.pruneQuarantine(board));
     });
   }
 
@@ -398,24 +397,10 @@ export class BoardCare {
       // quarantine_keep. The board's gateways are stopped for this job.
       for (const sidecar of sidecarPaths(board.realPath)) rmSync(sidecar, { force: true });
       installRebuilt(temp, board.path, { journal: journal.mode });
-      this.pruneQuarantine(board);
+      this.deps.steward.pruneQuarantine(board);
       return { kind: 'rebuilt', rebuilt, journal };
     } finally {
       removeTemp();
-    }
-  }
-
-  /**
-   * Holds the board's quarantine folder to `kanban.quarantine_keep` sets once more sidecars were
-   * moved aside: a copy counts as one set, and so does each move's sidecars.
-   */
-  private pruneQuarantine(board: BoardRecord): void {
-    try {
-      const dir = quarantineDir(this.config.state_dir, board.slug);
-      const removed = pruneQuarantine({ dir, slug: board.slug, dbPath: board.path, keep: this.config.kanban.quarantine_keep });
-      if (removed.length > 0) this.deps.events.emit('board.quarantine_pruned', { board: board.slug, removed });
-    } catch (err) {
-      this.deps.events.emit('supervisor.error', { during: 'quarantine prune', board: board.slug, error: (err as Error).message });
     }
   }
 

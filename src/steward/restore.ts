@@ -9,7 +9,6 @@ import {
   journalFor,
   notSqliteReason,
   probeIntegrityInThread,
-  pruneQuarantine,
   quarantineBoard,
   readHeaderInChild,
   sidecarPaths,
@@ -226,19 +225,9 @@ export class BoardRestore {
     installRebuilt(staged.file, record.path, { journal: staged.journal });
     const init = config.kanban.init_command ? await runBoardInit(config, record) : null;
     const integrity = await probeIntegrityInThread(record.path);
-    this.prune(record);
+    this.deps.steward.pruneQuarantine(record);
     const error = init && !init.ok ? `kanban.init_command failed on the restored file (exit ${init.code ?? init.error})` : integrity.status !== 'ok' ? `the restored file fails quick_check: ${integrity.detail}` : null;
     return { ok: error === null, installed: true, kept, init, integrity, error, workers };
-  }
-
-  /** After the install: a prune that fails is reported, never taken for a failed restore. */
-  private prune(record: BoardRecord): void {
-    try {
-      const removed = pruneQuarantine({ dir: quarantineDir(this.config.state_dir, record.slug), slug: record.slug, dbPath: record.path, keep: this.config.kanban.quarantine_keep });
-      if (removed.length > 0) this.deps.events.emit('board.quarantine_pruned', { board: record.slug, removed });
-    } catch (err) {
-      this.deps.events.emit('supervisor.error', { during: 'quarantine prune', board: record.slug, error: (err as Error).message });
-    }
   }
 
   private refuse<E extends Error>(slug: string, source: string, reason: string, Kind: new (message: string) => E = RestoreRefusedError as unknown as new (message: string) => E): E {

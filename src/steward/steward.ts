@@ -34,7 +34,7 @@ import { HOLD, type Fleet, type WaveRequest, type WaveRunner } from '../fleet/in
 import { boardsDir } from '../hermes/index.js';
 import type { FleetPlan } from '../plan/index.js';
 import { quarantineDir } from '../statedir/index.js';
-import { moveAsideSidecars } from '../maintenance/index.js';
+import { moveAsideSidecars, pruneQuarantine } from '../maintenance/index.js';
 import { killProcess, readEnviron } from '../proc/index.js';
 import { freeze } from './fence.js';
 import { planFence, staleHolders, type BoardWorker, type FencePlan, type FleetMember, type StaleWorker } from './fencePlan.js';
@@ -168,6 +168,19 @@ export class BoardSteward {
         return { pid, task, runId, ...stop };
       }),
     );
+  }
+
+  /**
+   * Holds the board's quarantine folder to `kanban.quarantine_keep` sets after a copy was kept or
+   * sidecars were moved aside. A prune that fails is reported, never taken for a failed job.
+   */
+  pruneQuarantine(record: BoardRecord): void {
+    try {
+      const removed = pruneQuarantine({ dir: quarantineDir(this.config.state_dir, record.slug), slug: record.slug, dbPath: record.path, keep: this.config.kanban.quarantine_keep });
+      if (removed.length > 0) this.deps.events.emit('board.quarantine_pruned', { board: record.slug, removed });
+    } catch (err) {
+      this.deps.events.emit('supervisor.error', { during: 'quarantine prune', board: record.slug, error: (err as Error).message });
+    }
   }
 
   /** Each board's generation now, by slug. */
